@@ -1,0 +1,36 @@
+"""Hot-answer cache entries, written by batch precompute and by the online service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from shared_schemas.base import VersionedModel
+
+
+class CitedChunk(VersionedModel):
+    SCHEMA_VERSION: ClassVar[int] = 1
+    schema_version: Literal[1] = 1
+    chunk_id: str
+    doc_id: str = ""
+    content_hash: str
+    score: float = 0.0
+
+
+class CacheEntry(VersionedModel):
+    SCHEMA_VERSION: ClassVar[int] = 1
+    schema_version: Literal[1] = 1
+    question: str = Field(min_length=1)
+    normalized_key: str = Field(min_length=1)
+    answer: str
+    cited: tuple[CitedChunk, ...] = ()
+    index_version: str
+    embedding_model: str
+    llm_model: str
+    prompt_version: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    origin: Literal["batch", "live", "refined"] = "batch"
+    namespace: str = "default"

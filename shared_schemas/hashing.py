@@ -1,0 +1,40 @@
+"""Content-derived identifiers shared by both sides."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+_PUNCT_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def sha256_hex(data: str | bytes) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFKC, unified whitespace, trimmed: the form chunks are hashed in."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def content_hash(text: str) -> str:
+    return sha256_hex(normalize_text(text))
+
+
+def chunk_id_for(doc_id: str, normalized_text: str) -> str:
+    """A chunk's id: derived from its document id and normalised content only."""
+    return sha256_hex(f"{doc_id}\x00{normalized_text}")[:32]
+
+
+def normalize_question(question: str) -> str:
+    """Cache key form of a question: case-folded, whitespace collapsed, edge punctuation off."""
+    q = normalize_text(question).casefold()
+    return _PUNCT_EDGE.sub("", q)
+
+
+def question_key_hash(question: str) -> str:
+    return sha256_hex(normalize_question(question))[:32]

@@ -1,0 +1,1 @@
+"""The ``tandem`` command line: one entry point for the offline and online sides."""

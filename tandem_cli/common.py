@@ -1,0 +1,36 @@
+"""Helpers every command module uses: logging set-up and turning errors into exits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from shared_schemas.config import CommonSettings
+from shared_schemas.logging_config import configure_logging
+
+console = Console(stderr=True)
+
+
+def setup(settings: CommonSettings) -> None:
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+
+
+@contextmanager
+def user_errors(*kinds: type[Exception]) -> Iterator[None]:
+    """Turn the expected errors of a command into a red message and exit code 1."""
+    try:
+        yield
+    except kinds as exc:  # type: ignore[misc]
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def not_yet(name: str) -> Callable[[], None]:
+    def _cmd() -> None:
+        console.print(f"[yellow]{name}: not implemented yet[/yellow]")
+        raise typer.Exit(2)
+
+    return _cmd

@@ -1,0 +1,28 @@
+"""``tandem``: the one entry point. Sub-commands live in modules named for their area."""
+
+from __future__ import annotations
+
+import typer
+
+from tandem_cli import airflow_cmds, batch_cmds, online_cmds, release_cmds
+
+app = typer.Typer(
+    name="tandem",
+    help="Tandem: retrieval + LLM question answering, offline batch and online service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+batch_cmds.register(app)
+online_cmds.register(app)
+airflow_cmds.register(app)
+release_cmds.register(app)
+
+
+def main() -> None:  # pragma: no cover - console script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
