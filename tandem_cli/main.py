@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tandem_cli import airflow_cmds, batch_cmds, online_cmds, release_cmds
+from tandem_cli import airflow_cmds, batch_cmds, demo_cmds, online_cmds, release_cmds
 
 app = typer.Typer(
     name="tandem",
@@ -18,6 +18,7 @@ batch_cmds.register(app)
 online_cmds.register(app)
 airflow_cmds.register(app)
 release_cmds.register(app)
+demo_cmds.register(app)
 
 
 def main() -> None:  # pragma: no cover - console script shim

@@ -1,0 +1,166 @@
+"""``tandem demo``: the main job end to end on the SQuAD demo corpus, then the API answering."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tandem_cli.common import console, setup
+
+DEMO_QUESTIONS = [
+    "Which NFL team represented the AFC at Super Bowl 50?",
+    "Where did Super Bowl 50 take place?",
+    "What is the name of the force that opposes motion between two surfaces?",
+]
+
+
+def _step(n: int, title: str) -> None:
+    console.rule(f"[bold cyan]step {n}: {title}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"tandem serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)  # polling a subprocess for readiness
+    raise RuntimeError(f"server at {url} not ready after {timeout_s:.0f} s")
+
+
+def demo(
+    limit_docs: int = typer.Option(0, help="Use only the first N paragraphs (0: all)."),
+    run_date: str = typer.Option("", "--date", help="Snapshot date (default: today, UTC)."),
+) -> None:
+    """Run ingest → embed → build → eval → publish → warm on SQuAD, then ask the API."""
+    from batch.corpus import locate_demo_corpus
+    from batch.settings import get_settings
+
+    settings = get_settings()
+    setup(settings)
+    day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
+    started = time.monotonic()
+
+    _step(1, "demo corpus")
+    corpus = locate_demo_corpus(settings.demo_corpus, data_dir=settings.data_dir)
+    console.print(f"SQuAD v1.1 dev at {corpus}")
+    source = corpus
+    if limit_docs:
+        source = _slice_squad(corpus, limit_docs, settings.data_dir / "corpus" / "demo-slice.json")
+        console.print(f"using the first {limit_docs} paragraphs: {source}")
+
+    from batch.ingest.run import ingest
+
+    _step(2, "ingest")
+    report = ingest(source, run_date=day, settings=settings)
+    console.print(report.summary() if hasattr(report, "summary") else report)
+
+    from batch.embed.run import embed_snapshot
+
+    _step(3, "embed (PySpark)")
+    console.print(embed_snapshot(day, settings=settings))
+
+    from batch.index.build import build_index
+
+    _step(4, "build index")
+    manifest = build_index(day, settings=settings)
+    console.print(
+        f"version {manifest.index_version}: {manifest.vector_count} vectors, "
+        f"factory {manifest.faiss_factory}, lexical {manifest.lexical}"
+    )
+
+    from batch.index.gate import check_gate
+
+    _step(5, "evaluate and gate")
+    decision = check_gate(manifest.index_version, settings=settings, labelled=source)
+    console.print(decision)
+    if not decision.passed:
+        console.print("[red]quality gate refused the publish; stopping[/red]")
+        raise typer.Exit(1)
+
+    from batch.index.publish import publish
+
+    _step(6, "publish")
+    live = publish(manifest.index_version, settings=settings)
+    console.print(f"live version: {live.index_version}")
+
+    _step(7, "warm the hot-answer cache")
+    seeds = settings.data_dir / "corpus" / "demo-questions.txt"
+    seeds.parent.mkdir(parents=True, exist_ok=True)
+    seeds.write_text("\n".join(DEMO_QUESTIONS[:2]) + "\n")
+    from batch.hot_answers import warm_cache
+
+    console.print(warm_cache(settings=settings, run_date=day, questions_file=seeds, version=None))
+
+    _step(8, "online API")
+    _ask_server(DEMO_QUESTIONS)
+    console.print(f"[green]demo finished in {time.monotonic() - started:.0f} s[/green]")
+
+
+def _slice_squad(corpus: Path, n: int, out: Path) -> Path:
+    from batch.corpus import read_bytes
+
+    data = json.loads(read_bytes(corpus))
+    kept, left = [], n
+    for article in data["data"]:
+        if left <= 0:
+            break
+        paras = article["paragraphs"][:left]
+        left -= len(paras)
+        kept.append({**article, "paragraphs": paras})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"data": kept, "version": data.get("version", "1.1")}))
+    return out
+
+
+def _ask_server(questions: list[str]) -> None:
+    import httpx
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "tandem_cli.main", "serve", "--port", str(port)]
+    console.print(f"starting {' '.join(cmd[2:])}")
+    proc = subprocess.Popen(cmd, env=os.environ.copy())
+    try:
+        _wait_ready(url, proc, timeout_s=180)
+        table = Table("question", "cache", "answer", "top source", "ms")
+        for q in questions:
+            r = httpx.post(f"{url}/v1/query", json={"question": q}, timeout=120)
+            body = r.json()
+            src = body.get("sources") or [{}]
+            table.add_row(
+                q,
+                str(body.get("cache")),
+                str(body.get("answer")),
+                str(src[0].get("title", "")),
+                f"{sum((body.get('timings_ms') or {}).values()):.0f}",
+            )
+        console.print(table)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo", help="Run the main job end to end on SQuAD, then ask the online API.")(demo)
