@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from batch.query_log import day_bounds_ms, iter_events, top_questions
+from shared_schemas import QueryLogEvent
+from shared_schemas.hashing import normalize_question
+from shared_schemas.layout import QUERY_LOG_STREAM
+
+pytestmark = pytest.mark.integration
+
+
+def _log(client: Any, question: str, ts: datetime, *, status: str = "ok") -> None:
+    ev = QueryLogEvent(
+        query_id=uuid.uuid4().hex,
+        question=question,
+        normalized_key=normalize_question(question),
+        ts=ts,
+        cache="miss",
+        latency_ms=3.0,
+        status=status,  # type: ignore[arg-type]
+    )
+    ms = int(ts.timestamp() * 1000)
+    client.xadd(QUERY_LOG_STREAM, {"event": ev.dumps()}, id=f"{ms}-*")
+
+
+def test_top_questions_of_one_day_only(redis_client: Any) -> None:
+    day = date(2026, 11, 20)
+    at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    for _ in range(5):  # the day before does not count
+        _log(redis_client, "Other day?", datetime(2026, 11, 19, 23, 59, tzinfo=UTC))
+    for q in ["Who won?", "who won", "WHO WON?", "Where is it?", "Where is it?", "Why?"]:
+        _log(redis_client, q, at)
+    _log(redis_client, "Why?", at, status="error")
+    for _ in range(5):  # the day before and after do not count
+        _log(redis_client, "Other day?", datetime(2026, 11, 19, 23, 59, tzinfo=UTC))
+        _log(redis_client, "Other day?", datetime(2026, 11, 21, 0, 0, tzinfo=UTC))
+    redis_client.xadd(
+        QUERY_LOG_STREAM, {"event": '{"schema_version": 9}'}, id=f"{int(at.timestamp() * 1000)}-*"
+    )
+
+    hot = top_questions(iter_events(redis_client, day, page=2), k=2)
+    assert [(h.normalized_key, h.count) for h in hot] == [("who won", 3), ("where is it", 2)]
+    assert hot[0].question in {"Who won?", "who won", "WHO WON?"}
+
+
+def test_day_bounds_cover_24_hours() -> None:
+    lo, hi = day_bounds_ms(date(2026, 1, 1))
+    assert hi - lo + 1 == 86_400_000
