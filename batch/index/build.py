@@ -1,0 +1,306 @@
+"""Build one index version: FAISS (dense) + bm25s (lexical) + id map + manifest.
+
+The version directory is written under ``indexes/.staging/`` and renamed into place only when
+complete, so a crash leaves nothing half-built where readers look. The version name is derived
+from the run date and the chunk set, so re-running a date returns the existing version.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from batch.index import IndexBuildError, store
+from online.retrieval import (
+    IDMAP_COLUMNS,
+    LEXICAL_CONFIG_FILE,
+    IndexLoadError,
+    LexicalConfig,
+    Tokenizer,
+    default_lexical_config,
+    lexical_text,
+    read_manifest,
+)
+from shared_schemas.layout import BM25_DIR, FAISS_FILE, IDMAP_FILE
+from shared_schemas.manifest import IndexManifest
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from batch.settings import BatchSettings
+
+log = logging.getLogger(__name__)
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def choose_factory(n_vectors: int, *, exact_max: int, override: str | None = None) -> str:
+    """Exact ("Flat") up to ``exact_max`` vectors, else IVF with ~4*sqrt(n) lists."""
+    if override:
+        return override
+    if n_vectors <= exact_max:
+        return "Flat"
+    nlist = 1 << max(4, round(math.log2(4 * math.sqrt(n_vectors))))
+    return f"IVF{nlist},Flat"
+
+
+def build_faiss(vectors: np.ndarray, factory: str) -> tuple[Any, Literal["cpu", "gpu"]]:
+    """Train (when needed) and fill a FAISS inner-product index; on GPUs when faiss has any."""
+    import faiss
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.index_factory(x.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    where: Literal["cpu", "gpu"] = "cpu"
+    ngpu = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+    work = index
+    if ngpu > 0 and not factory.startswith("HNSW"):  # HNSW has no GPU implementation
+        try:
+            work = faiss.index_cpu_to_all_gpus(index)
+            where = "gpu"
+        except (RuntimeError, AttributeError) as exc:
+            log.warning("faiss GPU unavailable, building on CPU: %s", exc)
+            work = index
+    if not work.is_trained:
+        work.train(_training_sample(x, factory))
+    work.add(x)
+    if where == "gpu":
+        index = faiss.index_gpu_to_cpu(work)
+    ivf = faiss.try_extract_index_ivf(index) if hasattr(faiss, "try_extract_index_ivf") else None
+    if ivf is not None:
+        ivf.nprobe = min(ivf.nlist, max(8, ivf.nlist // 16))  # stored in the index file
+    return index, where
+
+
+def _training_sample(x: np.ndarray, factory: str) -> np.ndarray:
+    m = re.match(r"IVF(\d+)", factory)
+    if not m:
+        return x
+    cap = int(m.group(1)) * 256
+    if x.shape[0] <= cap:
+        return x
+    rng = np.random.default_rng(0)
+    return x[np.sort(rng.choice(x.shape[0], cap, replace=False))]
+
+
+def build_bm25(titles: list[str], texts: list[str], out_dir: Path, config: LexicalConfig) -> None:
+    import bm25s
+
+    tokenize = Tokenizer(config)
+    corpus = [tokenize(lexical_text(t, x)) for t, x in zip(titles, texts, strict=True)]
+    model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+    model.index(corpus, show_progress=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir), show_progress=False)
+    (out_dir / LEXICAL_CONFIG_FILE).write_text(config.to_json() + "\n", encoding="utf-8")
+
+
+def write_index_version(
+    chunks: pa.Table,
+    vectors: np.ndarray,
+    *,
+    settings: BatchSettings,
+    source_snapshot: str,
+    version: str | None = None,
+    run_date: date | None = None,
+    lexical: bool = True,
+    lexical_config: LexicalConfig | None = None,
+) -> IndexManifest:
+    """Write a version dir from a chunk table (rows aligned with ``vectors``).
+
+    ``chunks`` needs the columns chunk_id, doc_id, title, text, content_hash.
+    Idempotent: an existing version with the same chunk set is returned as is.
+    """
+    import faiss
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    started = datetime.now(UTC)
+    missing = [c for c in IDMAP_COLUMNS if c not in chunks.column_names]
+    if missing:
+        raise IndexBuildError(f"chunk table lacks columns {missing}")
+    if vectors.ndim != 2 or vectors.shape[0] != chunks.num_rows:
+        raise IndexBuildError(
+            f"{vectors.shape[0] if vectors.ndim else 0} vectors for {chunks.num_rows} chunks"
+        )
+    if chunks.num_rows == 0:
+        raise IndexBuildError("no chunks to index")
+    ids_table = pa.table({c: chunks.column(c).cast(pa.string()) for c in IDMAP_COLUMNS})
+    chunk_ids = [str(v) for v in ids_table.column("chunk_id").to_pylist()]
+    if len(set(chunk_ids)) != len(chunk_ids):
+        raise IndexBuildError("duplicate chunk ids in the chunk table")
+    digest = store.chunk_set_digest(chunk_ids)
+    day = run_date or started.date()
+    version = version or store.version_name(day.isoformat(), digest)
+
+    indexes_dir = settings.indexes_dir
+    final = indexes_dir / version
+    if final.exists():
+        return _existing(final, digest)
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1)
+    if not np.all(np.abs(norms - 1.0) < 1e-3):
+        log.warning("vectors were not unit length; normalising before indexing")
+        x = x / np.maximum(norms[:, None], 1e-12)
+    factory = choose_factory(
+        x.shape[0], exact_max=settings.exact_index_max, override=settings.faiss_factory
+    )
+    staging = store.new_staging_dir(indexes_dir, version)
+    try:
+        t0 = time.perf_counter()
+        index, where = build_faiss(x, factory)
+        faiss.write_index(index, str(staging / FAISS_FILE))
+        t1 = time.perf_counter()
+        pq.write_table(ids_table, staging / IDMAP_FILE)
+        if lexical:
+            build_bm25(
+                [str(t) for t in ids_table.column("title").to_pylist()],
+                [str(t) for t in ids_table.column("text").to_pylist()],
+                staging / BM25_DIR,
+                lexical_config or default_lexical_config(),
+            )
+        t2 = time.perf_counter()
+        manifest = IndexManifest(
+            index_version=version,
+            embedding_model=settings.embedding_model,
+            dimension=int(x.shape[1]),
+            normalized=True,
+            metric="inner_product",
+            faiss_factory=factory,
+            vector_count=int(index.ntotal),
+            chunk_set_digest=digest,
+            source_snapshot=source_snapshot,
+            lexical="bm25" if lexical else "none",
+            build_started_at=started,
+            build_finished_at=datetime.now(UTC),
+            built_on=where,
+            artifacts=store.list_artifacts(staging),
+        )
+        store.write_manifest(staging, manifest)
+        _fsync_dir(staging)
+        try:
+            os.rename(staging, final)
+        except OSError:
+            if final.exists():  # a concurrent build of the same version won the race
+                store.remove_tree(staging)
+                return _existing(final, digest)
+            raise
+    except BaseException:
+        store.remove_tree(staging)
+        raise
+    log.info(
+        "index version built version=%s vectors=%d factory=%s on=%s faiss_s=%.2f lexical_s=%.2f",
+        version,
+        manifest.vector_count,
+        factory,
+        where,
+        t1 - t0,
+        t2 - t1,
+    )
+    return manifest
+
+
+def _existing(final: Path, digest: str) -> IndexManifest:
+    try:
+        manifest = read_manifest(final)
+    except IndexLoadError as exc:
+        raise IndexBuildError(f"{final} exists but its manifest is unreadable: {exc}") from exc
+    if manifest.chunk_set_digest != digest:
+        raise IndexBuildError(
+            f"{final} exists with a different chunk set ({manifest.chunk_set_digest[:12]} != "
+            f"{digest[:12]}); refusing to overwrite a version"
+        )
+    log.info("index version exists, nothing to build version=%s", manifest.index_version)
+    return manifest
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def model_safe_name(model: str) -> str:
+    return _SAFE.sub("_", model.replace("/", "__"))
+
+
+def load_vectors(chunk_ids: list[str], *, settings: BatchSettings) -> np.ndarray:
+    """Vectors for exactly ``chunk_ids`` (in that order) from the embedding store."""
+    try:
+        from batch.embed.store import EmbeddingStore  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        EmbeddingStore = None
+    if EmbeddingStore is not None:
+        emb_store: Any = EmbeddingStore(settings=settings)
+        ids, matrix = emb_store.load(chunk_ids)
+    else:
+        ids, matrix = _read_embedding_parts(settings.embeddings_dir, settings.embedding_model)
+    return _align(chunk_ids, [str(i) for i in ids], np.asarray(matrix, dtype=np.float32))
+
+
+def _read_embedding_parts(embeddings_dir: Path, model: str) -> tuple[list[str], np.ndarray]:
+    import pyarrow.parquet as pq
+
+    folder = embeddings_dir / model_safe_name(model)
+    parts = sorted(folder.glob("part-*.parquet"))
+    if not parts:
+        raise IndexBuildError(f"no embeddings under {folder}; run `tandem embed` first")
+    ids: list[str] = []
+    mats: list[np.ndarray] = []
+    for part in parts:
+        t = pq.read_table(part, columns=["chunk_id", "vector"])
+        ids.extend(str(v) for v in t.column("chunk_id").to_pylist())
+        flat = t.column("vector").combine_chunks().flatten().to_numpy()
+        mats.append(np.asarray(flat, dtype=np.float32).reshape(t.num_rows, -1))
+    return ids, np.vstack(mats)
+
+
+def _align(wanted: list[str], ids: list[str], matrix: np.ndarray) -> np.ndarray:
+    pos = {cid: i for i, cid in enumerate(ids)}
+    missing = [c for c in wanted if c not in pos]
+    if missing:
+        raise IndexBuildError(
+            f"{len(missing)} chunks have no stored embedding (e.g. {missing[0]}); "
+            "run `tandem embed` for this date first"
+        )
+    return matrix[[pos[c] for c in wanted]]
+
+
+def build_index(run_date: date, *, settings: BatchSettings) -> IndexManifest:
+    """Build (or return the existing) version for a snapshot date."""
+    import pyarrow.parquet as pq
+
+    snap = settings.snapshots_dir / run_date.isoformat() / "chunks.parquet"
+    if not snap.is_file():
+        raise IndexBuildError(f"no chunk snapshot at {snap}; run `tandem ingest` for {run_date}")
+    chunks = pq.read_table(snap)
+    chunk_ids = [str(v) for v in chunks.column("chunk_id").to_pylist()]
+    digest = store.chunk_set_digest(chunk_ids)
+    final = settings.indexes_dir / store.version_name(run_date.isoformat(), digest)
+    if final.exists():
+        return _existing(final, digest)
+    vectors = load_vectors(chunk_ids, settings=settings)
+    return write_index_version(
+        chunks,
+        vectors,
+        settings=settings,
+        source_snapshot=run_date.isoformat(),
+        run_date=run_date,
+    )
