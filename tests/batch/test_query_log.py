@@ -14,6 +14,9 @@ from shared_schemas.layout import QUERY_LOG_STREAM
 pytestmark = pytest.mark.integration
 
 
+STREAM = f"{QUERY_LOG_STREAM}:test-{uuid.uuid4().hex[:8]}"
+
+
 def _log(client: Any, question: str, ts: datetime, *, status: str = "ok") -> None:
     ev = QueryLogEvent(
         query_id=uuid.uuid4().hex,
@@ -25,7 +28,7 @@ def _log(client: Any, question: str, ts: datetime, *, status: str = "ok") -> Non
         status=status,  # type: ignore[arg-type]
     )
     ms = int(ts.timestamp() * 1000)
-    client.xadd(QUERY_LOG_STREAM, {"event": ev.dumps()}, id=f"{ms}-*")
+    client.xadd(STREAM, {"event": ev.dumps()}, id=f"{ms}-*")
 
 
 def test_top_questions_of_one_day_only(redis_client: Any) -> None:
@@ -43,7 +46,7 @@ def test_top_questions_of_one_day_only(redis_client: Any) -> None:
         QUERY_LOG_STREAM, {"event": '{"schema_version": 9}'}, id=f"{int(at.timestamp() * 1000)}-*"
     )
 
-    hot = top_questions(iter_events(redis_client, day, page=2), k=2)
+    hot = top_questions(iter_events(redis_client, day, stream=STREAM, page=2), k=2)
     assert [(h.normalized_key, h.count) for h in hot] == [("who won", 3), ("where is it", 2)]
     assert hot[0].question in {"Who won?", "who won", "WHO WON?"}
 
