@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 STREAM = f"{QUERY_LOG_STREAM}:test-{uuid.uuid4().hex[:8]}"
+_SEQ = iter(range(1, 1_000_000))
 
 
 def _log(client: Any, question: str, ts: datetime, *, status: str = "ok") -> None:
@@ -28,7 +29,7 @@ def _log(client: Any, question: str, ts: datetime, *, status: str = "ok") -> Non
         status=status,  # type: ignore[arg-type]
     )
     ms = int(ts.timestamp() * 1000)
-    client.xadd(STREAM, {"event": ev.dumps()}, id=f"{ms}-*")
+    client.xadd(STREAM, {"event": ev.dumps()}, id=f"{ms}-{next(_SEQ)}")
 
 
 def test_top_questions_of_one_day_only(redis_client: Any) -> None:
