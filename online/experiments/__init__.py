@@ -1,0 +1,34 @@
+"""A/B experiments and canaries for the online tier: pure logic, no I/O at import.
+
+- :mod:`online.experiments.variants` — the :class:`Variant` contract and ``parse_variants``;
+- :mod:`online.experiments.assignment` — sticky weighted routing (``VariantRouter``);
+- :mod:`online.experiments.canary` — automatic canary rollback (``CanaryGuard``);
+- :mod:`online.experiments.report` — per-variant statistics for ``tandem ab report``;
+- :mod:`online.experiments.streams` — reading the query-log and feedback streams.
+"""
+
+from __future__ import annotations
+
+from online.experiments.assignment import VARIANT_HEADER, Assignment, VariantRouter
+from online.experiments.canary import CanaryGuard, CanaryPolicy, RollbackEvent
+from online.experiments.variants import (
+    DEFAULT_VARIANT,
+    ExperimentError,
+    Variant,
+    VariantError,
+    parse_variants,
+)
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "VARIANT_HEADER",
+    "Assignment",
+    "CanaryGuard",
+    "CanaryPolicy",
+    "ExperimentError",
+    "RollbackEvent",
+    "Variant",
+    "VariantError",
+    "VariantRouter",
+    "parse_variants",
+]
