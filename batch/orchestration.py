@@ -1,0 +1,209 @@
+"""Glue between the Airflow DAGs and the batch functions: one function per DAG task.
+
+Each step takes plain strings (``ds``, versions, paths from DAG params), calls the batch
+function the CLI also calls, and returns a small JSON-able dict for XCom. Nothing here imports
+Airflow; heavy modules are imported inside the steps, so DAG files may import this module and
+:class:`OrchestrationSettings` at parse time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from batch.settings import BatchSettings
+
+log = logging.getLogger(__name__)
+
+
+class OrchestrationError(RuntimeError):
+    """A DAG step cannot run as configured (no source, no labelled set, gate refused)."""
+
+
+class OrchestrationSettings(BaseSettings):
+    """How the DAGs run the batch steps (env prefix ``TANDEM_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True)
+
+    index_source: Path | None = Field(
+        default=None,
+        description="Source the index DAG ingests (folder, JSONL, SQuAD); default: demo corpus.",
+    )
+    labelled_set: Path | None = Field(
+        default=None, description="Labelled questions for the gate; default: a SQuAD source."
+    )
+    embed_mode: Literal["inprocess", "spark_submit"] = Field(
+        default="inprocess",
+        description="inprocess: a Python task runs Spark; spark_submit: SparkSubmitOperator.",
+    )
+    spark_conn_id: str = Field(default="spark_default", description="Connection for spark-submit.")
+    index_deadline_h: float = Field(
+        default=6.0, gt=0, description="Deadline alert when an index run is not done this long."
+    )
+
+
+@lru_cache
+def get_orchestration_settings() -> OrchestrationSettings:
+    return OrchestrationSettings()
+
+
+def spark_job_path() -> Path:
+    """The file SparkSubmitOperator submits (``batch/embed/spark_job.py``)."""
+    return Path(__file__).resolve().parent / "embed" / "spark_job.py"
+
+
+def parse_ds(ds: str) -> date:
+    try:
+        return date.fromisoformat(ds[:10])
+    except ValueError as exc:
+        raise OrchestrationError(f"not a YYYY-MM-DD date: {ds!r}") from exc
+
+
+def run_date_of(logical_date: datetime | None, run_after: datetime | None) -> date:
+    """A run's date: its logical date, else when it ran (asset runs have no logical date)."""
+    when = logical_date or run_after
+    if when is None:
+        raise OrchestrationError("a DAG run has neither a logical date nor a run_after time")
+    return when.astimezone(UTC).date() if when.tzinfo else when.date()
+
+
+def _settings() -> BatchSettings:
+    from batch.settings import BatchSettings
+
+    return BatchSettings()  # read fresh per task: tests and operators change the environment
+
+
+def resolve_source(param: str | None, *, settings: BatchSettings) -> Path:
+    """The source to ingest: DAG param, else ``TANDEM_INDEX_SOURCE``, else the demo corpus."""
+    if param:
+        return Path(param)
+    configured = OrchestrationSettings().index_source
+    if configured is not None:
+        return configured
+    from batch.corpus import locate_demo_corpus
+
+    return locate_demo_corpus(settings.demo_corpus, data_dir=settings.data_dir)
+
+
+def resolve_labelled(param: str | None, *, source: Path) -> Path:
+    """The gate's labelled set: DAG param, else ``TANDEM_LABELLED_SET``, else a SQuAD source."""
+    if param:
+        return Path(param)
+    configured = OrchestrationSettings().labelled_set
+    if configured is not None:
+        return configured
+    if source.is_file() and ".json" in "".join(source.suffixes) and source.suffix != ".jsonl":
+        return source
+    raise OrchestrationError(
+        f"no labelled set for the gate: source {source} is not SQuAD; "
+        "set the DAG param 'labelled' or TANDEM_LABELLED_SET"
+    )
+
+
+# --- tandem_index -----------------------------------------------------------------------------
+
+
+def ingest_step(ds: str, source: str | None = None) -> dict[str, Any]:
+    from batch.ingest.run import ingest
+
+    settings = _settings()
+    path = resolve_source(source, settings=settings)
+    report = ingest(path, run_date=parse_ds(ds), settings=settings)
+    return {"source": str(path), **_dump(report)}
+
+
+def embed_step(ds: str) -> dict[str, Any]:
+    from batch.embed.run import embed_snapshot
+
+    return _dump(embed_snapshot(parse_ds(ds), settings=_settings()))
+
+
+def build_step(ds: str) -> str:
+    """Build (or find, on a re-run) the index version of ``ds``; returns the version name."""
+    from batch.index.build import build_index
+
+    manifest = build_index(parse_ds(ds), settings=_settings())
+    return manifest.index_version
+
+
+def gate_step(version: str, *, source: str | None = None, labelled: str | None = None) -> dict:
+    """Evaluate ``version``; raise :class:`OrchestrationError` when the gate refuses it."""
+    from batch.index.gate import check_gate
+
+    settings = _settings()
+    labelled_path = resolve_labelled(labelled, source=resolve_source(source, settings=settings))
+    decision = check_gate(version, settings=settings, labelled=labelled_path)
+    passed = bool(getattr(decision, "passed", decision))
+    reason = str(getattr(decision, "reason", ""))
+    if not passed:
+        raise OrchestrationError(f"quality gate refused {version}: {reason}")
+    return {"version": version, "passed": True, "reason": reason}
+
+
+def warm_step(ds: str, version: str | None = None, questions_file: str | None = None) -> dict:
+    """Precompute the hot answers of ``ds`` for ``version`` (default: the live one)."""
+    from batch.hot_answers import warm_cache
+
+    report = warm_cache(
+        settings=_settings(),
+        run_date=parse_ds(ds),
+        questions_file=Path(questions_file) if questions_file else None,
+        version=version or None,
+    )
+    return _dump(report)
+
+
+def publish_step(version: str) -> dict[str, Any]:
+    """Publish ``version`` unless the live one is the same or newer (backfills never roll back)."""
+    from batch.freshness import read_live_pointer
+    from batch.index.publish import publish
+
+    settings = _settings()
+    live = read_live_pointer(settings.indexes_dir)
+    if live is not None and live.split("-")[0] >= version.split("-")[0]:
+        log.info("publish skipped version=%s live=%s (same or newer)", version, live)
+        return {"version": version, "published": False, "live": live}
+    manifest = publish(version, settings=settings)
+    return {"version": manifest.index_version, "published": True, "live": manifest.index_version}
+
+
+# --- every DAG ----------------------------------------------------------------------------------
+
+
+def record_success_step(dag_id: str, at: str) -> str:
+    """Record the DAG run's time as its last success (never moves back); the kept ISO time."""
+    from batch.freshness import record_dag_success
+
+    return record_dag_success(dag_id, _parse_time(at), settings=_settings())
+
+
+def freshness_step(now: str) -> dict[str, Any]:
+    """Compute and store the freshness figures at ``now``; raise FreshnessBreach on a breach."""
+    from batch.freshness import compute_freshness, enforce
+
+    report = compute_freshness(settings=_settings(), now=_parse_time(now))
+    enforce(report)
+    return report.model_dump(mode="json")
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise OrchestrationError(f"not an ISO time: {text!r}") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _dump(report: Any) -> dict[str, Any]:
+    dump = getattr(report, "model_dump", None)
+    if callable(dump):
+        out = dump(mode="json")
+        return out if isinstance(out, dict) else {"report": out}
+    return {"report": str(report)}

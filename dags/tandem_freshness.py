@@ -1,0 +1,80 @@
+"""tandem_freshness: staleness figures of the live index and the cache, with alerts.
+
+Batch modules are imported inside the task; the interval comes from
+``TANDEM_FRESHNESS_INTERVAL_MIN`` through the batch settings object (env only, no I/O).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DeltaTriggerTimetable, dag, get_current_context, task
+
+from batch.freshness import get_freshness_settings
+
+INTERVAL = timedelta(minutes=get_freshness_settings().interval_min)
+
+
+def _alert(context: dict) -> None:
+    from batch.alerts import on_failure_callback
+
+    on_failure_callback(context)
+
+
+DOC = """
+### tandem_freshness
+Every `TANDEM_FRESHNESS_INTERVAL_MIN` minutes (15): live index age, documents new since the live
+index, changed or unindexed chunks, hot-question cache coverage of the live version, cache entries
+keyed to older versions, hours since each DAG's last success. Figures go to the Redis hash
+`tandem:freshness` (read by `tandem status` and the online `/metrics`).
+
+When a threshold (`TANDEM_FRESHNESS_MAX_*`, `TANDEM_FRESHNESS_MIN_HOT_CACHE_COVERAGE`) is breached
+the task fails, without retry, with a message naming each figure and its threshold, and the
+failure callback posts it to `TANDEM_ALERT_WEBHOOK_URL`. `now` is the run's data interval end.
+"""
+
+
+@dag(
+    dag_id="tandem_freshness",
+    schedule=DeltaTriggerTimetable(INTERVAL),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=INTERVAL * 2,
+    tags=["tandem", "monitoring"],
+    doc_md=DOC,
+    default_args={
+        "owner": "tandem",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=1),
+        "on_failure_callback": _alert,
+    },
+)
+def tandem_freshness() -> None:
+    @task
+    def check_freshness() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from batch.freshness import FreshnessBreach
+        from batch.orchestration import freshness_step
+
+        ctx = get_current_context()
+        now = ctx.get("data_interval_end") or ctx.get("logical_date") or ctx["dag_run"].run_after
+        try:
+            return freshness_step(now.isoformat())
+        except FreshnessBreach as exc:
+            raise AirflowFailException(str(exc)) from exc  # a breach is not retried
+
+    @task
+    def record_success() -> str:
+        from batch.orchestration import record_success_step
+
+        ctx = get_current_context()
+        now = ctx.get("data_interval_end") or ctx.get("logical_date") or ctx["dag_run"].run_after
+        return record_success_step("tandem_freshness", now.isoformat())
+
+    check_freshness() >> record_success()
+
+
+tandem_freshness()

@@ -1,0 +1,93 @@
+"""tandem_hot_answers: precompute the hot questions' answers into the Redis cache.
+
+Runs daily for the day just ended and whenever the live index changes (the Asset the index DAG's
+publish task updates). Batch modules are imported inside the tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pendulum
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronDataIntervalTimetable,
+    Param,
+    dag,
+    get_current_context,
+    task,
+)
+
+LIVE_INDEX = Asset(name="tandem_live_index", uri="tandem://index/live")
+
+
+def _alert(context: dict) -> None:
+    from batch.alerts import on_failure_callback
+
+    on_failure_callback(context)
+
+
+DOC = """
+### tandem_hot_answers
+Mines the query log (`tandem:querylog`) for the run date's hot questions, answers them with the
+same pipeline as the online service and writes the versioned cache entries with a TTL.
+
+* Scheduled daily (the data interval's day) **or** on an update of the `tandem_live_index`
+  asset (asset-triggered runs have no logical date: they mine the day they run on).
+* Params: `version` (empty: the live version; a candidate version warms it before promotion —
+  the index DAG does this in its `warm_candidate` task), `questions_file` (a fixed list instead
+  of the query log).
+* Idempotent: keys carry the index version and question hash, so a re-run overwrites the same keys.
+"""
+
+
+@dag(
+    dag_id="tandem_hot_answers",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"), assets=[LIVE_INDEX]
+    ),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["tandem", "cache"],
+    doc_md=DOC,
+    default_args={
+        "owner": "tandem",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": _alert,
+    },
+    params={
+        "version": Param("", type="string", description="Index version to warm (empty: live)."),
+        "questions_file": Param("", type="string", description="Questions file (empty: log)."),
+    },
+)
+def tandem_hot_answers() -> None:
+    @task
+    def run_date() -> str:
+        """The date whose hot questions are mined: logical date, else when the run happened."""
+        from batch.orchestration import run_date_of
+
+        ctx = get_current_context()
+        logical: datetime | None = ctx.get("logical_date")
+        dag_run = ctx["dag_run"]
+        return run_date_of(logical, getattr(dag_run, "run_after", None)).isoformat()
+
+    @task
+    def warm(ds: str, version: str, questions_file: str) -> dict:
+        from batch.orchestration import warm_step
+
+        return warm_step(ds, version or None, questions_file or None)
+
+    @task
+    def record_success(ds: str) -> str:
+        from batch.orchestration import record_success_step
+
+        return record_success_step("tandem_hot_answers", f"{ds}T00:00:00+00:00")
+
+    day = run_date()
+    warm(day, "{{ params.version }}", "{{ params.questions_file }}") >> record_success(day)
+
+
+tandem_hot_answers()
