@@ -1,0 +1,7 @@
+"""Errors of the embedding step."""
+
+from __future__ import annotations
+
+
+class EmbedError(RuntimeError):
+    """The embed job cannot run (no snapshot, a store written by another model, a Spark failure)."""

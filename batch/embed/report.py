@@ -1,0 +1,26 @@
+"""The report of one embed run."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EmbedReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_date: date
+    model: str
+    dimension: int
+    device: str
+    spark_master: str
+    chunks_in_snapshot: int
+    already_embedded: int
+    embedded: int = Field(description="Chunks encoded by this run.")
+    part_files: list[str] = Field(default_factory=list)
+    model_loads: dict[str, int] = Field(
+        default_factory=dict, description="Per worker process: models loaded in its lifetime."
+    )
+    elapsed_s: float = 0.0
+    encode_s: float = Field(default=0.0, description="Wall time of the Spark encode-and-write.")

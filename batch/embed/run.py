@@ -1,0 +1,153 @@
+"""``embed_snapshot``: encode a snapshot's chunks that have no vector yet, with Spark.
+
+The driver finds the new chunks (chunk ids of the snapshot not in the store for this model),
+writes them to a staging Parquet file, and Spark encodes that with ``mapInPandas`` over Arrow
+batches: each Python worker loads the model once (:mod:`batch.embed.model_cache`). The output is
+written by Spark into staging and then moved into the store as new part files; when nothing is
+new, Spark is not started at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import shutil
+import time
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from batch.embed.encode import OUTPUT_DDL, EncodeSpec, WorkerStats, encode_batches
+from batch.embed.errors import EmbedError
+from batch.embed.report import EmbedReport
+from batch.embed.store import EmbeddingStore
+from batch.ingest.snapshot import CHUNKS_FILE, snapshot_dir
+from batch.settings import BatchSettings
+from shared_schemas.hashing import sha256_hex
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+MODEL_DIMENSION = 384  # all-MiniLM-L6-v2; checked against what the workers return
+ROWS_PER_PARTITION = 256
+
+
+def embed_snapshot(
+    run_date: date,
+    *,
+    settings: BatchSettings,
+    spark: SparkSession | None = None,
+    dimension: int = MODEL_DIMENSION,
+) -> EmbedReport:
+    """Embed the new chunks of ``snapshots/<run_date>/`` into the store; see the module doc.
+
+    ``spark``: a session to use (left running); by default one is made and stopped at the end.
+    """
+    started = time.perf_counter()
+    chunks_path = snapshot_dir(settings.snapshots_dir, run_date) / CHUNKS_FILE
+    if not chunks_path.exists():
+        raise EmbedError(f"no snapshot for {run_date}: {chunks_path} is missing (run ingest)")
+    store = EmbeddingStore.for_settings(settings)
+    chunks = pq.read_table(chunks_path, columns=["chunk_id", "text"])
+    existing = store.existing_ids()
+    is_new = pc.invert(pc.is_in(chunks["chunk_id"], value_set=_string_array(existing)))
+    todo = chunks.filter(is_new)
+    report = EmbedReport(
+        run_date=run_date,
+        model=settings.embedding_model,
+        dimension=dimension,
+        device=settings.device,
+        spark_master=settings.spark_master,
+        chunks_in_snapshot=chunks.num_rows,
+        already_embedded=chunks.num_rows - todo.num_rows,
+        embedded=0,
+    )
+    log.info(
+        "embed plan date=%s chunks=%d already=%d new=%d",
+        run_date,
+        chunks.num_rows,
+        report.already_embedded,
+        todo.num_rows,
+    )
+    if todo.num_rows:
+        own_session = spark is None
+        session = spark if spark is not None else _session(settings)
+        try:
+            _encode_with_spark(session, todo, store=store, settings=settings, report=report)
+        finally:
+            if own_session:
+                session.stop()
+    report.elapsed_s = round(time.perf_counter() - started, 3)
+    log.info(
+        "embed done date=%s embedded=%d elapsed_s=%.1f", run_date, report.embedded, report.elapsed_s
+    )
+    return report
+
+
+def _session(settings: BatchSettings) -> SparkSession:
+    from batch.embed.spark_session import get_spark
+
+    return get_spark(settings)
+
+
+def _encode_with_spark(
+    spark: SparkSession,
+    todo: pa.Table,
+    *,
+    store: EmbeddingStore,
+    settings: BatchSettings,
+    report: EmbedReport,
+) -> None:
+    from batch.embed.worker_stats import WorkerStatsParam
+
+    run = f"{report.run_date:%Y%m%d}-{sha256_hex(''.join(todo['chunk_id'].to_pylist()))[:8]}"
+    staging = store.path.parent / ".staging" / f"{run}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    try:
+        todo_file = staging / "todo.parquet"
+        pq.write_table(todo, todo_file)
+        parallelism = spark.sparkContext.defaultParallelism
+        partitions = max(1, min(parallelism * 2, math.ceil(todo.num_rows / ROWS_PER_PARTITION)))
+        spec = EncodeSpec(
+            model_path=str(settings.embedding_model_path)
+            if settings.embedding_model_path
+            else None,
+            device=settings.device,
+            batch_size=settings.embed_batch_size,
+        )
+        stats = spark.sparkContext.accumulator({}, WorkerStatsParam())
+        out_dir = staging / "out"
+        t0 = time.perf_counter()
+        (
+            spark.read.parquet(str(todo_file))
+            .repartition(partitions)
+            .mapInPandas(functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL)
+            .write.mode("overwrite")
+            .parquet(str(out_dir))
+        )
+        report.encode_s = round(time.perf_counter() - t0, 3)
+        worker_stats: dict[str, WorkerStats] = dict(stats.value)
+        parts = store.adopt(out_dir.glob("part-*.parquet"), run=run, dimension=report.dimension)
+        report.part_files = [p.name for p in parts]
+        report.embedded = sum(pq.read_metadata(p).num_rows for p in parts)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    report.model_loads = {w: s.loads for w, s in sorted(worker_stats.items())}
+    devices = sorted({s.device for s in worker_stats.values()})
+    if devices:
+        report.device = ",".join(devices)
+    if report.embedded != todo.num_rows:
+        raise EmbedError(f"Spark returned {report.embedded} vectors for {todo.num_rows} chunks")
+
+
+def _string_array(values: set[str]) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array(sorted(values), type=pa.string())

@@ -1,0 +1,7 @@
+"""Errors of the ingest step."""
+
+from __future__ import annotations
+
+
+class IngestError(RuntimeError):
+    """A source cannot be read as a whole (unknown kind, malformed file); names file and line."""
