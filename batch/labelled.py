@@ -1,7 +1,8 @@
 """Labelled retrieval sets: SQuAD JSON(.gz) and JSONL ``{question, relevant_doc_ids}``.
 
-:func:`squad_doc_id` is THE document id of a SQuAD paragraph; ingest and evaluation both use it,
-so a question's gold paragraph is found under the same id the index stores.
+:func:`squad_doc_id` (defined once, in ``batch.ingest.sources``) is the document id of a SQuAD
+paragraph; ingest and evaluation both use it, so a question's gold paragraph is found under the
+same id the index stores.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from batch.ingest.sources import squad_doc_id
 
 
 class LabelledSetError(ValueError):
@@ -30,11 +33,6 @@ class SquadParagraph:
     title: str
     text: str
     questions: tuple[str, ...]
-
-
-def squad_doc_id(article_title: str, paragraph_index: int) -> str:
-    """``<article title>#<paragraph index>`` (index counted from 0 within the article)."""
-    return f"{article_title}#{paragraph_index}"
 
 
 def squad_title(article_title: str) -> str:
@@ -57,8 +55,8 @@ def is_squad(data: Any) -> bool:
 
 def iter_squad_paragraphs(data: dict[str, Any]) -> Iterator[SquadParagraph]:
     """Every paragraph of a parsed SQuAD document, with its questions."""
-    for article in data["data"]:
-        title = str(article.get("title", ""))
+    for a_index, article in enumerate(data["data"]):
+        title = str(article.get("title") or f"article-{a_index}")
         for i, para in enumerate(article.get("paragraphs", [])):
             qs = tuple(str(qa["question"]) for qa in para.get("qas", []) if qa.get("question"))
             yield SquadParagraph(

@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 BM25_K1 = 1.2
 BM25_B = 0.75
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def choose_factory(n_vectors: int, *, exact_max: int, override: str | None = None) -> str:
@@ -237,39 +236,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def model_safe_name(model: str) -> str:
-    return _SAFE.sub("_", model.replace("/", "__"))
-
-
 def load_vectors(chunk_ids: list[str], *, settings: BatchSettings) -> np.ndarray:
     """Vectors for exactly ``chunk_ids`` (in that order) from the embedding store."""
+    from batch.embed.errors import EmbedError
+    from batch.embed.store import EmbeddingStore
+
     try:
-        from batch.embed.store import EmbeddingStore  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        EmbeddingStore = None
-    if EmbeddingStore is not None:
-        emb_store: Any = EmbeddingStore(settings=settings)
-        ids, matrix = emb_store.load(chunk_ids)
-    else:
-        ids, matrix = _read_embedding_parts(settings.embeddings_dir, settings.embedding_model)
-    return _align(chunk_ids, [str(i) for i in ids], np.asarray(matrix, dtype=np.float32))
-
-
-def _read_embedding_parts(embeddings_dir: Path, model: str) -> tuple[list[str], np.ndarray]:
-    import pyarrow.parquet as pq
-
-    folder = embeddings_dir / model_safe_name(model)
-    parts = sorted(folder.glob("part-*.parquet"))
-    if not parts:
-        raise IndexBuildError(f"no embeddings under {folder}; run `tandem embed` first")
-    ids: list[str] = []
-    mats: list[np.ndarray] = []
-    for part in parts:
-        t = pq.read_table(part, columns=["chunk_id", "vector"])
-        ids.extend(str(v) for v in t.column("chunk_id").to_pylist())
-        flat = t.column("vector").combine_chunks().flatten().to_numpy()
-        mats.append(np.asarray(flat, dtype=np.float32).reshape(t.num_rows, -1))
-    return ids, np.vstack(mats)
+        ids, matrix = EmbeddingStore(settings=settings).load(chunk_ids)
+    except EmbedError as exc:
+        raise IndexBuildError(str(exc)) from exc
+    return _align(chunk_ids, ids, matrix)
 
 
 def _align(wanted: list[str], ids: list[str], matrix: np.ndarray) -> np.ndarray:

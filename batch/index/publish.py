@@ -1,0 +1,218 @@
+"""Publish, roll back and list index versions.
+
+Publishing is one pointer swap: the version directory is verified (every sha256, the model,
+FAISS and id map readable), the intent is appended to ``indexes/HISTORY``, then ``indexes/LIVE``
+is replaced atomically (temporary file + ``os.replace``). Only then is Redis told
+(``SET tandem:index:live <manifest>`` and ``PUBLISH tandem:index:events <version>``); when Redis
+is down the pointer has still moved, a warning is logged and ``PublishOutcome.redis_ok`` is
+False (online replicas also poll the LIVE file). A failure at any step before the replace
+leaves the previous live version serving and untouched; version directories are never modified.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batch.index import PublishError, store
+from online.retrieval import IndexLoadError, load_index
+from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY
+from shared_schemas.manifest import IndexManifest
+
+if TYPE_CHECKING:
+    from batch.settings import BatchSettings
+
+log = logging.getLogger(__name__)
+
+STALE_STAGING = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    built_at: datetime
+    vector_count: int
+    faiss_factory: str
+    live: bool
+    previous: bool
+    recall_at_5: float | None
+    gate_passed: bool | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    manifest: IndexManifest
+    previous: str | None
+    redis_ok: bool
+    removed: tuple[str, ...] = ()
+
+
+def _verify(settings: BatchSettings, version: str) -> IndexManifest:
+    vdir = settings.indexes_dir / version
+    if not vdir.is_dir():
+        raise PublishError(f"index version {version} does not exist under {settings.indexes_dir}")
+    try:
+        index = load_index(vdir, expected_model=settings.embedding_model, verify=True)
+    except IndexLoadError as exc:
+        raise PublishError(f"refusing to publish {version}: {exc}") from exc
+    return index.manifest
+
+
+def notify_redis(manifest: IndexManifest, *, settings: BatchSettings, client: Any = None) -> bool:
+    """Write the live manifest to Redis and announce it; False (with a warning) on failure."""
+    import redis
+
+    own = client is None
+    try:
+        if own:
+            client = redis.Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2, socket_timeout=5
+            )
+        pipe = client.pipeline(transaction=True)
+        pipe.set(LIVE_MANIFEST_KEY, manifest.dumps())
+        pipe.publish(LIVE_CHANNEL, manifest.index_version)
+        pipe.execute()
+        return True
+    except (redis.RedisError, OSError) as exc:
+        log.warning(
+            "live pointer moved to %s but Redis was not updated (%s); replicas will pick it "
+            "up from the LIVE file or a re-run of publish",
+            manifest.index_version,
+            exc,
+        )
+        return False
+    finally:
+        if own and client is not None:
+            client.close()
+
+
+def _previous_of(indexes_dir: Path, live: str) -> str | None:
+    """The version that was live before ``live`` was last published."""
+    for entry in reversed(store.read_history(indexes_dir)):
+        if entry.action == "publish" and entry.version == live:
+            return entry.previous
+    return None
+
+
+def publish_version(
+    version: str, *, settings: BatchSettings, force: bool = False, redis_client: Any = None
+) -> PublishOutcome:
+    """Make ``version`` live. Refused when its gate failed, unless ``force``."""
+    manifest = _verify(settings, version)
+    if manifest.quality.gate_passed is False and not force:
+        raise PublishError(
+            f"version {version} failed its quality gate ({manifest.quality.gate_reason}); "
+            "use --force to publish anyway"
+        )
+    if manifest.quality.gate_passed is None:
+        log.warning("publishing %s, which has not been through the quality gate", version)
+    indexes_dir = settings.indexes_dir
+    previous = store.live_version(indexes_dir)
+    if previous != version:
+        store.append_history(indexes_dir, "publish", version, previous)
+        store.set_live_pointer(indexes_dir, version)
+        log.info("live pointer moved version=%s previous=%s", version, previous)
+    redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
+    removed = apply_retention(settings=settings)
+    return PublishOutcome(manifest, previous, redis_ok, removed)
+
+
+def publish(version: str, *, settings: BatchSettings, force: bool = False) -> IndexManifest:
+    """Atomically make ``version`` the live index (see :func:`publish_version`)."""
+    return publish_version(version, settings=settings, force=force).manifest
+
+
+def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> PublishOutcome:
+    """Move the live pointer back to the version that was live before the current one."""
+    indexes_dir = settings.indexes_dir
+    live = store.live_version(indexes_dir)
+    if live is None:
+        raise PublishError("nothing is live, nothing to roll back")
+    target = _previous_of(indexes_dir, live)
+    if target is None:
+        raise PublishError(f"no version was live before {live}; nothing to roll back to")
+    manifest = _verify(settings, target)
+    store.append_history(indexes_dir, "rollback", target, live)
+    store.set_live_pointer(indexes_dir, target)
+    log.info("rolled back live=%s from=%s", target, live)
+    redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
+    return PublishOutcome(manifest, live, redis_ok)
+
+
+def rollback(*, settings: BatchSettings) -> IndexManifest:
+    return rollback_version(settings=settings).manifest
+
+
+def _protected(indexes_dir: Path) -> set[str]:
+    live = store.live_version(indexes_dir)
+    keep: set[str] = set()
+    if live:
+        keep.add(live)
+        prev = _previous_of(indexes_dir, live)
+        if prev:
+            keep.add(prev)
+    history = store.read_history(indexes_dir)
+    if history:  # the version being rolled back from stays until a new publish
+        last = history[-1]
+        keep.update(v for v in (last.version, last.previous) if v)
+    return keep
+
+
+def apply_retention(*, settings: BatchSettings) -> tuple[str, ...]:
+    """Delete all but the newest ``keep_versions`` versions (live and previous always stay)."""
+    indexes_dir = settings.indexes_dir
+    infos = list_versions(settings=settings)
+    keep = _protected(indexes_dir)
+    newest = sorted(infos, key=lambda i: (i.built_at, i.version), reverse=True)
+    keep.update(i.version for i in newest[: settings.keep_versions])
+    removed: list[str] = []
+    for info in infos:
+        if info.version not in keep:
+            store.remove_tree(info.path)
+            removed.append(info.version)
+            log.info("removed old index version=%s", info.version)
+    _clean_staging(indexes_dir)
+    return tuple(removed)
+
+
+def _clean_staging(indexes_dir: Path) -> None:
+    staging = indexes_dir / store.STAGING_DIR
+    if not staging.is_dir():
+        return
+    cutoff = datetime.now(UTC) - STALE_STAGING
+    for d in staging.iterdir():
+        if datetime.fromtimestamp(d.stat().st_mtime, UTC) < cutoff:
+            store.remove_tree(d)
+
+
+def list_versions(*, settings: BatchSettings) -> list[VersionInfo]:
+    """Every complete version on disk, oldest first, with live/previous flags and quality."""
+    indexes_dir = settings.indexes_dir
+    live = store.live_version(indexes_dir)
+    prev = _previous_of(indexes_dir, live) if live else None
+    out: list[VersionInfo] = []
+    for vdir in store.version_dirs(indexes_dir):
+        try:
+            m = store.load_manifest(indexes_dir, vdir.name)
+        except IndexLoadError as exc:
+            log.warning("skipping unreadable version dir %s: %s", vdir, exc)
+            continue
+        out.append(
+            VersionInfo(
+                version=vdir.name,
+                built_at=m.build_finished_at,
+                vector_count=m.vector_count,
+                faiss_factory=m.faiss_factory,
+                live=vdir.name == live,
+                previous=vdir.name == prev,
+                recall_at_5=m.quality.recall_at_5,
+                gate_passed=m.quality.gate_passed,
+                path=vdir,
+            )
+        )
+    out.sort(key=lambda i: (i.built_at, i.version))
+    return out

@@ -1,0 +1,186 @@
+"""Index commands: ``tandem index build|publish|rollback|list`` and ``tandem eval``."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tandem_cli.common import console, setup, user_errors
+
+if TYPE_CHECKING:
+    from batch.settings import BatchSettings
+
+index_app = typer.Typer(
+    help="Build, publish, roll back and list index versions.", no_args_is_help=True
+)
+
+
+def _settings() -> BatchSettings:
+    from batch.settings import get_settings
+
+    settings = get_settings()
+    setup(settings)
+    return settings
+
+
+def _default_labelled() -> Path:
+    from batch.corpus import locate_demo_corpus
+
+    settings = _settings()
+    return locate_demo_corpus(settings.demo_corpus, data_dir=settings.data_dir)
+
+
+def _errors() -> AbstractContextManager[None]:
+    from batch.corpus import CorpusError
+    from batch.evaluate import EvalError
+    from batch.index import IndexBuildError, PublishError
+    from batch.labelled import LabelledSetError
+    from online.retrieval import IndexLoadError
+
+    return user_errors(
+        IndexBuildError, PublishError, EvalError, IndexLoadError, LabelledSetError, CorpusError
+    )
+
+
+@index_app.command("build")
+def build_cmd(
+    run_date: Annotated[
+        str | None, typer.Option("--date", help="Snapshot date YYYY-MM-DD (default: today).")
+    ] = None,
+) -> None:
+    """Build an index version from a snapshot's chunks and their stored embeddings."""
+    from batch.index.build import build_index
+
+    settings = _settings()
+    with _errors():
+        day = date.fromisoformat(run_date) if run_date else date.today()
+        manifest = build_index(day, settings=settings)
+    typer.echo(manifest.index_version)
+    console.print(
+        f"built {manifest.index_version}: {manifest.vector_count} vectors, "
+        f"{manifest.faiss_factory}, lexical={manifest.lexical}, on {manifest.built_on}"
+    )
+
+
+@index_app.command("publish")
+def publish_cmd(
+    version: Annotated[str, typer.Argument(help="Version to make live.")],
+    labelled: Annotated[
+        Path | None,
+        typer.Option(help="Labelled set for the gate (default: the demo corpus)."),
+    ] = None,
+    skip_gate: Annotated[
+        bool, typer.Option("--skip-gate", help="Publish without running the quality gate.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish even when the gate refused it.")
+    ] = False,
+) -> None:
+    """Gate (unless already gated or --skip-gate) and atomically publish a version."""
+    from batch.index import store
+    from batch.index.gate import check_gate
+    from batch.index.publish import publish_version
+
+    settings = _settings()
+    with _errors():
+        manifest = store.load_manifest(settings.indexes_dir, version)
+        if manifest.quality.gate_passed is None and not skip_gate:
+            decision = check_gate(
+                version, settings=settings, labelled=labelled or _default_labelled()
+            )
+            console.print(f"gate: {'passed' if decision.passed else 'REFUSED'}: {decision.reason}")
+        outcome = publish_version(version, settings=settings, force=force)
+    console.print(f"live: {version} (previous: {outcome.previous or '-'})")
+    if not outcome.redis_ok:
+        console.print("[yellow]warning:[/yellow] Redis was not updated; replicas poll LIVE")
+    if outcome.removed:
+        console.print(f"removed old versions: {', '.join(outcome.removed)}")
+
+
+@index_app.command("rollback")
+def rollback_cmd() -> None:
+    """Make the previously live version live again."""
+    from batch.index.publish import rollback_version
+
+    settings = _settings()
+    with _errors():
+        outcome = rollback_version(settings=settings)
+    console.print(f"live: {outcome.manifest.index_version} (rolled back from {outcome.previous})")
+    if not outcome.redis_ok:
+        console.print("[yellow]warning:[/yellow] Redis was not updated; replicas poll LIVE")
+
+
+@index_app.command("list")
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines output.")] = False,
+) -> None:
+    """Index versions on disk, oldest first; * marks live, ^ the previous live."""
+    from batch.index.publish import list_versions
+
+    settings = _settings()
+    with _errors():
+        infos = list_versions(settings=settings)
+    for i in infos:
+        r5 = f"{i.recall_at_5:.4f}" if i.recall_at_5 is not None else "-"
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "version": i.version,
+                        "built_at": i.built_at.isoformat(),
+                        "vectors": i.vector_count,
+                        "factory": i.faiss_factory,
+                        "live": i.live,
+                        "previous": i.previous,
+                        "recall@5": i.recall_at_5,
+                        "gate_passed": i.gate_passed,
+                    }
+                )
+            )
+        else:
+            mark = "*" if i.live else ("^" if i.previous else " ")
+            gate = {True: "pass", False: "FAIL", None: "-"}[i.gate_passed]
+            typer.echo(
+                f"{mark} {i.version}  {i.built_at:%Y-%m-%d %H:%M}  {i.vector_count:>8}  "
+                f"{i.faiss_factory:<16} r@5 {r5:<6} gate {gate}"
+            )
+
+
+def eval_cmd(
+    labelled: Annotated[
+        Path | None,
+        typer.Argument(help="SQuAD JSON(.gz) or JSONL {question, relevant_doc_ids}."),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Index version (default: the live one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    dense_only: Annotated[
+        bool, typer.Option("--dense-only", help="Evaluate without the lexical side.")
+    ] = False,
+) -> None:
+    """Recall@1/5/10 and MRR (document level) of an index version on a labelled set."""
+    from batch.evaluate import evaluate
+
+    settings = _settings()
+    with _errors():
+        path = labelled or _default_labelled()
+        result = evaluate(path, settings=settings, version=version, lexical=not dense_only)
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+        return
+    typer.echo(
+        f"version {result.version}  questions {result.questions}  "
+        f"recall@1 {result.recall_at_1:.4f}  recall@5 {result.recall_at_5:.4f}  "
+        f"recall@10 {result.recall_at_10:.4f}  mrr {result.mrr:.4f}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+    app.command("eval", help="Recall@k and MRR of the live index on a labelled set.")(eval_cmd)
