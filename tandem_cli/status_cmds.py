@@ -1,0 +1,85 @@
+"""``tandem status``: the live index, the freshness figures and the hot-answer cache coverage."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tandem_cli.common import setup, user_errors
+
+out = Console()
+
+LIVE_FIELDS = ("live_version", "live_snapshot", "live_index_age_h", "newest_snapshot")
+SOURCE_FIELDS = ("new_documents", "unindexed_chunks", "changed_chunks", "removed_chunks")
+CACHE_FIELDS = (
+    "hot_questions",
+    "hot_cached",
+    "hot_cache_coverage",
+    "live_cache_entries",
+    "stale_cache_entries",
+)
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("figure", style="bold")
+    table.add_column("value")
+    for name, value in rows:
+        table.add_row(name, value if value != "" else "-")
+    return table
+
+
+def status(
+    compute: Annotated[
+        bool, typer.Option("--compute", help="Compute the figures now (and store them).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Live index, freshness figures (Redis hash tandem:freshness) and cache coverage."""
+    from batch.freshness import FreshnessError, compute_freshness, read_freshness
+    from batch.settings import BatchSettings
+
+    settings = BatchSettings()
+    setup(settings)
+    with user_errors(FreshnessError, OSError):
+        if compute:
+            compute_freshness(settings=settings, now=datetime.now(UTC))
+        try:
+            figures = read_freshness(settings=settings)
+        except Exception as exc:  # redis errors: say so instead of a traceback
+            raise FreshnessError(f"cannot read Redis at {settings.redis_url}: {exc}") from exc
+    from batch.freshness import read_live_pointer
+
+    live = read_live_pointer(settings.indexes_dir)
+    if as_json:
+        out.print_json(json.dumps({"live_pointer": live, "freshness": figures}))
+        return
+    out.print(
+        f"live index (pointer {settings.indexes_dir / 'LIVE'}): [bold]{live or 'none'}[/bold]"
+    )
+    if not figures:
+        out.print(
+            "no freshness figures yet: run the tandem_freshness DAG or `tandem status --compute`"
+        )
+        return
+    out.print(f"figures computed at {figures.get('computed_at', '?')}")
+    out.print(_table("Live index", [(k, figures.get(k, "")) for k in LIVE_FIELDS]))
+    out.print(_table("Source vs index", [(k, figures.get(k, "")) for k in SOURCE_FIELDS]))
+    out.print(_table("Hot-answer cache", [(k, figures.get(k, "")) for k in CACHE_FIELDS]))
+    dags = sorted((k.split(":", 1)[1], v) for k, v in figures.items() if k.startswith("dag_"))
+    if dags:
+        out.print(_table("Hours since last DAG success", dags))
+    breaches = json.loads(figures.get("breaches") or "[]")
+    for b in breaches:
+        out.print(f"[red]breach:[/red] {b}")
+    if not breaches:
+        out.print("[green]no freshness threshold breached[/green]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status", help="Live index, freshness figures and cache coverage.")(status)
