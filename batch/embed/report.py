@@ -24,3 +24,12 @@ class EmbedReport(BaseModel):
     )
     elapsed_s: float = 0.0
     encode_s: float = Field(default=0.0, description="Wall time of the Spark encode-and-write.")
+
+    def summary(self) -> str:
+        loads = sorted(set(self.model_loads.values()))
+        return (
+            f"{self.run_date}: {self.embedded} chunks embedded, {self.already_embedded} already "
+            f"stored, of {self.chunks_in_snapshot}; model {self.model} on {self.device}, "
+            f"{len(self.model_loads)} worker(s) loading it {loads or [0]} time(s); "
+            f"{self.elapsed_s:.1f} s"
+        )

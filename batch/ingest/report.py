@@ -41,6 +41,13 @@ class IngestReport(BaseModel):
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
+    def summary(self) -> str:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())) or "none"
+        return (
+            f"{self.run_date}: {self.documents_written}/{self.documents_read} documents, "
+            f"{self.chunks_written} chunks, skipped: {skipped} -> {self.snapshot_path}"
+        )
+
     def skip(self, reason: str, where: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
         examples = self.skipped_examples.setdefault(reason, [])
