@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from tandem_cli import airflow_cmds, batch_cmds, demo_cmds, online_cmds, release_cmds
+from tandem_cli import (
+    airflow_cmds,
+    batch_cmds,
+    demo_cmds,
+    index_cmds,
+    ingest_cmds,
+    online_cmds,
+    release_cmds,
+    status_cmds,
+)
 
 app = typer.Typer(
     name="tandem",
@@ -14,11 +23,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-batch_cmds.register(app)
-online_cmds.register(app)
-airflow_cmds.register(app)
-release_cmds.register(app)
-demo_cmds.register(app)
+for module in (
+    ingest_cmds,
+    index_cmds,
+    batch_cmds,
+    online_cmds,
+    status_cmds,
+    airflow_cmds,
+    release_cmds,
+    demo_cmds,
+):
+    module.register(app)
 
 
 def main() -> None:  # pragma: no cover - console script shim
