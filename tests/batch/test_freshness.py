@@ -1,0 +1,199 @@
+"""Freshness figures against real artifacts and a real Redis; thresholds; webhook alerts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from batch.alerts import on_failure_callback, post_alert
+from batch.freshness import (
+    DAG_SUCCESS_KEY,
+    FreshnessBreach,
+    FreshnessReport,
+    FreshnessSettings,
+    check_thresholds,
+    compute_freshness,
+    enforce,
+    read_freshness,
+    record_dag_success,
+)
+from batch.settings import BatchSettings
+from shared_schemas import QueryLogEvent
+from shared_schemas.hashing import normalize_question, question_key_hash
+from shared_schemas.layout import FRESHNESS_KEY, QUERY_LOG_STREAM, cache_key
+from tests.dags.fake_index import write_snapshot, write_version
+
+D1 = date(2026, 3, 1)
+D2 = date(2026, 3, 2)
+
+
+def _report(**kw: Any) -> FreshnessReport:
+    return FreshnessReport(computed_at=datetime(2026, 3, 2, tzinfo=UTC), **kw)
+
+
+def test_thresholds_name_figure_and_threshold() -> None:
+    limits = FreshnessSettings(
+        max_index_age_h=36, min_hot_cache_coverage=0.8, max_stale_cache_entries=None
+    )
+    report = _report(
+        live_version="v", live_index_age_h=72.0, hot_cache_coverage=0.5, stale_cache_entries=999
+    )
+    messages = [b.message for b in check_thresholds(report, limits)]
+    assert messages == [
+        "live_index_age_h=72.0 exceeds threshold 36.0",
+        "hot_cache_coverage=0.5 is below threshold 0.8",
+    ]  # the unset stale-entries threshold is not checked
+
+
+def test_within_thresholds_no_breach() -> None:
+    report = _report(live_version="v", live_index_age_h=12.0, dag_success_age_h={"a": 1.0})
+    assert check_thresholds(report, FreshnessSettings()) == []
+    enforce(report)  # does not raise
+
+
+def test_enforce_raises_with_every_breach() -> None:
+    report = _report(breaches=("a=2 exceeds threshold 1", "b=3 exceeds threshold 1"))
+    with pytest.raises(FreshnessBreach, match=r"a=2 exceeds threshold 1; b=3 exceeds"):
+        enforce(report)
+
+
+def test_interval_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TANDEM_FRESHNESS_INTERVAL_MIN", "5")
+    assert FreshnessSettings().interval_min == 5
+
+
+def _log_question(client: Any, question: str, ts: datetime, n: int) -> None:
+    for i in range(n):
+        event = QueryLogEvent(
+            query_id=f"{question}-{i}",
+            question=question,
+            normalized_key=normalize_question(question),
+            ts=ts,
+            cache="miss",
+            latency_ms=1.0,
+        )
+        ms = int(ts.timestamp() * 1000)
+        client.xadd(QUERY_LOG_STREAM, {"event": event.model_dump_json()}, id=f"{ms}-{i + 1}")
+        ts += timedelta(seconds=1)
+
+
+def _cache(client: Any, settings: BatchSettings, version: str, question: str) -> None:
+    key = cache_key(
+        namespace="default",
+        index_version=version,
+        embedding_model=settings.embedding_model,
+        llm_model=settings.llm_model,
+        prompt_version=settings.prompt_version,
+        question_hash=question_key_hash(question),
+    )
+    client.set(key, "{}")
+
+
+@pytest.mark.integration
+def test_no_live_index_is_a_breach(batch_settings: BatchSettings, redis_client: Any) -> None:
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    report = compute_freshness(settings=batch_settings, now=now, client=redis_client)
+    assert report.live_version is None
+    assert report.breaches == ("live_index_age_h is unknown (no live index); threshold 36.0",)
+    stored = read_freshness(settings=batch_settings, client=redis_client)
+    assert stored["live_version"] == ""
+    assert json.loads(stored["breaches"]) == list(report.breaches)
+
+
+@pytest.mark.integration
+def test_figures_against_live_index(batch_settings: BatchSettings, redis_client: Any) -> None:
+    from batch.index.publish import publish
+
+    s = batch_settings
+    write_snapshot(s, D1, {"a": "Alpha text one.", "b": "Beta text two."})
+    live = write_version(s, D1)
+    publish(live, settings=s)
+    # the next day's snapshot: a unchanged, b changed, c new
+    write_snapshot(s, D2, {"a": "Alpha text one.", "b": "Beta text, revised.", "c": "Gamma."})
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    _log_question(redis_client, "Too old?", now - timedelta(hours=30), 5)  # outside the window
+    _log_question(redis_client, "Who is alpha?", now - timedelta(hours=2), 3)
+    _log_question(redis_client, "What is beta?", now - timedelta(hours=1), 1)
+    _cache(redis_client, s, live, "who is alpha")  # same normalised key as the logged spelling
+    _cache(redis_client, s, "20260201-deadbeef", "What is beta?")  # keyed to an older version
+    record_dag_success("tandem_index", now - timedelta(hours=50), settings=s, client=redis_client)
+
+    report = compute_freshness(settings=s, now=now, client=redis_client)
+
+    assert report.live_version == live and report.live_snapshot == "2026-03-01"
+    assert report.live_index_age_h == 12.0  # data of 2026-03-01 ends at 03-02 00:00
+    assert report.newest_snapshot == "2026-03-02"
+    assert (report.new_documents, report.unindexed_chunks) == (2, 2)
+    assert (report.changed_chunks, report.removed_chunks) == (1, 1)
+    assert (report.hot_questions, report.hot_cached, report.hot_cache_coverage) == (2, 1, 0.5)
+    assert (report.live_cache_entries, report.stale_cache_entries) == (1, 1)
+    assert report.dag_success_age_h == {"tandem_index": 50.0}
+    assert report.breaches == ("dag_success_age_h:tandem_index=50.0 exceeds threshold 48.0",)
+    stored = {k.decode(): v.decode() for k, v in redis_client.hgetall(FRESHNESS_KEY).items()}
+    assert stored["live_version"] == live
+    assert stored["hot_cache_coverage"] == "0.5"
+    assert stored["dag_success_age_h:tandem_index"] == "50.0"
+
+
+@pytest.mark.integration
+def test_dag_success_never_moves_back(batch_settings: BatchSettings, redis_client: Any) -> None:
+    later = datetime(2026, 3, 2, tzinfo=UTC)
+    record_dag_success("d", later, settings=batch_settings, client=redis_client)
+    kept = record_dag_success(
+        "d", later - timedelta(days=3), settings=batch_settings, client=redis_client
+    )  # a backfill of an old date
+    assert kept == later.isoformat()
+    assert redis_client.hget(DAG_SUCCESS_KEY, "d").decode() == later.isoformat()
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Sink.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    _Sink.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_post_alert_delivers_json(webhook: str) -> None:
+    assert post_alert({"text": "hello"}, url=webhook)
+    assert _Sink.received == [{"text": "hello"}]
+
+
+def test_unreachable_webhook_does_not_raise(tmp_path: Path) -> None:
+    assert post_alert({"text": "x"}, url="http://127.0.0.1:9/nothing", timeout_s=1) is False
+    assert post_alert({"text": "x"}, url="") is False
+
+
+def test_failure_callback_posts_reason(webhook: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Ti:
+        dag_id, task_id, run_id = "tandem_freshness", "check_freshness", "manual__1"
+
+    monkeypatch.setenv("TANDEM_ALERT_WEBHOOK_URL", webhook)
+    on_failure_callback({"ti": Ti(), "exception": FreshnessBreach(["x=2 exceeds threshold 1"])})
+    (sent,) = _Sink.received
+    assert sent["dag_id"] == "tandem_freshness" and sent["task_id"] == "check_freshness"
+    assert "x=2 exceeds threshold 1" in sent["text"]
