@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from typing import Annotated
+
 import typer
 
-from tandem_cli.common import not_yet
+from tandem_cli.common import setup, user_errors
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: settings.host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default: settings.port).")] = None,
+) -> None:
+    """Run the online API with uvicorn."""
+    import uvicorn
+
+    from online.app import create_app
+    from online.settings import get_settings
+
+    settings = get_settings()
+    setup(settings)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def worker(
+    max_jobs: Annotated[
+        int | None, typer.Option(help="Stop after this many jobs (default: run until killed).")
+    ] = None,
+) -> None:
+    """Run the refinement worker (consumes tandem:refine)."""
+    from online.errors import OnlineError
+    from online.refine.config import RefineSettings
+    from online.refine.worker import build_worker
+
+    settings = RefineSettings()
+    setup(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with user_errors(OnlineError):
+        stats = build_worker(settings).run(stop=stop, max_jobs=max_jobs)
+    typer.echo(f"refinement worker stopped: done={stats.done} failed={stats.failed}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve", help="Run the online API with uvicorn.")(not_yet("serve"))
-    app.command("worker", help="Run the refinement worker.")(not_yet("worker"))
+    app.command("serve", help="Run the online API with uvicorn.")(serve)
+    app.command("worker", help="Run the refinement worker.")(worker)

@@ -1,0 +1,1 @@
+"""HTTP entrypoint: routes, request/response schemas, error mapping, middleware."""

@@ -1,0 +1,89 @@
+"""The one place where errors become HTTP status codes and JSON bodies.
+
+- bad input (validation, malformed JSON, over-long question, oversized body) → 422 naming the
+  field: ``{"error": "invalid_input", "detail": [{"field", "loc", "msg", "type"}]}``;
+- no index → 503; generation queue full → 503 with ``Retry-After``; a dependency down
+  (Redis for feedback/jobs, the LLM where an answer is required) → 503; unknown job → 404.
+A dependency's failure is never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from online.errors import (
+    CacheUnavailableError,
+    InvalidInputError,
+    JobNotFoundError,
+    LLMError,
+    NoIndexError,
+    OnlineError,
+    OverloadedError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def invalid(
+    field: str, msg: str, *, loc: list[Any] | None = None, kind: str = "value_error"
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "invalid_input",
+            "detail": [{"field": field, "loc": loc or ["body", field], "msg": msg, "type": kind}],
+        },
+    )
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) if parts else "body"
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        kind = str(err.get("type", "value_error"))
+        msg = str(err.get("msg", "invalid"))
+        if kind == "json_invalid":
+            msg = f"malformed JSON: {err.get('ctx', {}).get('error', msg)}"
+        detail.append({"field": _field_of(loc), "loc": loc, "msg": msg, "type": kind})
+    return JSONResponse(status_code=422, content={"error": "invalid_input", "detail": detail})
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": code, "message": message}, headers=headers
+    )
+
+
+def _online(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, InvalidInputError):
+        return invalid(exc.field, exc.message)
+    if isinstance(exc, NoIndexError):
+        return _error(503, "no_index", str(exc), {"Retry-After": "5"})
+    if isinstance(exc, OverloadedError):
+        return _error(503, "overloaded", str(exc), {"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, JobNotFoundError):
+        return _error(404, "not_found", str(exc))
+    if isinstance(exc, LLMError):
+        return _error(503, "llm_unavailable", str(exc), {"Retry-After": "5"})
+    if isinstance(exc, CacheUnavailableError):
+        return _error(503, "redis_unavailable", str(exc), {"Retry-After": "2"})
+    log.warning("dependency failure mapped to 503: %s", exc)
+    return _error(503, "unavailable", str(exc))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(OnlineError, _online)

@@ -1,0 +1,81 @@
+"""Admin routes behind a bearer token; with no token configured they do not exist (404)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, StrictBool, StrictStr
+
+from online.api.deps import ComponentsDep
+from online.cache.codec import CacheScope
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def require_admin(
+    components: ComponentsDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    token = components.settings.admin_token
+    if token is None or not token.get_secret_value():
+        raise HTTPException(status_code=404, detail="Not Found")
+    expected = f"Bearer {token.get_secret_value()}"
+    if authorization is None or not secrets.compare_digest(authorization, expected):
+        raise HTTPException(
+            status_code=401,
+            detail="admin bearer token required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+
+class ReloadBody(BaseModel):
+    version: StrictStr | None = None
+    force: StrictBool = False
+
+
+class PurgeBody(BaseModel):
+    index_version: StrictStr | None = None
+    all: StrictBool = False
+
+
+@router.post("/reload", response_model=None)
+async def reload(
+    _: AdminDep, components: ComponentsDep, body: ReloadBody | None = None
+) -> JSONResponse:
+    body = body or ReloadBody()
+    outcome = await components.reloader.reload(body.version, force=body.force)
+    current = components.indexes.current
+    payload: dict[str, Any] = {
+        "requested": outcome.version,
+        "swapped": outcome.swapped,
+        "serving": current.version if current else None,
+        "error": outcome.error,
+    }
+    return JSONResponse(payload, status_code=409 if outcome.error else 200)
+
+
+@router.post("/cache/purge")
+async def purge(
+    _: AdminDep, components: ComponentsDep, body: PurgeBody | None = None
+) -> dict[str, Any]:
+    body = body or PurgeBody()
+    scope = None
+    if not body.all:
+        version = body.index_version or components.indexes.require().version
+        scope = components.pipeline.scope(version)
+    removed = await components.cache.purge(scope)
+    return {"removed": removed, "scope": "all" if scope is None else _describe(scope)}
+
+
+def _describe(scope: CacheScope) -> dict[str, str]:
+    return {
+        "index_version": scope.index_version,
+        "embedding_model": scope.embedding_model,
+        "llm_model": scope.llm_model,
+        "prompt_version": scope.prompt_version,
+    }

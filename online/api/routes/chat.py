@@ -1,0 +1,102 @@
+"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline (last user message is
+the question), so the official ``openai`` client and tools built on it work unchanged."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from online.answers import AnswerRequest, AnswerResult
+from online.api.deps import ComponentsDep
+from online.api.routes.sse import SSE_HEADERS, sse
+from online.api.schemas import ChatCompletionBody
+from online.errors import InvalidInputError, LLMUnavailableError
+from online.pipeline import StreamEvent
+
+router = APIRouter(tags=["openai"])
+
+
+def _extension(result: AnswerResult) -> dict[str, Any]:
+    body = result.as_dict()
+    body.pop("answer", None)
+    return body
+
+
+def _chunk(
+    cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+@router.get("/v1/models")
+async def models(components: ComponentsDep) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [{"id": components.llm.model_id, "object": "model", "owned_by": "tandem"}],
+    }
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(body: ChatCompletionBody, components: ComponentsDep) -> Response:
+    question = body.question().strip()
+    if not question:
+        raise InvalidInputError("messages", "needs a user message with text")
+    limit = components.settings.max_question_chars
+    if len(question) > limit:
+        raise InvalidInputError("messages", f"last user message is over {limit} characters")
+    request = AnswerRequest(question=question, user_id=body.user)
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    model = components.llm.model_id
+    pipeline = components.pipeline
+    if not body.stream:
+        result = await pipeline.answer(request)
+        if result.answer is None:
+            raise LLMUnavailableError(result.degraded or "the language model is unavailable")
+        return JSONResponse(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": result.answer},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "tandem": _extension(result),
+            }
+        )
+    events = pipeline.stream(request)
+    first = await anext(events)
+    if first.kind == "final" and first.result is not None and first.result.answer is None:
+        raise LLMUnavailableError(first.result.degraded or "the language model is unavailable")
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield sse(None, _chunk(cid, created, model, {"role": "assistant", "content": ""}, None))
+        event: StreamEvent | None = first
+        while event is not None:
+            if event.kind == "token":
+                yield sse(None, _chunk(cid, created, model, {"content": event.text}, None))
+            elif event.result is not None:
+                last = _chunk(cid, created, model, {}, "stop")
+                last["tandem"] = _extension(event.result)
+                yield sse(None, last)
+            event = await anext(events, None)
+        yield sse(None, "[DONE]")
+
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,30 @@
+"""POST /v1/feedback → FeedbackEvent on the feedback stream."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from online.api.deps import ComponentsDep
+from online.api.schemas import FeedbackBody
+from online.querylog import append_feedback
+from shared_schemas.events import FeedbackEvent
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post("/v1/feedback", status_code=202)
+async def feedback(body: FeedbackBody, components: ComponentsDep) -> dict[str, Any]:
+    event = FeedbackEvent(
+        query_id=body.query_id,
+        rating=body.rating,
+        comment=body.comment,
+        ts=datetime.now(UTC),
+        variant="default",
+    )
+    entry_id = await append_feedback(
+        components.redis, event, maxlen=components.settings.query_log_maxlen
+    )
+    return {"status": "accepted", "id": entry_id, "variant": event.variant}

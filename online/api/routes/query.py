@@ -1,0 +1,82 @@
+"""POST /v1/query: cache-first answer, JSON or Server-Sent Events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from online.answers import AnswerRequest, AnswerResult
+from online.api.deps import ComponentsDep
+from online.api.routes.sse import SSE_HEADERS, sse
+from online.api.schemas import QueryBody
+from online.components import Components
+from online.errors import CacheUnavailableError, InvalidInputError
+from online.pipeline import StreamEvent
+from online.refine.jobs import RefineJob, enqueue
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["query"])
+
+
+def to_request(body: QueryBody, components: Components) -> AnswerRequest:
+    limit = components.settings.max_question_chars
+    if len(body.question) > limit:
+        raise InvalidInputError(
+            "question", f"is {len(body.question)} characters, the cap is {limit}"
+        )
+    return AnswerRequest(question=body.question.strip(), top_k=body.top_k, user_id=body.user_id)
+
+
+async def _refine(
+    components: Components, result: AnswerResult, user_id: str | None
+) -> dict[str, Any]:
+    job = RefineJob(
+        query_id=result.query_id,
+        question=result.question,
+        user_id=user_id,
+        variant=result.variant,
+        requested_index_version=result.index_version,
+    )
+    try:
+        status = await enqueue(
+            components.redis,
+            job,
+            ttl_s=components.refine.refine_job_ttl_s,
+            maxlen=components.refine.refine_stream_maxlen,
+        )
+    except CacheUnavailableError as exc:
+        log.warning("refinement not queued: %s", exc)
+        return {"id": None, "status": "unavailable", "error": str(exc)}
+    return {"id": status.job_id, "status": status.status, "url": f"/v1/jobs/{status.job_id}"}
+
+
+@router.post("/v1/query", response_model=None)
+async def query(body: QueryBody, components: ComponentsDep) -> Response:
+    request = to_request(body, components)
+    pipeline = components.pipeline
+    if not body.stream:
+        result = await pipeline.answer(request)
+        payload = result.as_dict()
+        if body.refine:
+            payload["refine"] = await _refine(components, result, body.user_id)
+        return JSONResponse(payload)
+    events = pipeline.stream(request)
+    first = await anext(events)  # errors before the first event (no index, queue full) → JSON
+
+    async def frames() -> AsyncIterator[bytes]:
+        event: StreamEvent | None = first
+        while event is not None:
+            if event.kind == "token":
+                yield sse("token", {"text": event.text})
+            elif event.result is not None:
+                payload = event.result.as_dict()
+                if body.refine:
+                    payload["refine"] = await _refine(components, event.result, body.user_id)
+                yield sse("final", payload)
+            event = await anext(events, None)
+
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)

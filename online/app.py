@@ -1,0 +1,45 @@
+"""The FastAPI application. ``create_app(settings)`` builds the real service; tests pass
+``components`` (e.g. with a fake LLM) and the lifespan starts and stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from online.api import errors
+from online.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from online.api.routes import admin, chat, feedback, jobs, ops, query
+from online.components import Components, build_components
+from online.metrics import ServiceMetrics
+from online.settings import OnlineSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: OnlineSettings, *, components: Components | None = None) -> FastAPI:
+    metrics = components.metrics if components is not None else ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = components
+        if built is None:
+            built = await asyncio.to_thread(build_components, settings, metrics=metrics)
+        app.state.components = built
+        await built.start()
+        log.info("tandem online service started")
+        try:
+            yield
+        finally:
+            await built.stop()
+
+    app = FastAPI(title="Tandem", version="1", lifespan=lifespan)
+    errors.install(app)
+    for module in (query, chat, feedback, jobs, ops, admin):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,130 @@
+"""The service's cache: asyncio Redis, exact and semantic lookups, write-through, purge.
+
+Every Redis failure surfaces as :class:`CacheUnavailableError`; the pipeline turns it into a live
+answer with ``cache: "unavailable"``. redis-py reconnects by itself on the next command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from redis.exceptions import RedisError
+
+from online.cache.codec import CacheScope, decode_entry, decode_vector
+from online.cache.redis_cache import purge_patterns, queue_put
+from online.cache.semantic import SemanticMirror
+from online.errors import CacheUnavailableError
+from online.signature import question_signature
+from shared_schemas.cache import CacheEntry
+
+log = logging.getLogger(__name__)
+
+_MAX_MIRRORS = 4
+
+
+@dataclass(frozen=True)
+class SemanticHit:
+    entry: CacheEntry
+    similarity: float
+
+
+class AsyncRedisAnswerCache:
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._mirrors: OrderedDict[str, SemanticMirror] = OrderedDict()
+
+    async def get_exact(self, scope: CacheScope, question_hash: str) -> CacheEntry | None:
+        key = scope.key(question_hash)
+        try:
+            raw = await self.redis.get(key)
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailableError(f"redis get failed: {exc}") from exc
+        return decode_entry(raw, key=key)
+
+    async def get_semantic(
+        self,
+        scope: CacheScope,
+        question: str,
+        vector: np.ndarray,
+        *,
+        threshold: float,
+    ) -> SemanticHit | None:
+        """The nearest cached question above ``threshold`` that agrees on numbers and names."""
+        try:
+            mirror = await self._mirror(scope, int(vector.size))
+            candidates = mirror.nearest(vector, threshold=threshold)
+            if not candidates:
+                return None
+            wanted = question_signature(question)
+            for qhash, sim in candidates:
+                key = scope.key(qhash)
+                raw = await self.redis.get(key)
+                if raw is None:  # expired entry: forget its vector
+                    mirror.remove(qhash)
+                    await self.redis.hdel(scope.semantic_key(), qhash)
+                    continue
+                entry = decode_entry(raw, key=key)
+                if entry is None:
+                    continue
+                if question_signature(entry.question).agrees_with(wanted):
+                    return SemanticHit(entry, sim)
+                log.debug("semantic candidate rejected: numbers/entities differ sim=%.3f", sim)
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailableError(f"redis semantic lookup failed: {exc}") from exc
+        return None
+
+    async def _mirror(self, scope: CacheScope, dimension: int) -> SemanticMirror:
+        skey = scope.semantic_key()
+        mirror = self._mirrors.get(skey)
+        if mirror is None or mirror.dimension != dimension:
+            mirror = SemanticMirror(dimension)
+            self._mirrors[skey] = mirror
+            while len(self._mirrors) > _MAX_MIRRORS:
+                self._mirrors.popitem(last=False)
+        self._mirrors.move_to_end(skey)
+        count = int(await self.redis.hlen(skey))
+        if count != len(mirror):
+            await self._sync_mirror(skey, mirror)
+        return mirror
+
+    async def _sync_mirror(self, skey: str, mirror: SemanticMirror) -> None:
+        fields = [f.decode() if isinstance(f, bytes) else f for f in await self.redis.hkeys(skey)]
+        known = dict(zip(mirror.hashes, mirror.matrix, strict=False))
+        missing = [f for f in fields if f not in known]
+        if missing:
+            raws = await self.redis.hmget(skey, missing)
+            for name, raw in zip(missing, raws, strict=False):
+                vec = decode_vector(raw, mirror.dimension) if raw is not None else None
+                if vec is not None:
+                    known[name] = vec
+        mirror.replace({f: known[f] for f in fields if f in known})
+
+    async def put(
+        self, entry: CacheEntry, question_vector: np.ndarray | None, *, ttl_s: int | None
+    ) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=True)
+            queue_put(pipe, entry, question_vector, ttl_s)
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailableError(f"redis cache write failed: {exc}") from exc
+        if question_vector is not None:
+            mirror = self._mirrors.get(CacheScope.of(entry).semantic_key())
+            if mirror is not None and mirror.dimension == question_vector.size:
+                mirror.add(entry.normalized_key, np.asarray(question_vector, dtype=np.float32))
+
+    async def purge(self, scope: CacheScope | None = None) -> int:
+        removed = 0
+        try:
+            for pattern in purge_patterns(scope):
+                keys = [k async for k in self.redis.scan_iter(match=pattern, count=500)]
+                for i in range(0, len(keys), 500):
+                    removed += int(await self.redis.delete(*keys[i : i + 500]))
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailableError(f"redis purge failed: {exc}") from exc
+        self._mirrors.clear()
+        return removed

@@ -1,0 +1,98 @@
+"""Keys and encodings of the answer cache in Redis, shared by every reader and writer.
+
+- exact side: ``layout.cache_key(...)`` → JSON :class:`CacheEntry`, with a TTL;
+- semantic side: one hash per version tuple, ``tandem:semvec:<ns>:s<schema>:<index>:<embed>:
+  <llm>:<prompt>``, field = question hash, value = the question's float32 vector bytes. A field
+  whose entry has expired is removed the next time a lookup lands on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from shared_schemas.base import SchemaError, SchemaVersionError
+from shared_schemas.cache import CacheEntry
+from shared_schemas.layout import REDIS_PREFIX, cache_key
+
+log = logging.getLogger(__name__)
+
+SEMANTIC_PREFIX = f"{REDIS_PREFIX}:semvec"
+ANSWER_PREFIX = f"{REDIS_PREFIX}:ans"
+
+
+@dataclass(frozen=True)
+class CacheScope:
+    """Every version that changes an answer; cache keys never cross scopes."""
+
+    index_version: str
+    embedding_model: str
+    llm_model: str
+    prompt_version: str
+    namespace: str = "default"
+
+    @classmethod
+    def of(cls, entry: CacheEntry) -> CacheScope:
+        return cls(
+            index_version=entry.index_version,
+            embedding_model=entry.embedding_model,
+            llm_model=entry.llm_model,
+            prompt_version=entry.prompt_version,
+            namespace=entry.namespace,
+        )
+
+    def key(self, question_hash: str) -> str:
+        return cache_key(
+            namespace=self.namespace,
+            index_version=self.index_version,
+            embedding_model=self.embedding_model,
+            llm_model=self.llm_model,
+            prompt_version=self.prompt_version,
+            question_hash=question_hash,
+        )
+
+    def semantic_key(self) -> str:
+        exact = self.key("_")
+        return SEMANTIC_PREFIX + exact[len(ANSWER_PREFIX) : -2]
+
+
+def decode_entry(raw: bytes | str | None, *, key: str = "") -> CacheEntry | None:
+    """A cache entry, or None for a missing or unreadable one (unknown schema: warned miss)."""
+    if raw is None:
+        return None
+    try:
+        return CacheEntry.parse(raw)
+    except SchemaVersionError as exc:
+        log.warning("cache entry of unknown schema treated as a miss key=%s: %s", key, exc)
+    except SchemaError as exc:
+        log.warning("unreadable cache entry treated as a miss key=%s: %s", key, exc)
+    return None
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(-1)).tobytes()
+
+
+def decode_vector(raw: bytes, dimension: int | None = None) -> np.ndarray | None:
+    if len(raw) % 4:
+        return None
+    vec = np.frombuffer(raw, dtype=np.float32)
+    if dimension is not None and vec.size != dimension:
+        return None
+    return vec
+
+
+def ttl_for(entry: CacheEntry, ttl_s: int | None, *, now: datetime | None = None) -> int | None:
+    """Seconds to keep an entry: explicit ``ttl_s`` first, else until ``expires_at``, else none."""
+    if ttl_s is not None and ttl_s > 0:
+        return int(ttl_s)
+    if entry.expires_at is not None:
+        now = now or datetime.now(UTC)
+        expires = entry.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return max(1, int((expires - now).total_seconds()))
+    return None

@@ -1,0 +1,128 @@
+"""The composition root: every adapter the service uses, built once from settings.
+
+``build_components(settings)`` wires the real ones (bundled embedding model, configured LLM,
+Redis); tests pass their own (e.g. a fake LLM) through the keyword arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from online.cache.async_cache import AsyncRedisAnswerCache
+from online.index_state import IndexHolder
+from online.llm.base import LLMBackend
+from online.llm.runner import GenerationRunner
+from online.metrics import ServiceMetrics
+from online.observer import ServiceObserver
+from online.pipeline import AnswerPipeline, TextEncoder
+from online.querylog import QueryLogWriter
+from online.redis_conn import async_redis
+from online.refine.config import RefineSettings
+from online.reload import IndexReloader
+from online.settings import OnlineSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    settings: OnlineSettings
+    refine: RefineSettings
+    encoder: TextEncoder
+    llm: LLMBackend
+    redis: Any
+    cache: AsyncRedisAnswerCache
+    indexes: IndexHolder
+    reloader: IndexReloader
+    runner: GenerationRunner
+    metrics: ServiceMetrics
+    querylog: QueryLogWriter
+    pipeline: AnswerPipeline
+
+    async def start(self) -> None:
+        outcome = await self.reloader.reload()
+        if outcome.error:
+            log.warning("no index loaded at start: %s", outcome.error)
+        self.querylog.start()
+        self.reloader.start()
+
+    async def stop(self) -> None:
+        await self.reloader.stop()
+        await self.querylog.stop()
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.aclose()
+        self.llm.close()
+
+    async def redis_ok(self) -> bool:
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError):
+            self.metrics.redis_up.set(0)
+            return False
+        self.metrics.redis_up.set(1)
+        return True
+
+
+def build_components(
+    settings: OnlineSettings,
+    *,
+    encoder: TextEncoder | None = None,
+    llm: LLMBackend | None = None,
+    redis: Any | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> Components:
+    """Build every adapter (blocking: loads the models unless given)."""
+    if encoder is None:
+        from online.embedding import get_encoder
+
+        encoder = get_encoder(settings.embedding_model_path, device=settings.device)
+    if llm is None:
+        from online.llm.factory import build_llm
+
+        llm = build_llm(settings)
+    refine = RefineSettings(**settings.model_dump())
+    redis = redis if redis is not None else async_redis(settings.redis_url)
+    metrics = metrics or ServiceMetrics()
+    indexes = IndexHolder()
+    querylog = QueryLogWriter(
+        redis,
+        maxlen=settings.query_log_maxlen,
+        on_drop=lambda n: metrics.querylog_dropped.inc(n),
+    )
+    runner = GenerationRunner(
+        llm,
+        concurrency=settings.generation_concurrency,
+        queue=settings.generation_queue,
+        timeout_s=settings.llm_timeout_s,
+        observe=metrics.observe_generation,
+    )
+    cache = AsyncRedisAnswerCache(redis)
+    pipeline = AnswerPipeline(
+        settings=settings,
+        encoder=encoder,
+        llm=llm,
+        indexes=indexes,
+        cache=cache,
+        runner=runner,
+        observer=ServiceObserver(metrics, querylog),
+    )
+    reloader = IndexReloader(settings=settings, holder=indexes, redis=redis, metrics=metrics)
+    return Components(
+        settings=settings,
+        refine=refine,
+        encoder=encoder,
+        llm=llm,
+        redis=redis,
+        cache=cache,
+        indexes=indexes,
+        reloader=reloader,
+        runner=runner,
+        metrics=metrics,
+        querylog=querylog,
+        pipeline=pipeline,
+    )

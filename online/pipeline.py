@@ -1,0 +1,332 @@
+"""The answer pipeline: exact cache → semantic cache → live (embed, search, prompt, generate).
+
+One pipeline serves both sides: the API awaits :meth:`AnswerPipeline.answer` /
+:meth:`AnswerPipeline.stream`; batch precompute and the refinement worker call the blocking
+:meth:`AnswerPipeline.compute` against a given :class:`LoadedIndex` and store
+``result.to_cache_entry(...)`` with ``RedisAnswerCache.put(entry, result.question_vector)``,
+so a precomputed answer is exactly what the live path would have produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from online.answers import AnswerRequest, AnswerResult, ComputedAnswer, Source
+from online.cache.async_cache import AsyncRedisAnswerCache
+from online.cache.codec import CacheScope
+from online.errors import CacheUnavailableError, LLMError
+from online.index_state import IndexHolder, IndexState
+from online.llm.base import LLMBackend
+from online.llm.runner import GenerationRunner
+from online.prompt import build_messages
+from online.retrieval import Hit, LoadedIndex
+from online.settings import OnlineSettings
+from shared_schemas.cache import CacheEntry
+from shared_schemas.events import CacheOutcome
+from shared_schemas.hashing import question_key_hash
+
+log = logging.getLogger(__name__)
+
+
+class TextEncoder(Protocol):
+    dimension: int
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray: ...
+
+
+class AnswerObserver(Protocol):
+    """Told about every answer and stage timing (metrics, query log)."""
+
+    def answered(self, request: AnswerRequest, result: AnswerResult) -> None: ...
+
+    def stage(self, name: str, seconds: float) -> None: ...
+
+    def cache_unavailable(self, operation: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    kind: str  # "token" | "final"
+    text: str = ""
+    result: AnswerResult | None = None
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+class AnswerPipeline:
+    def __init__(
+        self,
+        *,
+        settings: OnlineSettings,
+        encoder: TextEncoder,
+        llm: LLMBackend,
+        indexes: IndexHolder | None = None,
+        cache: AsyncRedisAnswerCache | None = None,
+        runner: GenerationRunner | None = None,
+        observer: AnswerObserver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.encoder = encoder
+        self.llm = llm
+        self.indexes = indexes or IndexHolder()
+        self.cache = cache
+        self.runner = runner
+        self.observer = observer
+
+    # ---------- shared pieces ----------
+    def scope(self, index_version: str) -> CacheScope:
+        return CacheScope(
+            index_version=index_version,
+            embedding_model=self.settings.embedding_model,
+            llm_model=self.llm.model_id,
+            prompt_version=self.settings.prompt_version,
+        )
+
+    def embed(self, question: str) -> np.ndarray:
+        return self.encoder.encode([question])[0]
+
+    def retrieve(
+        self, index: LoadedIndex, question: str, vector: np.ndarray, k: int, *, lexical: bool = True
+    ) -> list[Hit]:
+        return index.search(vector, question, k, lexical=lexical)
+
+    # ---------- blocking: batch precompute, refinement worker ----------
+    def compute(
+        self,
+        question: str,
+        index: LoadedIndex,
+        *,
+        top_k: int | None = None,
+        max_new_tokens: int | None = None,
+        context_chars: int | None = None,
+        llm: LLMBackend | None = None,
+    ) -> ComputedAnswer:
+        """Answer one question against ``index`` with no cache and no HTTP (raises LLMError)."""
+        model = llm or self.llm
+        t0 = time.perf_counter()
+        vector = self.embed(question)
+        t1 = time.perf_counter()
+        hits = self.retrieve(index, question, vector, top_k or self.settings.top_k)
+        t2 = time.perf_counter()
+        messages = build_messages(
+            question, hits, prompt_version=self.settings.prompt_version, context_chars=context_chars
+        )
+        from online.llm.base import GenerationStats
+
+        stats = GenerationStats()
+        answer = model.generate(
+            messages, max_new_tokens=max_new_tokens or self.settings.max_new_tokens, stats=stats
+        )
+        t3 = time.perf_counter()
+        return ComputedAnswer(
+            question=question,
+            question_hash=question_key_hash(question),
+            answer=answer,
+            hits=tuple(hits),
+            question_vector=vector,
+            index_version=index.manifest.index_version,
+            embedding_model=self.settings.embedding_model,
+            llm_model=self.llm.model_id,
+            prompt_version=self.settings.prompt_version,
+            timings_ms={"embed": _ms(t1 - t0), "search": _ms(t2 - t1), "generate": _ms(t3 - t2)},
+            tokens=stats.tokens,
+        )
+
+    # ---------- async: the API ----------
+    async def answer(self, request: AnswerRequest) -> AnswerResult:
+        result: AnswerResult | None = None
+        async for event in self.stream(request, tokens=False):
+            if event.kind == "final":
+                result = event.result
+        assert result is not None
+        return result
+
+    async def stream(
+        self, request: AnswerRequest, *, tokens: bool = True
+    ) -> AsyncIterator[StreamEvent]:
+        """Token events (when ``tokens``) then one final event carrying the result."""
+        t0 = time.perf_counter()
+        state = self.indexes.require()
+        scope = self.scope(state.version)
+        qhash = question_key_hash(request.question)
+        timings: dict[str, float] = {}
+        outcome: CacheOutcome = "miss"
+
+        def done(
+            answer: str | None,
+            sources: list[Source],
+            cache: CacheOutcome,
+            *,
+            degraded: str | None = None,
+            similarity: float | None = None,
+        ) -> StreamEvent:
+            timings["total"] = _ms(time.perf_counter() - t0)
+            result = AnswerResult(
+                query_id=request.query_id,
+                question=request.question,
+                question_hash=qhash,
+                answer=answer,
+                sources=sources,
+                cache=cache,
+                index_version=state.version,
+                embed_model=self.settings.embedding_model,
+                llm_model=self.llm.model_id,
+                variant=request.variant,
+                timings_ms=timings,
+                degraded=degraded,
+                similarity=similarity,
+            )
+            if self.observer:
+                self.observer.answered(request, result)
+            return StreamEvent("final", result=result)
+
+        use_cache = request.use_cache and self.cache is not None
+        if use_cache:
+            assert self.cache is not None
+            tc = time.perf_counter()
+            try:
+                entry = await self.cache.get_exact(scope, qhash)
+            except CacheUnavailableError as exc:
+                outcome = "unavailable"
+                self._cache_down("get", exc)
+                entry = None
+            timings["cache"] = _ms(time.perf_counter() - tc)
+            if entry is not None:
+                if tokens:
+                    yield StreamEvent("token", text=entry.answer)
+                yield done(entry.answer, self._cited_sources(state, entry), "exact")
+                return
+        te = time.perf_counter()
+        vector = await asyncio.to_thread(self.embed, request.question)
+        self._stage("embed", time.perf_counter() - te, timings)
+        if use_cache and outcome != "unavailable":
+            assert self.cache is not None
+            ts = time.perf_counter()
+            try:
+                hit = await self.cache.get_semantic(
+                    scope, request.question, vector, threshold=self.settings.semantic_threshold
+                )
+            except CacheUnavailableError as exc:
+                outcome, hit = "unavailable", None
+                self._cache_down("semantic", exc)
+            timings["semantic"] = _ms(time.perf_counter() - ts)
+            if hit is not None:
+                if tokens:
+                    yield StreamEvent("token", text=hit.entry.answer)
+                yield done(
+                    hit.entry.answer,
+                    self._cited_sources(state, hit.entry),
+                    "semantic",
+                    similarity=hit.similarity,
+                )
+                return
+        ts = time.perf_counter()
+        k = request.top_k or self.settings.top_k
+        hits = await asyncio.to_thread(self.retrieve, state.index, request.question, vector, k)
+        self._stage("search", time.perf_counter() - ts, timings)
+        sources = [Source.of(h) for h in hits]
+        messages = build_messages(
+            request.question, hits, prompt_version=self.settings.prompt_version
+        )
+        tg = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            runner = self._runner()
+            if tokens:
+                async for piece in runner.stream(
+                    messages, max_new_tokens=self.settings.max_new_tokens
+                ):
+                    pieces.append(piece)
+                    yield StreamEvent("token", text=piece)
+                answer = "".join(pieces).strip()
+            else:
+                answer = (
+                    await runner.generate(messages, max_new_tokens=self.settings.max_new_tokens)
+                ).text
+        except LLMError as exc:
+            timings["generate"] = _ms(time.perf_counter() - tg)
+            log.warning("LLM failed, answering with sources only: %s", exc)
+            yield done(None, sources, outcome, degraded=f"llm_unavailable: {exc}")
+            return
+        self._stage("generate", time.perf_counter() - tg, timings)
+        if use_cache and outcome != "unavailable" and answer:
+            await self._write_through(state, request.question, qhash, answer, hits, vector)
+        yield done(answer, sources, outcome)
+
+    # ---------- internals ----------
+    def _runner(self) -> GenerationRunner:
+        if self.runner is None:
+            s = self.settings
+            self.runner = GenerationRunner(
+                self.llm,
+                concurrency=s.generation_concurrency,
+                queue=s.generation_queue,
+                timeout_s=s.llm_timeout_s,
+            )
+        return self.runner
+
+    def _stage(self, name: str, seconds: float, timings: dict[str, float]) -> None:
+        timings[name] = _ms(seconds)
+        if self.observer:
+            self.observer.stage(name, seconds)
+
+    def _cache_down(self, operation: str, exc: Exception) -> None:
+        log.warning("cache unavailable during %s, answering live: %s", operation, exc)
+        if self.observer:
+            self.observer.cache_unavailable(operation)
+
+    def _cited_sources(self, state: IndexState, entry: CacheEntry) -> list[Source]:
+        out = []
+        for c in entry.cited:
+            info = state.chunk(c.chunk_id)
+            out.append(
+                Source(
+                    chunk_id=c.chunk_id,
+                    doc_id=info.doc_id if info else c.doc_id,
+                    title=info.title if info else "",
+                    score=c.score,
+                    text=info.text if info else "",
+                )
+            )
+        return out
+
+    async def _write_through(
+        self,
+        state: IndexState,
+        question: str,
+        qhash: str,
+        answer: str,
+        hits: list[Hit],
+        vector: np.ndarray,
+    ) -> None:
+        assert self.cache is not None
+        computed = ComputedAnswer(
+            question=question,
+            question_hash=qhash,
+            answer=answer,
+            hits=tuple(hits),
+            question_vector=vector,
+            index_version=state.version,
+            embedding_model=self.settings.embedding_model,
+            llm_model=self.llm.model_id,
+            prompt_version=self.settings.prompt_version,
+            timings_ms={},
+        )
+        ttl = self.settings.live_cache_ttl_s
+        if ttl <= 0:
+            return
+        try:
+            await self.cache.put(
+                computed.to_cache_entry(origin="live", ttl_s=ttl), vector, ttl_s=ttl
+            )
+        except CacheUnavailableError as exc:
+            self._cache_down("put", exc)

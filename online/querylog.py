@@ -1,0 +1,103 @@
+"""Query-log and feedback events into bounded Redis streams.
+
+:class:`QueryLogWriter` buffers events in memory and a background task writes them in batches
+(one pipelined ``XADD MAXLEN ~`` per event), so the cache-hit path never waits on the log. A
+Redis outage drops events (counted), it never fails a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from online.errors import CacheUnavailableError
+from shared_schemas.events import FeedbackEvent, QueryLogEvent
+from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM
+
+log = logging.getLogger(__name__)
+
+
+class QueryLogWriter:
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        maxlen: int,
+        stream: str = QUERY_LOG_STREAM,
+        buffer: int = 10_000,
+        batch: int = 200,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.maxlen = maxlen
+        self.stream = stream
+        self.batch = batch
+        self._buf: deque[str] = deque()
+        self._capacity = buffer
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._on_drop = on_drop
+        self.dropped = 0
+
+    def append(self, event: QueryLogEvent) -> None:
+        if len(self._buf) >= self._capacity:
+            self._buf.popleft()
+            self._drop(1)
+        self._buf.append(event.dumps())
+        self._wake.set()
+
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        if self._on_drop:
+            self._on_drop(n)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="querylog-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> int:
+        """Write everything buffered now; returns events written."""
+        written = 0
+        while self._buf:
+            items = [self._buf.popleft() for _ in range(min(self.batch, len(self._buf)))]
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for item in items:
+                    pipe.xadd(self.stream, {"event": item}, maxlen=self.maxlen, approximate=True)
+                await pipe.execute()
+                written += len(items)
+            except (RedisError, OSError) as exc:
+                log.warning("query log write failed, %d events dropped: %s", len(items), exc)
+                self._drop(len(items))
+                break
+        return written
+
+
+async def append_feedback(redis: Any, event: FeedbackEvent, *, maxlen: int) -> str:
+    try:
+        entry_id = await redis.xadd(
+            FEEDBACK_STREAM, {"event": event.dumps()}, maxlen=maxlen, approximate=True
+        )
+    except (RedisError, OSError) as exc:
+        raise CacheUnavailableError(f"feedback store unavailable: {exc}") from exc
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

@@ -1,0 +1,84 @@
+"""Refinement jobs: the stream entry that asks for one, and the status record clients read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+from online.errors import CacheUnavailableError
+from shared_schemas.layout import REDIS_PREFIX, REFINE_STREAM
+
+REFINE_GROUP = "tandem-refiners"
+JOB_KEY_PREFIX = f"{REDIS_PREFIX}:refine:job:"
+
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+class RefineJob(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    query_id: str = ""
+    question: str
+    user_id: str | None = None
+    variant: str = "default"
+    requested_index_version: str | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    status: JobState
+    question: str
+    created_at: datetime
+    updated_at: datetime
+    answer: str | None = None
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    index_version: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    def advance(self, status: JobState, **changes: Any) -> JobStatus:
+        return self.model_copy(
+            update={"status": status, "updated_at": datetime.now(UTC), **changes}
+        )
+
+
+def job_key(job_id: str) -> str:
+    return JOB_KEY_PREFIX + job_id
+
+
+async def enqueue(redis: Any, job: RefineJob, *, ttl_s: int, maxlen: int) -> JobStatus:
+    """Record the job as queued and append it to the refine stream (one transaction)."""
+    status = JobStatus(
+        job_id=job.job_id,
+        status="queued",
+        question=job.question,
+        created_at=job.created_at,
+        updated_at=job.created_at,
+    )
+    try:
+        pipe = redis.pipeline(transaction=True)
+        pipe.set(job_key(job.job_id), status.model_dump_json(), ex=ttl_s)
+        pipe.xadd(REFINE_STREAM, {"job": job.model_dump_json()}, maxlen=maxlen, approximate=True)
+        await pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise CacheUnavailableError(f"refinement queue unavailable: {exc}") from exc
+    return status
+
+
+async def read_status(redis: Any, job_id: str) -> JobStatus | None:
+    try:
+        raw = await redis.get(job_key(job_id))
+    except (RedisError, OSError) as exc:
+        raise CacheUnavailableError(f"job store unavailable: {exc}") from exc
+    return JobStatus.model_validate_json(raw) if raw is not None else None
+
+
+def write_status(redis: Any, status: JobStatus, *, ttl_s: int) -> None:
+    """Blocking write, for the worker."""
+    redis.set(job_key(status.job_id), status.model_dump_json(), ex=ttl_s)
