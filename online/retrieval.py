@@ -173,9 +173,14 @@ class Tokenizer:
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Hybrid fusion: ``w * minmax(dense) + (1 - w) * minmax(bm25)`` over the candidate union."""
+    """Hybrid fusion: ``w * minmax(dense) + (1 - w) * minmax(bm25)`` over the candidate union.
 
-    dense_weight: float = 0.35
+    On SQuAD v1.1 dev (2,067 paragraphs, 10,570 questions) recall@1/@5 is flat for w in
+    0.4-0.55 (0.816/0.961 with stemming at 0.5) and falls off beyond 0.6; plain RRF (k 60) gave
+    0.771/0.938 on the same lists. Figures and command: bench/README.md.
+    """
+
+    dense_weight: float = 0.5
     candidates: int = 100  # per side, before fusion
 
 

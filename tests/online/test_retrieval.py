@@ -1,0 +1,172 @@
+"""Load, verify and search an index version built from a small SQuAD slice."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from batch.index.build import write_index_version
+from batch.labelled import SquadParagraph, iter_squad_paragraphs, read_squad
+from batch.settings import BatchSettings
+from online.retrieval import (
+    IndexLoadError,
+    LexicalConfig,
+    Tokenizer,
+    load_index,
+    read_live_version,
+)
+from shared_schemas.documents import Chunk
+from shared_schemas.layout import FAISS_FILE, IDMAP_FILE, MANIFEST_FILE
+from tests.conftest import SHARED_SQUAD
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+N_PARAS = 40
+
+
+@pytest.fixture(scope="module")
+def paragraphs() -> list[SquadParagraph]:
+    if not SHARED_SQUAD.exists():
+        pytest.skip("shared SQuAD dev file not present")
+    return list(iter_squad_paragraphs(read_squad(SHARED_SQUAD)))[:N_PARAS]
+
+
+@pytest.fixture(scope="module")
+def encoder():  # type: ignore[no-untyped-def]
+    from online.embedding import get_encoder
+
+    return get_encoder()
+
+
+@pytest.fixture(scope="module")
+def built(
+    paragraphs: list[SquadParagraph], encoder, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BatchSettings, str]:  # type: ignore[no-untyped-def]
+    chunks = [Chunk(doc_id=p.doc_id, ordinal=0, title=p.title, text=p.text) for p in paragraphs]
+    cols = ["chunk_id", "doc_id", "title", "text", "content_hash"]
+    table = pa.table({c: [getattr(ch, c) for ch in chunks] for c in cols})
+    vectors = encoder.encode([c.text for c in chunks])
+    settings = BatchSettings(data_dir=tmp_path_factory.mktemp("var"))
+    manifest = write_index_version(
+        table, vectors, settings=settings, source_snapshot="2024-01-01", run_date=date(2024, 1, 1)
+    )
+    return settings, manifest.index_version
+
+
+def _vdir(built: tuple[BatchSettings, str]) -> Path:
+    return built[0].indexes_dir / built[1]
+
+
+def test_manifest_lists_every_file_with_checksums(built: tuple[BatchSettings, str]) -> None:
+    index = load_index(_vdir(built))
+    names = {a.path for a in index.manifest.artifacts}
+    assert {FAISS_FILE, IDMAP_FILE} <= names
+    assert any(n.startswith("bm25/") for n in names)
+    assert MANIFEST_FILE not in names
+    assert index.manifest.vector_count == N_PARAS == len(index)
+    assert index.manifest.dimension == 384
+    assert index.manifest.index_version.startswith("20240101-")
+    assert index.manifest.lexical == "bm25"
+
+
+def test_search_finds_the_gold_paragraph(
+    built: tuple[BatchSettings, str], paragraphs: list[SquadParagraph], encoder
+) -> None:  # type: ignore[no-untyped-def]
+    index = load_index(_vdir(built), expected_model=built[0].embedding_model)
+    found = 0
+    asked = 0
+    for p in paragraphs[:20]:
+        q = p.questions[0]
+        hits = index.search(encoder.encode([q])[0], q, 5)
+        assert len(hits) == 5
+        assert len({h.chunk_id for h in hits}) == 5
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        asked += 1
+        found += p.doc_id in {h.doc_id for h in hits}
+    assert found / asked >= 0.9
+
+
+def test_dense_only_search_and_k_larger_than_index(
+    built: tuple[BatchSettings, str], paragraphs: list[SquadParagraph], encoder
+) -> None:  # type: ignore[no-untyped-def]
+    index = load_index(_vdir(built))
+    q = paragraphs[3].questions[0]
+    vec = encoder.encode([q])[0]
+    dense = index.search(vec, q, 3, lexical=False)
+    assert len(dense) == 3
+    assert all(-1.01 <= h.score <= 1.01 for h in dense)
+    assert len(index.search(vec, q, 500)) == N_PARAS
+    with pytest.raises(ValueError, match="dimension"):
+        index.search(np.zeros(10, dtype=np.float32), q, 3)
+
+
+def test_tampered_artifact_is_refused(built: tuple[BatchSettings, str], tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / built[1]
+    shutil.copytree(_vdir(built), copy)
+    target = copy / IDMAP_FILE
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match="sha256"):
+        load_index(copy)
+    with pytest.raises(IndexLoadError):  # without the checksum it is still not served
+        load_index(copy, verify=False)
+
+
+def test_missing_artifact_and_model_mismatch_are_refused(
+    built: tuple[BatchSettings, str], tmp_path: Path
+) -> None:
+    import shutil
+
+    with pytest.raises(IndexLoadError, match="embedding model"):
+        load_index(_vdir(built), expected_model="some/other-model")
+    with pytest.raises(IndexLoadError, match="dimension"):
+        load_index(_vdir(built), expected_dimension=768)
+    copy = tmp_path / "v"
+    shutil.copytree(_vdir(built), copy)
+    (copy / FAISS_FILE).unlink()
+    with pytest.raises(IndexLoadError, match="missing"):
+        load_index(copy)
+
+
+def test_unknown_schema_version_is_refused(
+    built: tuple[BatchSettings, str], tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    copy = tmp_path / "v"
+    shutil.copytree(_vdir(built), copy)
+    payload = json.loads((copy / MANIFEST_FILE).read_text())
+    payload["schema_version"] = 99
+    (copy / MANIFEST_FILE).write_text(json.dumps(payload))
+    with pytest.raises(IndexLoadError, match="schema_version 99"):
+        load_index(copy)
+    (copy / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(IndexLoadError):
+        load_index(copy)
+
+
+def test_read_live_version(tmp_path: Path) -> None:
+    assert read_live_version(tmp_path) is None
+    (tmp_path / "LIVE").write_text("20240101-abcdef12\n")
+    assert read_live_version(tmp_path) == "20240101-abcdef12"
+    (tmp_path / "LIVE").write_text("  \n")
+    assert read_live_version(tmp_path) is None
+
+
+def test_tokenizer_lowercases_drops_stopwords_and_stems() -> None:
+    plain = Tokenizer(LexicalConfig(stopwords=True, stemmer=None))
+    assert plain("What is the Denver Broncos' score?") == ["denver", "broncos", "score"]
+    try:
+        import Stemmer  # noqa: F401
+    except ImportError:
+        return
+    stem = Tokenizer(LexicalConfig(stopwords=True, stemmer="english"))
+    assert stem("running games") == ["run", "game"]
