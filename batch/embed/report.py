@@ -18,6 +18,7 @@ class EmbedReport(BaseModel):
     chunks_in_snapshot: int
     already_embedded: int
     embedded: int = Field(description="Chunks encoded by this run.")
+    partitions: int = Field(default=0, description="Spark tasks the new chunks were split into.")
     part_files: list[str] = Field(default_factory=list)
     model_loads: dict[str, int] = Field(
         default_factory=dict, description="Per worker process: models loaded in its lifetime."

@@ -45,10 +45,13 @@ def embed_snapshot(
     settings: BatchSettings,
     spark: SparkSession | None = None,
     dimension: int = MODEL_DIMENSION,
+    partitions: int | None = None,
 ) -> EmbedReport:
     """Embed the new chunks of ``snapshots/<run_date>/`` into the store; see the module doc.
 
     ``spark``: a session to use (left running); by default one is made and stopped at the end.
+    ``partitions``: Spark tasks to split the new chunks into (default: about one per
+    ``ROWS_PER_PARTITION`` rows, at most twice the default parallelism).
     """
     started = time.perf_counter()
     chunks_path = snapshot_dir(settings.snapshots_dir, run_date) / CHUNKS_FILE
@@ -80,7 +83,9 @@ def embed_snapshot(
         own_session = spark is None
         session = spark if spark is not None else _session(settings)
         try:
-            _encode_with_spark(session, todo, store=store, settings=settings, report=report)
+            _encode_with_spark(
+                session, todo, store=store, settings=settings, report=report, partitions=partitions
+            )
         finally:
             if own_session:
                 session.stop()
@@ -104,6 +109,7 @@ def _encode_with_spark(
     store: EmbeddingStore,
     settings: BatchSettings,
     report: EmbedReport,
+    partitions: int | None,
 ) -> None:
     from batch.embed.worker_stats import WorkerStatsParam
 
@@ -113,8 +119,11 @@ def _encode_with_spark(
     try:
         todo_file = staging / "todo.parquet"
         pq.write_table(todo, todo_file)
-        parallelism = spark.sparkContext.defaultParallelism
-        partitions = max(1, min(parallelism * 2, math.ceil(todo.num_rows / ROWS_PER_PARTITION)))
+        if partitions is None:
+            parallelism = spark.sparkContext.defaultParallelism
+            wanted = math.ceil(todo.num_rows / ROWS_PER_PARTITION)
+            partitions = max(1, min(parallelism * 2, wanted))
+        report.partitions = partitions
         spec = EncodeSpec(
             model_path=str(settings.embedding_model_path)
             if settings.embedding_model_path
