@@ -2,15 +2,83 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from tandem_cli.common import not_yet
+from tandem_cli.common import console, setup, user_errors
 
 cache_app = typer.Typer(
     help="Hot-answer cache: warm from the query log, purge.", no_args_is_help=True
 )
 
 
+@cache_app.command("warm")
+def warm_cmd(
+    run_date: Annotated[
+        str | None,
+        typer.Option("--date", help="Query-log day to mine, YYYY-MM-DD (default: today)."),
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help="Seed questions, one a line.")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Index version to warm (default: live).")
+    ] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Hot questions to take.")] = None,
+) -> None:
+    """Precompute the answers to a day's hot questions (plus seeds) into Redis."""
+    import redis
+
+    from batch.hot_answers import HotAnswersError, warm_cache
+    from batch.settings import get_settings
+    from online.errors import LLMError
+    from online.retrieval import IndexLoadError
+
+    settings = get_settings()
+    setup(settings)
+    day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
+    with user_errors(HotAnswersError, IndexLoadError, LLMError, redis.RedisError, ValueError):
+        report = warm_cache(
+            settings=settings, run_date=day, questions_file=questions, version=version, top_k=top_k
+        )
+    console.print(report.summary())
+    for question, why in report.failed.items():
+        console.print(f"[yellow]failed:[/yellow] {question!r}: {why}")
+
+
+@cache_app.command("purge")
+def purge_cmd(
+    version: Annotated[
+        str | None, typer.Option("--version", help="Only this index version's entries.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete cached answers (every version, or one)."""
+    import redis
+
+    from batch.settings import get_settings
+    from online.cache import CacheScope, RedisAnswerCache
+
+    settings = get_settings()
+    setup(settings)
+    if not yes:
+        typer.confirm(f"delete cached answers of {version or 'every version'}?", abort=True)
+    with user_errors(redis.RedisError):
+        cache = RedisAnswerCache(redis.Redis.from_url(settings.redis_url))
+        scope = None
+        if version:
+            from online.settings import OnlineSettings
+
+            online = OnlineSettings()
+            scope = CacheScope(
+                version, online.embedding_model, online.llm_model, online.prompt_version
+            )
+        removed = cache.purge(scope)
+    console.print(f"removed {removed} keys")
+
+
 def register(app: typer.Typer) -> None:
-    cache_app.command("warm")(not_yet("cache warm"))
     app.add_typer(cache_app, name="cache")

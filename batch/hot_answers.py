@@ -1,0 +1,164 @@
+"""Precompute the answers to the hot questions of a date and write them to Redis.
+
+``warm_cache`` mines the day's top-K questions from the online query log, adds an optional seed
+list, and answers each one with the online service's own pipeline (``AnswerPipeline.compute``), so
+a precomputed answer is the one the service would give. Entries go under versioned keys
+(schema, index version, embedding model, LLM, prompt, question hash) with a TTL. Warming a
+candidate version first carries over the live version's entries whose sources did not change.
+Re-running a date rewrites the same keys: the result is the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from batch.cache_carry import CarryReport, carry_over
+from batch.query_log import HotQuestion, iter_events, top_questions
+from batch.settings import BatchSettings
+from shared_schemas.hashing import normalize_question, question_key_hash
+from shared_schemas.layout import IDMAP_FILE
+
+log = logging.getLogger(__name__)
+
+
+class HotAnswersError(RuntimeError):
+    """The cache could not be warmed (no index version, unreadable seeds)."""
+
+
+@dataclass
+class WarmReport:
+    run_date: str
+    index_version: str
+    mined: int = 0
+    seeds: int = 0
+    written: int = 0
+    already_cached: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    carry: CarryReport | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"warmed {self.index_version} for {self.run_date}: {self.mined} hot + {self.seeds} "
+            f"seed questions, {self.written} answers written, {self.already_cached} already "
+            f"cached, {len(self.failed)} failed"
+        )
+        if self.carry is not None:
+            text += "; " + self.carry.summary()
+        return text
+
+
+def read_seed_questions(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HotAnswersError(f"cannot read seed questions {path}: {exc}") from exc
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def index_chunk_hashes(version_dir: Path) -> dict[str, str]:
+    table = pq.read_table(version_dir / IDMAP_FILE, columns=["chunk_id", "content_hash"])
+    return dict(
+        zip(
+            table.column("chunk_id").to_pylist(),
+            table.column("content_hash").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _questions(
+    client: Any, run_date: date, top_k: int, questions_file: Path | None
+) -> tuple[list[str], int, int]:
+    hot: list[HotQuestion] = top_questions(iter_events(client, run_date), top_k)
+    seeds = read_seed_questions(questions_file) if questions_file else []
+    seen: set[str] = set()
+    ordered: list[str] = []
+    for q in [h.question for h in hot] + seeds:
+        key = normalize_question(q)
+        if key and key not in seen:
+            seen.add(key)
+            ordered.append(q)
+    return ordered, len(hot), len(seeds)
+
+
+def warm_cache(
+    *,
+    settings: BatchSettings,
+    run_date: date,
+    questions_file: Path | None = None,
+    version: str | None = None,
+    top_k: int | None = None,
+    pipeline: Any = None,
+    redis_client: Any = None,
+) -> WarmReport:
+    """Warm ``version`` (default: the live one) with the hot questions of ``run_date``."""
+    import redis
+
+    from online.cache import RedisAnswerCache
+    from online.retrieval import load_index, read_live_version
+
+    live = read_live_version(settings.indexes_dir)
+    target = version or live
+    if target is None:
+        raise HotAnswersError("no index version to warm: publish one or pass --version")
+    version_dir = settings.indexes_dir / target
+    if not version_dir.is_dir():
+        raise HotAnswersError(f"index version {target} not found in {settings.indexes_dir}")
+    index = load_index(version_dir, expected_model=settings.embedding_model)
+    client = redis_client or redis.Redis.from_url(settings.redis_url)
+    if pipeline is None:
+        pipeline = build_batch_pipeline()
+    cache = RedisAnswerCache(client, default_ttl_s=settings.cache_ttl_s)
+    scope = pipeline.scope(target)
+
+    report = WarmReport(run_date=run_date.isoformat(), index_version=target)
+    if live and live != target:
+        report.carry = carry_over(
+            client,
+            old=pipeline.scope(live),
+            new=scope,
+            new_chunks=index_chunk_hashes(version_dir),
+        )
+    questions, report.mined, report.seeds = _questions(
+        client, run_date, top_k or settings.hot_top_k, questions_file
+    )
+    for question in tqdm(questions, desc=f"warm {target}", unit="q", disable=None):
+        qhash = question_key_hash(question)
+        if cache.get(scope, qhash) is not None:
+            report.already_cached += 1
+            continue
+        try:
+            computed = pipeline.compute(question, index)
+        except Exception as exc:  # one failing question never stops the run
+            report.failed[question] = str(exc)
+            log.warning("hot answer failed question=%r error=%s", question, exc)
+            continue
+        entry = computed.to_cache_entry(
+            origin="batch", ttl_s=settings.cache_ttl_s, now=datetime.now(UTC)
+        )
+        cache.put(entry, computed.question_vector)
+        report.written += 1
+    log.info("cache warmed %s", report.summary())
+    return report
+
+
+def build_batch_pipeline() -> Any:
+    """The online answer pipeline with the service's own settings and models."""
+    from online.embedding import get_encoder
+    from online.llm.factory import build_llm
+    from online.pipeline import AnswerPipeline
+    from online.settings import OnlineSettings
+
+    online = OnlineSettings()
+    return AnswerPipeline(
+        settings=online,
+        encoder=get_encoder(online.embedding_model_path, device=online.device),
+        llm=build_llm(online),
+    )
