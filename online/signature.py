@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[^\W_][\w'’\-]*|[.?!;]")
+_TOKEN = re.compile(r"\d[\d,.]*\d|[^\W_][\w'’\-]*|[.?!;]")
 _DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _SENTENCE_END = {".", "?", "!", ";"}
 

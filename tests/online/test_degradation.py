@@ -1,0 +1,143 @@
+"""Every degradation: Redis down, LLM down, no index, generation queue full."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from online.app import create_app
+from online.components import build_components
+from shared_schemas.layout import LIVE_POINTER
+from tests.online.conftest import running_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def test_redis_down_answers_live_with_cache_unavailable(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    client, components = client_factory(settings_factory(redis_url=DEAD_REDIS), fake_llm)
+    r = client.post("/v1/query", json={"question": "What is the capital of Italy?"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cache"] == "unavailable"
+    assert body["answer"] == "answer: What is the capital of Italy?"
+    assert body["sources"][0]["doc_id"] == "rome"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["redis"] == "down"
+    metrics = client.get("/metrics").text
+    assert 'tandem_cache_unavailable_total{operation="get"} 1.0' in metrics
+    assert "tandem_redis_up 0.0" in metrics
+    assert 'cache="unavailable"' in metrics
+    # feedback needs Redis: 503, not 500
+    fb = client.post("/v1/feedback", json={"query_id": "q", "rating": 0})
+    assert fb.status_code == 503
+    assert fb.json()["error"] == "redis_unavailable"
+
+
+def test_redis_comes_back_by_itself(
+    client_factory: Any, settings_factory: Any, fake_llm: Any, redis_client: Any
+) -> None:
+    client, components = client_factory(settings_factory(), fake_llm)
+    assert client.post("/v1/query", json={"question": "Where is Berlin?"}).json()["cache"] == "miss"
+    # kill every connection the service holds; the next request must reconnect on its own
+    for entry in redis_client.client_list():
+        if entry["id"] != str(redis_client.client_id()):
+            redis_client.client_kill_filter(_id=entry["id"])
+    r = client.post("/v1/query", json={"question": "Where is Berlin?"})
+    assert r.json()["cache"] == "exact"
+
+
+def test_llm_down_returns_sources_with_null_answer(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    fake_llm.fail = True
+    client, _ = client_factory(settings_factory(), fake_llm)
+    r = client.post("/v1/query", json={"question": "Who created Python?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["answer"] is None
+    assert body["degraded"].startswith("llm_unavailable")
+    assert body["sources"][0]["doc_id"] == "python"
+    # nothing cached from a degraded answer
+    fake_llm.fail = False
+    assert client.post("/v1/query", json={"question": "Who created Python?"}).json()["answer"]
+    # the OpenAI endpoint needs an answer: 503, never 500
+    fake_llm.fail = True
+    chat = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "Moon landing?"}]}
+    )
+    assert chat.status_code == 503
+    assert chat.json()["error"] == "llm_unavailable"
+
+
+def test_llm_timeout_is_degraded(client_factory: Any, settings_factory: Any, fake_llm: Any) -> None:
+    fake_llm.gate = threading.Event()  # never opened: the generation hangs
+    client, _ = client_factory(settings_factory(llm_timeout_s=0.3), fake_llm)
+    body = client.post("/v1/query", json={"question": "How long is the Nile?"}).json()
+    fake_llm.gate.set()
+    assert body["answer"] is None
+    assert "took over" in body["degraded"]
+    assert body["sources"]
+
+
+def test_no_index_is_503(
+    client_factory: Any, settings_factory: Any, fake_llm: Any, data_root: Path
+) -> None:
+    shutil.rmtree(data_root / "indexes")
+    client, _ = client_factory(settings_factory(), fake_llm)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["ready"] is False
+    r = client.post("/v1/query", json={"question": "Anything?"})
+    assert r.status_code == 503
+    assert r.json()["error"] == "no_index"
+    assert "no index version is loaded" in r.json()["message"]
+    assert client.post("/v1/query", json={"question": "x", "stream": True}).status_code == 503
+    assert client.get("/v1/index").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
+def test_full_generation_queue_is_503_with_retry_after(
+    encoder: Any, settings_factory: Any, fake_llm: Any, redis_client: Any
+) -> None:
+    settings = settings_factory(generation_concurrency=1, generation_queue=0)
+    components = build_components(settings, encoder=encoder, llm=fake_llm)
+    fake_llm.gate = threading.Event()
+    with running_server(create_app(settings, components=components)) as url:
+        results: list[httpx.Response] = []
+        first = threading.Thread(
+            target=lambda: results.append(
+                httpx.post(f"{url}/v1/query", json={"question": "Tell me about Rome"}, timeout=30)
+            )
+        )
+        first.start()
+        assert fake_llm.entered.wait(timeout=30)  # the only slot is taken
+        busy = httpx.post(f"{url}/v1/query", json={"question": "Tell me about Paris"}, timeout=30)
+        fake_llm.gate.set()
+        first.join(timeout=30)
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "2"
+        assert busy.json()["error"] == "overloaded"
+        assert results[0].status_code == 200
+        # cached answers do not need a slot
+        assert (data_root_live := results[0].json()["answer"])
+        assert data_root_live.startswith("answer:")
+
+
+def test_failed_index_keeps_nothing_served_message(
+    client_factory: Any, settings_factory: Any, fake_llm: Any, data_root: Path
+) -> None:
+    (data_root / "indexes" / LIVE_POINTER).write_text("does-not-exist")
+    client, _ = client_factory(settings_factory(), fake_llm)
+    ready = client.get("/readyz").json()
+    assert ready["ready"] is False
+    assert ready["reload_error"]["version"] == "does-not-exist"

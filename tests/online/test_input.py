@@ -1,0 +1,89 @@
+"""Every bad input gets a 422 naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def client(client_factory: Any, settings_factory: Any, fake_llm: Any) -> Any:
+    c, _ = client_factory(settings_factory(max_question_chars=100, max_body_bytes=2000), fake_llm)
+    return c
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "question"),
+        ({"question": "x" * 101}, "question"),
+        ({"question": 42}, "question"),
+        ({}, "question"),
+        ({"question": "ok?", "top_k": 0}, "top_k"),
+        ({"question": "ok?", "top_k": 51}, "top_k"),
+        ({"question": "ok?", "top_k": "5"}, "top_k"),
+        ({"question": "ok?", "stream": "yes"}, "stream"),
+        ({"question": "ok?", "user_id": 7}, "user_id"),
+    ],
+)
+def test_bad_query_bodies(client: Any, body: dict[str, Any], field: str) -> None:
+    r = client.post("/v1/query", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "invalid_input"
+    assert field in [d["field"] for d in r.json()["detail"]]
+
+
+def test_malformed_json(client: Any) -> None:
+    r = client.post(
+        "/v1/query", content=b'{"question": "x",', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    [detail] = r.json()["detail"]
+    assert detail["type"] == "json_invalid"
+    assert "malformed JSON" in detail["msg"]
+
+
+def test_oversized_body(client: Any) -> None:
+    r = client.post("/v1/query", json={"question": "x", "pad": "y" * 5000})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "body"
+    assert r.json()["detail"][0]["type"] == "body_too_large"
+
+
+def test_oversized_chunked_body(client: Any) -> None:
+    def chunks() -> Any:
+        for _ in range(10):
+            yield b"x" * 500
+
+    r = client.post("/v1/query", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"query_id": "", "rating": 1}, "query_id"),
+        ({"query_id": "q", "rating": 2}, "rating"),
+        ({"query_id": "q", "rating": "good"}, "rating"),
+    ],
+)
+def test_bad_feedback(client: Any, body: dict[str, Any], field: str) -> None:
+    r = client.post("/v1/feedback", json=body)
+    assert r.status_code == 422
+    assert field in [d["field"] for d in r.json()["detail"]]
+
+
+def test_bad_chat_bodies(client: Any) -> None:
+    r = client.post("/v1/chat/completions", json={"messages": []})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "messages"
+    r = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]}
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "messages"

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+from online.signature import question_signature, signatures_agree
+
+
+def test_numbers_and_entities_are_extracted() -> None:
+    sig = question_signature("Which NFL team won Super Bowl 50 in 2016?")
+    assert sig.numbers == {"50", "2016"}
+    assert {"nfl", "super", "bowl"} <= sig.entities
+    assert "which" not in sig.entities
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "agree"),
+    [
+        ("Who won Super Bowl 50?", "Who was the winner of Super Bowl 50?", True),
+        ("Who won Super Bowl 50?", "Who won Super Bowl 49?", False),
+        ("How many people live in Paris?", "How many people live in Berlin?", False),
+        ("What happened in three years?", "What happened in 3 years?", True),
+        ("Which was the 1st album?", "Which was the first album?", True),
+        ("What is 1,000 times two?", "What is 1000 times 2?", True),
+        ("Denver won what?", "Who did Denver beat?", True),
+        ("What did Tesla invent?", "What did Edison invent?", False),
+    ],
+)
+def test_agreement(a: str, b: str, agree: bool) -> None:
+    assert signatures_agree(a, b) is agree
