@@ -23,7 +23,7 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 def test_redis_down_answers_live_with_cache_unavailable(
     client_factory: Any, settings_factory: Any, fake_llm: Any
 ) -> None:
-    client, components = client_factory(settings_factory(redis_url=DEAD_REDIS), fake_llm)
+    client, _components = client_factory(settings_factory(redis_url=DEAD_REDIS), fake_llm)
     r = client.post("/v1/query", json={"question": "What is the capital of Italy?"})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -46,7 +46,7 @@ def test_redis_down_answers_live_with_cache_unavailable(
 def test_redis_comes_back_by_itself(
     client_factory: Any, settings_factory: Any, fake_llm: Any, redis_client: Any
 ) -> None:
-    client, components = client_factory(settings_factory(), fake_llm)
+    client, _components = client_factory(settings_factory(), fake_llm)
     assert client.post("/v1/query", json={"question": "Where is Berlin?"}).json()["cache"] == "miss"
     # kill every connection the service holds; the next request must reconnect on its own
     for entry in redis_client.client_list():

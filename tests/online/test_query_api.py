@@ -96,7 +96,7 @@ def test_precomputed_entry_is_served_exactly(
 def test_semantic_hit_needs_similarity_and_agreement(
     client_factory: Any, settings_factory: Any, fake_llm: Any, redis_client: Any
 ) -> None:
-    client, components = client_factory(settings_factory(semantic_threshold=0.8), fake_llm)
+    client, _components = client_factory(settings_factory(semantic_threshold=0.8), fake_llm)
     first = client.post("/v1/query", json={"question": "Who won Super Bowl 50?"}).json()
     assert first["cache"] == "miss"
     para = client.post("/v1/query", json={"question": "Which team won the Super Bowl 50?"}).json()
