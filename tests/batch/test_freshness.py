@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -29,6 +26,7 @@ from shared_schemas import QueryLogEvent
 from shared_schemas.hashing import normalize_question, question_key_hash
 from shared_schemas.layout import FRESHNESS_KEY, QUERY_LOG_STREAM, cache_key
 from tests.dags.fake_index import write_snapshot, write_version
+from tests.dags.webhook_sink import WebhookSink, webhook_fixture  # noqa: F401 - fixture
 
 D1 = date(2026, 3, 1)
 D2 = date(2026, 3, 2)
@@ -153,34 +151,9 @@ def test_dag_success_never_moves_back(batch_settings: BatchSettings, redis_clien
     assert redis_client.hget(DAG_SUCCESS_KEY, "d").decode() == later.isoformat()
 
 
-class _Sink(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Sink.received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    _Sink.received = []
-    server = HTTPServer(("127.0.0.1", 0), _Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
 def test_post_alert_delivers_json(webhook: str) -> None:
     assert post_alert({"text": "hello"}, url=webhook)
-    assert _Sink.received == [{"text": "hello"}]
+    assert WebhookSink.received == [{"text": "hello"}]
 
 
 def test_unreachable_webhook_does_not_raise(tmp_path: Path) -> None:
@@ -194,6 +167,6 @@ def test_failure_callback_posts_reason(webhook: str, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setenv("TANDEM_ALERT_WEBHOOK_URL", webhook)
     on_failure_callback({"ti": Ti(), "exception": FreshnessBreach(["x=2 exceeds threshold 1"])})
-    (sent,) = _Sink.received
+    (sent,) = WebhookSink.received
     assert sent["dag_id"] == "tandem_freshness" and sent["task_id"] == "check_freshness"
     assert "x=2 exceeds threshold 1" in sent["text"]
