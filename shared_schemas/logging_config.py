@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,5 +42,14 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("py4j", "httpx", "urllib3", "filelock", "sentence_transformers"):
+    for noisy in (
+        "py4j",
+        "httpx",
+        "urllib3",
+        "filelock",
+        "sentence_transformers",
+        "faiss",
+        "faiss.loader",
+        "bm25s",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
