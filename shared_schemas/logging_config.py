@@ -33,6 +33,22 @@ class KeyValueFormatter(logging.Formatter):
         return base
 
 
+class QuietLibraries(logging.Filter):
+    """Drop chatty third-party records below WARNING, whatever level the library set itself."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not any(record.name == n or record.name.startswith(n + ".") for n in self.names)
+
+
+NOISY = ("py4j", "httpx", "urllib3", "filelock", "sentence_transformers", "faiss", "bm25s")
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json_lines:
@@ -42,14 +58,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in (
-        "py4j",
-        "httpx",
-        "urllib3",
-        "filelock",
-        "sentence_transformers",
-        "faiss",
-        "faiss.loader",
-        "bm25s",
-    ):
+    handler.addFilter(QuietLibraries(NOISY))
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
