@@ -144,12 +144,16 @@ def default_lexical_config() -> LexicalConfig:
     return LexicalConfig(stemmer="english")
 
 
+_STEM_CACHE_MAX = 500_000
+
+
 class Tokenizer:
     """Lower-cased word tokens, optional stop-word removal and stemming."""
 
     def __init__(self, config: LexicalConfig) -> None:
         self.config = config
         self._stem: Any = None
+        self._stems: dict[str, str] = {}  # word -> stem; stemming each distinct word once
         if config.stemmer:
             try:
                 import Stemmer
@@ -167,7 +171,13 @@ class Tokenizer:
         if self.config.stopwords:
             words = [w for w in words if w not in STOPWORDS]
         if self._stem is not None and words:
-            words = list(self._stem(words))
+            cache = self._stems
+            missing = list({w for w in words if w not in cache})
+            if missing:
+                if len(cache) > _STEM_CACHE_MAX:
+                    cache.clear()
+                cache.update(zip(missing, self._stem(missing), strict=True))
+            words = [cache[w] for w in words]
         return words
 
 

@@ -1,0 +1,131 @@
+"""Index reload without downtime: swap under concurrent requests, failed loads keep serving."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from online.app import create_app
+from online.components import build_components
+from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY, LIVE_POINTER, MANIFEST_FILE
+from tests.online.conftest import running_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _publish(redis_client: Any, data_root: Path, version: str) -> None:
+    manifest = (data_root / "indexes" / version / MANIFEST_FILE).read_text()
+    (data_root / "indexes" / LIVE_POINTER).write_text(version)
+    redis_client.set(LIVE_MANIFEST_KEY, manifest)
+    redis_client.publish(LIVE_CHANNEL, version)
+
+
+def _wait_for(predicate: Any, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)  # polling an observable condition, with a deadline
+    return False
+
+
+def test_swap_under_concurrent_requests_has_no_failures(
+    encoder: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+) -> None:
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    settings = settings_factory(reload_poll_s=30.0, generation_queue=64)  # only pub/sub
+    components = build_components(settings, encoder=encoder, llm=fake_llm)
+    questions = ["What is the capital of Japan?", "Where is Rome?", "Who won Super Bowl 49?"]
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+    with running_server(create_app(settings, components=components)) as url:
+
+        def hammer(n: int) -> None:
+            with httpx.Client(base_url=url, timeout=30) as http:
+                i = 0
+                while not stop.is_set():
+                    q = f"{questions[i % len(questions)]} ({n}-{i})"
+                    i += 1
+                    try:
+                        r = http.post("/v1/query", json={"question": q})
+                    except httpx.HTTPError as exc:
+                        failures.append(repr(exc))
+                        continue
+                    if r.status_code != 200 or r.json()["answer"] is None:
+                        failures.append(f"{r.status_code} {r.text[:200]}")
+                    else:
+                        versions.append(r.json()["index_version"])
+
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        assert _wait_for(lambda: len(versions) >= 8)
+        _publish(redis_client, data_root, v2)
+        assert _wait_for(lambda: versions[-1] == v2 and versions.count(v2) >= 8)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert failures == []
+        assert v1 in versions and v2 in versions
+        # once swapped, never back
+        first_v2 = versions.index(v2)
+        assert versions[first_v2 + 40 :].count(v1) == 0
+        # the new version's document is found
+        tokyo = httpx.post(f"{url}/v1/query", json={"question": "What is the capital of Japan?"})
+        assert tokyo.json()["sources"][0]["doc_id"] == "tokyo"
+        ready = httpx.get(f"{url}/readyz").json()
+        assert ready["index"]["version"] == v2
+
+
+def test_polling_fallback_and_failed_load_keeps_old_version(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    client, components = client_factory(settings_factory(reload_poll_s=0.1), fake_llm)
+    assert components.indexes.require().version == v1
+    # LIVE file only (no Redis key, no message): the poll finds it
+    (data_root / "indexes" / LIVE_POINTER).write_text(v2)
+    assert _wait_for(lambda: components.indexes.require().version == v2)
+
+    # a corrupted version: the checksum fails, v2 keeps serving, /readyz says why
+    faiss_file = data_root / "indexes" / v1 / "index.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:-8] + b"corrupt!")
+    _publish(redis_client, data_root, v1)
+    assert _wait_for(lambda: components.indexes.last_error_version == v1)
+    assert components.indexes.require().version == v2
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["index"]["version"] == v2
+    assert body["reload_error"]["version"] == v1
+    assert "sha256" in body["reload_error"]["error"]
+    assert "failed to load" in caplog.text
+    r = client.post("/v1/query", json={"question": "Where is Tokyo?"})
+    assert r.status_code == 200 and r.json()["index_version"] == v2
+    assert "tandem_index_load_failures_total 1.0" in client.get("/metrics").text
+
+
+def test_wrong_embedding_model_is_refused(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    client, components = client_factory(settings_factory(embedding_model="other/model"), fake_llm)
+    assert components.indexes.current is None
+    body = client.get("/readyz").json()
+    assert "other/model" in body["reload_error"]["error"]
