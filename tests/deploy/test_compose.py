@@ -1,0 +1,96 @@
+"""docker/compose.yaml: valid against the Compose specification schema, and wired safely."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.deploy.manifests import DOCKER, ROOT
+
+COMPOSE = DOCKER / "compose.yaml"
+# Services that run one command and exit: no healthcheck needed.
+ONE_SHOT = {"airflow-init", "batch"}
+
+
+def _spec_schema() -> dict[str, Any]:
+    """The Compose specification's JSON schema, as shipped by check-jsonschema (vendored there)."""
+    pkg = pytest.importorskip("check_jsonschema.builtin_schemas.vendor")
+    text = resources.files(pkg).joinpath("compose-spec.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())  # type: ignore[no-any-return]
+
+
+def test_compose_matches_the_specification_schema() -> None:
+    schema = _spec_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(_compose())]
+    assert errors == []
+
+
+def test_schema_check_catches_mistakes() -> None:
+    schema = _spec_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    bad = _compose()
+    bad["services"]["online"]["depends_on"]["redis"]["condition"] = "service_ready"
+    bad["services"]["redis"]["helthcheck"] = {}
+    assert len(list(validator.iter_errors(bad))) >= 2
+
+
+def test_the_stack_has_every_component() -> None:
+    services = _compose()["services"]
+    assert {
+        "redis",
+        "postgres",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "online",
+        "worker",
+        "spark-master",
+        "spark-worker",
+    } <= set(services)
+    assert services["spark-master"]["profiles"] == ["spark"]
+    assert services["spark-worker"]["profiles"] == ["spark"]
+    assert "profiles" not in services["online"]
+
+
+def test_healthchecks_and_depends_on_conditions() -> None:
+    services = _compose()["services"]
+    for name, svc in services.items():
+        if name not in ONE_SHOT:
+            assert svc.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
+        deps = svc.get("depends_on", {})
+        assert isinstance(deps, dict), f"{name}: depends_on needs conditions"
+        for dep, cond in deps.items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            want = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
+            assert cond["condition"] == want, f"{name} -> {dep}"
+    assert services["online"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"):
+        assert set(services[name]["depends_on"]) == {"postgres", "redis", "airflow-init"}
+
+
+def test_online_reads_data_read_only_and_models_can_be_mounted() -> None:
+    online = _compose()["services"]["online"]
+    assert "tandem-data:/data:ro" in online["volumes"]
+    assert any(v.endswith(":/models:ro") for v in online["volumes"])
+    assert online["read_only"] is True and "/tmp" in online["tmpfs"]
+    assert online["environment"]["TANDEM_REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_builds_point_at_our_dockerfiles() -> None:
+    for name, svc in _compose()["services"].items():
+        build = svc.get("build")
+        if build:
+            assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve().is_file()
+            assert (COMPOSE.parent / build["context"]).resolve() == ROOT, name
