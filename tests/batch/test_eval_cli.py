@@ -76,7 +76,7 @@ def test_squad_and_jsonl_labelled_sets(squad_slice: Path, tmp_path: Path) -> Non
     jl.write_text('{"question": "q?"}\n')
     from batch.labelled import LabelledSetError
 
-    with pytest.raises(LabelledSetError, match="gold.jsonl:1"):
+    with pytest.raises(LabelledSetError, match=r"gold\.jsonl:1"):
         read_labelled(jl)
 
 
