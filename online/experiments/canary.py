@@ -2,7 +2,8 @@
 
 :class:`CanaryGuard` keeps, per variant, a rolling window of the latest requests (error flag,
 latency). Once both the canary and the baseline have ``min_samples`` requests in their windows,
-the canary is rolled back when
+the canary is rolled back when (judged on every ``check_every``-th request of a variant, so the
+percentile cost is amortised)
 
 - its error rate exceeds the baseline's by more than ``error_margin`` (absolute), or
 - its p95 latency exceeds the baseline's p95 by more than ``latency_margin`` (relative).
@@ -56,6 +57,9 @@ class CanaryPolicy(BaseModel):
     )
     min_samples: int = Field(default=200, ge=1, description="Requests each side needs first.")
     window: int = Field(default=2000, ge=1, description="Latest requests kept per variant.")
+    check_every: int = Field(
+        default=20, ge=1, description="Judge on every N-th request of a variant (cost amortised)."
+    )
 
     @model_validator(mode="after")
     def _window_holds_sample(self) -> CanaryPolicy:
@@ -87,8 +91,10 @@ class _Window:
         self.latency: deque[float] = deque(maxlen=size)
         self.errors: deque[bool] = deque(maxlen=size)
         self.error_count = 0
+        self.seen = 0  # requests ever recorded (the window keeps the latest ones)
 
     def add(self, latency_ms: float, error: bool) -> None:
+        self.seen += 1
         if len(self.errors) == self.errors.maxlen and self.errors[0]:
             self.error_count -= 1
         self.latency.append(latency_ms)
@@ -144,6 +150,8 @@ class CanaryGuard:
             return None
         with self._lock:
             window.add(latency_ms, error)
+            if window.seen % self.policy.check_every:
+                return None
             if variant == self._baseline:
                 candidates = [c for c in self._watched if c not in self._rolled_back]
             elif variant in self._watched and variant not in self._rolled_back:

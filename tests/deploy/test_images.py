@@ -140,7 +140,9 @@ def test_faiss_gpu_replaces_faiss_cpu_never_both() -> None:
         text = " ".join(a for w, a in instructions(path) if w == "RUN")
         has_gpu, has_cpu = "faiss-gpu" in text, "faiss-cpu" in text
         if path.name == "batch.Dockerfile":
-            assert has_gpu and not has_cpu
+            assert "requirements-gpu.txt" in text and not has_cpu
+            gpu_reqs = _requirement_names(ROOT / "requirements-gpu.txt")
+            assert "faiss-gpu" in gpu_reqs and "faiss-cpu" not in gpu_reqs
             assert re.search(r"FROM \S*(nvidia/cuda|CUDA_IMAGE)", path.read_text())
         else:
             assert not has_gpu, path.name
