@@ -5,8 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from typing import Any
 
+from pydantic import Field, SecretStr, field_validator
+
+from online.experiments.canary import CanaryPolicy
+from online.experiments.variants import (
+    Variant,
+    check_variants,
+    default_variants,
+    parse_variants,
+)
 from shared_schemas.config import CommonSettings
 
 
@@ -32,6 +41,28 @@ class OnlineSettings(CommonSettings):
     reload_poll_s: float = Field(default=5.0, gt=0, description="Live-pointer poll interval.")
     live_cache_ttl_s: int = Field(default=3600, ge=0, description="TTL of written-through answers.")
     query_log_maxlen: int = Field(default=100_000, gt=0, description="Query-log stream bound.")
+    variants: tuple[Variant, ...] = Field(
+        default_factory=default_variants,
+        description="A/B and canary arms as JSON: [{name, weight, index_version?, prompt_version?, "
+        "llm_backend?, llm_model?, cache_namespace?, baseline?}]; default: one arm `default`.",
+    )
+    canary: CanaryPolicy = Field(
+        default_factory=CanaryPolicy,
+        description="Automatic canary rollback policy (TANDEM_CANARY__<FIELD>).",
+    )
+    experiment_salt: str = Field(
+        default="tandem-ab", description="Salt of the sticky user_id -> variant hash."
+    )
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _parse_variants(cls, value: Any) -> Any:
+        return parse_variants(value) if isinstance(value, str | bytes) else value
+
+    @field_validator("variants", mode="after")
+    @classmethod
+    def _check_variants(cls, value: tuple[Variant, ...]) -> tuple[Variant, ...]:
+        return check_variants(value)
 
 
 @lru_cache
