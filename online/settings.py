@@ -55,7 +55,9 @@ class OnlineSettings(CommonSettings):
     @field_validator("variants", mode="before")
     @classmethod
     def _parse_variants(cls, value: Any) -> Any:
-        return parse_variants(value) if isinstance(value, str | bytes) else value
+        if isinstance(value, bytes):
+            value = value.decode()
+        return parse_variants(value) if isinstance(value, str) else value
 
     @field_validator("variants", mode="after")
     @classmethod
