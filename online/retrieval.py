@@ -171,13 +171,16 @@ class Tokenizer:
         if self.config.stopwords:
             words = [w for w in words if w not in STOPWORDS]
         if self._stem is not None and words:
-            cache = self._stems
-            missing = list({w for w in words if w not in cache})
+            cache = self._stems  # shared by threads: read into a local map, never index it
+            local = {w: cache.get(w) for w in set(words)}
+            missing = [w for w, stem in local.items() if stem is None]
             if missing:
+                stems = dict(zip(missing, self._stem(missing), strict=True))
+                local.update(stems)
                 if len(cache) > _STEM_CACHE_MAX:
                     cache.clear()
-                cache.update(zip(missing, self._stem(missing), strict=True))
-            words = [cache[w] for w in words]
+                cache.update(stems)
+            words = [local[w] or w for w in words]
         return words
 
 
