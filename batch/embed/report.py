@@ -12,7 +12,7 @@ class EmbedReport(BaseModel):
 
     run_date: date
     model: str
-    dimension: int
+    dimension: int = Field(default=0, description="Vector length in the store (0: empty).")
     device: str
     spark_master: str
     chunks_in_snapshot: int

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_DIMENSION = 384  # all-MiniLM-L6-v2; checked against what the workers return
 ROWS_PER_PARTITION = 256
 
 
@@ -44,14 +43,12 @@ def embed_snapshot(
     *,
     settings: BatchSettings,
     spark: SparkSession | None = None,
-    dimension: int = MODEL_DIMENSION,
     partitions: int | None = None,
 ) -> EmbedReport:
     """Embed the new chunks of ``snapshots/<run_date>/`` into the store; see the module doc.
 
     ``spark``: a session to use (left running); by default one is made and stopped at the end.
-    ``partitions``: Spark tasks to split the new chunks into (default: about one per
-    ``ROWS_PER_PARTITION`` rows, at most twice the default parallelism).
+    ``partitions``: Spark tasks to split the new chunks into (default: :func:`default_partitions`).
     """
     started = time.perf_counter()
     chunks_path = snapshot_dir(settings.snapshots_dir, run_date) / CHUNKS_FILE
@@ -65,7 +62,7 @@ def embed_snapshot(
     report = EmbedReport(
         run_date=run_date,
         model=settings.embedding_model,
-        dimension=dimension,
+        dimension=store.dimension() or 0,
         device=settings.device,
         spark_master=settings.spark_master,
         chunks_in_snapshot=chunks.num_rows,
@@ -120,9 +117,7 @@ def _encode_with_spark(
         todo_file = staging / "todo.parquet"
         pq.write_table(todo, todo_file)
         if partitions is None:
-            parallelism = spark.sparkContext.defaultParallelism
-            wanted = math.ceil(todo.num_rows / ROWS_PER_PARTITION)
-            partitions = max(1, min(parallelism * 2, wanted))
+            partitions = default_partitions(todo.num_rows, spark.sparkContext.defaultParallelism)
         report.partitions = partitions
         spec = EncodeSpec(
             model_path=str(settings.embedding_model_path)
@@ -143,7 +138,8 @@ def _encode_with_spark(
         )
         report.encode_s = round(time.perf_counter() - t0, 3)
         worker_stats: dict[str, WorkerStats] = dict(stats.value)
-        parts = store.adopt(out_dir.glob("part-*.parquet"), run=run, dimension=report.dimension)
+        parts = store.adopt(out_dir.glob("part-*.parquet"), run=run)
+        report.dimension = store.dimension() or 0
         report.part_files = [p.name for p in parts]
         report.embedded = sum(pq.read_metadata(p).num_rows for p in parts)
     finally:
@@ -154,6 +150,15 @@ def _encode_with_spark(
         report.device = ",".join(devices)
     if report.embedded != todo.num_rows:
         raise EmbedError(f"Spark returned {report.embedded} vectors for {todo.num_rows} chunks")
+
+
+def default_partitions(rows: int, parallelism: int) -> int:
+    """Spark tasks for ``rows`` new chunks: one for a small batch (one model load), else a
+    multiple of the task slots (equal rounds, no straggler), up to four rounds."""
+    if rows <= ROWS_PER_PARTITION or parallelism <= 1:
+        return max(1, min(parallelism, math.ceil(rows / ROWS_PER_PARTITION)))
+    rounds = min(4, math.ceil(rows / (parallelism * ROWS_PER_PARTITION)))
+    return parallelism * rounds
 
 
 def _string_array(values: set[str]) -> pa.Array:

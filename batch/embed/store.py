@@ -70,10 +70,32 @@ class EmbeddingStore:
             ids.update(pq.read_table(part, columns=["chunk_id"])["chunk_id"].to_pylist())
         return ids
 
-    def append(self, table: pa.Table, *, run: str, dimension: int) -> Path | None:
-        """Write ``table`` (chunk_id, vector) as a new part ``part-<run>.parquet``."""
+    def dimension(self) -> int | None:
+        """Vector length of the stored parts (from the first part's metadata); None if empty."""
+        parts = self.part_files()
+        if not parts:
+            return None
+        meta = pq.read_schema(parts[0]).metadata or {}
+        if META_DIM in meta:
+            return int(meta[META_DIM])
+        return _matrix(pq.read_table(parts[0]).slice(0, 1)).shape[1]
+
+    def append(self, table: pa.Table, *, run: str, dimension: int | None = None) -> Path | None:
+        """Write ``table`` (chunk_id, vector) as a new part ``part-<run>.parquet``.
+
+        Every vector must have ``dimension`` values (default: as many as the first vector),
+        the same as the vectors already stored: a store never mixes dimensions.
+        """
         if table.num_rows == 0:
             return None
+        stored = self.dimension()
+        if dimension is None:
+            dimension = len(table["vector"][0].as_py() or [])
+        if stored is not None and stored != dimension:
+            raise EmbedError(
+                f"{self.path} holds {stored}-d vectors, got {dimension}-d: a different model "
+                "needs its own embedding_model id"
+            )
         table = _checked(table, dimension)
         table = table.replace_schema_metadata(self._metadata(dimension))
         self.path.mkdir(parents=True, exist_ok=True)
@@ -87,7 +109,7 @@ class EmbeddingStore:
         log.info("embeddings appended part=%s rows=%d", target.name, table.num_rows)
         return target
 
-    def adopt(self, files: Iterable[Path], *, run: str, dimension: int) -> list[Path]:
+    def adopt(self, files: Iterable[Path], *, run: str, dimension: int | None = None) -> list[Path]:
         """Move Parquet files written elsewhere (the Spark job's output) in as new parts.
 
         Each file is checked and rewritten with the store's schema and metadata under a

@@ -67,6 +67,17 @@ def test_append_refuses_wrong_dimension_and_leaves_nothing(tmp_path: Path) -> No
         store.append(bad, run="r", dimension=DIM)
     assert store.part_files() == []
     assert store.append(_table([])[0], run="r", dimension=DIM) is None
+    assert store.dimension() is None
+
+
+def test_store_never_mixes_dimensions(tmp_path: Path) -> None:
+    store = EmbeddingStore(tmp_path, "m")
+    store.append(_table(["a"])[0], run="r")  # dimension taken from the vectors
+    assert store.dimension() == DIM
+    three = pa.table({"chunk_id": ["b"], "vector": [np.zeros(3, dtype=np.float32)]})
+    with pytest.raises(EmbedError, match="holds 4-d vectors, got 3-d"):
+        store.append(three, run="r2")
+    assert store.existing_ids() == {"a"}
 
 
 def test_store_from_settings(tmp_path: Path) -> None:
