@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,12 +44,16 @@ class OrchestrationSettings(BaseSettings):
     )
     spark_conn_id: str = Field(default="spark_default", description="Connection for spark-submit.")
     index_deadline_h: float = Field(
-        default=6.0, gt=0, description="Deadline alert when an index run is not done this long."
+        default=6.0,
+        ge=0,
+        description="Deadline alert when an index run is not done this long after queued; 0: off.",
     )
+    dag_retries: int = Field(default=2, ge=0, description="Retries of every DAG task.")
+    dag_retry_delay_s: float = Field(default=300.0, ge=0, description="Delay between retries.")
 
 
-@lru_cache
 def get_orchestration_settings() -> OrchestrationSettings:
+    """Read from the environment each call (DAG files call it once per parse)."""
     return OrchestrationSettings()
 
 
@@ -202,8 +205,15 @@ def _parse_time(text: str) -> datetime:
 
 
 def _dump(report: Any) -> dict[str, Any]:
+    """A JSON-able dict of a pydantic model or dataclass report (for XCom)."""
+    import dataclasses
+    import json
+
     dump = getattr(report, "model_dump", None)
     if callable(dump):
         out = dump(mode="json")
-        return out if isinstance(out, dict) else {"report": out}
-    return {"report": str(report)}
+    elif dataclasses.is_dataclass(report) and not isinstance(report, type):
+        out = json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    else:
+        out = {"report": str(report)}
+    return out if isinstance(out, dict) else {"report": out}

@@ -12,8 +12,10 @@ import pendulum
 from airflow.sdk import DeltaTriggerTimetable, dag, get_current_context, task
 
 from batch.freshness import get_freshness_settings
+from batch.orchestration import get_orchestration_settings
 
 INTERVAL = timedelta(minutes=get_freshness_settings().interval_min)
+CONF = get_orchestration_settings()  # env-only pydantic settings: no I/O
 
 
 def _alert(context: dict) -> None:
@@ -46,8 +48,8 @@ failure callback posts it to `TANDEM_ALERT_WEBHOOK_URL`. `now` is the run's data
     doc_md=DOC,
     default_args={
         "owner": "tandem",
-        "retries": 1,
-        "retry_delay": timedelta(minutes=1),
+        "retries": CONF.dag_retries,
+        "retry_delay": timedelta(seconds=CONF.dag_retry_delay_s),
         "on_failure_callback": _alert,
     },
 )

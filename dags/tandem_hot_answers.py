@@ -19,7 +19,10 @@ from airflow.sdk import (
     task,
 )
 
+from batch.orchestration import get_orchestration_settings
+
 LIVE_INDEX = Asset(name="tandem_live_index", uri="tandem://index/live")
+CONF = get_orchestration_settings()  # env-only pydantic settings: no I/O
 
 
 def _alert(context: dict) -> None:
@@ -54,8 +57,8 @@ same pipeline as the online service and writes the versioned cache entries with 
     doc_md=DOC,
     default_args={
         "owner": "tandem",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
+        "retries": CONF.dag_retries,
+        "retry_delay": timedelta(seconds=CONF.dag_retry_delay_s),
         "on_failure_callback": _alert,
     },
     params={
@@ -75,16 +78,16 @@ def tandem_hot_answers() -> None:
         return run_date_of(logical, getattr(dag_run, "run_after", None)).isoformat()
 
     @task
-    def warm(ds: str, version: str, questions_file: str) -> dict:
+    def warm(day: str, version: str, questions_file: str) -> dict:
         from batch.orchestration import warm_step
 
-        return warm_step(ds, version or None, questions_file or None)
+        return warm_step(day, version or None, questions_file or None)
 
     @task
-    def record_success(ds: str) -> str:
+    def record_success(day: str) -> str:
         from batch.orchestration import record_success_step
 
-        return record_success_step("tandem_hot_answers", f"{ds}T00:00:00+00:00")
+        return record_success_step("tandem_hot_answers", f"{day}T00:00:00+00:00")
 
     day = run_date()
     warm(day, "{{ params.version }}", "{{ params.questions_file }}") >> record_success(day)

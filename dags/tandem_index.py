@@ -59,8 +59,8 @@ version of that date, check it against the quality gate, warm its hot answers, p
     doc_md=DOC,
     default_args={
         "owner": "tandem",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
+        "retries": CONF.dag_retries,
+        "retry_delay": timedelta(seconds=CONF.dag_retry_delay_s),
         "on_failure_callback": _alert,
     },
     params={
@@ -72,26 +72,28 @@ version of that date, check it against the quality gate, warm its hot answers, p
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=timedelta(hours=CONF.index_deadline_h),
         callback=AsyncCallback("batch.alerts.deadline_missed", kwargs={"dag_id": "tandem_index"}),
-    ),
+    )
+    if CONF.index_deadline_h
+    else None,
 )
 def tandem_index() -> None:
     @task
-    def ingest(ds: str, source: str) -> dict:
+    def ingest(day: str, source: str) -> dict:
         from batch.orchestration import ingest_step
 
-        return ingest_step(ds, source)
+        return ingest_step(day, source)
 
     @task
-    def embed(ds: str) -> dict:
+    def embed(day: str) -> dict:
         from batch.orchestration import embed_step
 
-        return embed_step(ds)
+        return embed_step(day)
 
     @task
-    def build(ds: str) -> str:
+    def build(day: str) -> str:
         from batch.orchestration import build_step
 
-        return build_step(ds)
+        return build_step(day)
 
     @task
     def gate(version: str, source: str, labelled: str) -> str:
@@ -101,13 +103,13 @@ def tandem_index() -> None:
         return version
 
     @task
-    def warm_candidate(ds: str, version: str, enabled: str) -> dict:
+    def warm_candidate(day: str, version: str, enabled: str) -> dict:
         """Precompute the candidate's hot answers before it goes live (keys carry the version)."""
         from batch.orchestration import warm_step
 
         if enabled.strip().lower() in ("false", "0", ""):
             return {"skipped": True}
-        return warm_step(ds, version)
+        return warm_step(day, version)
 
     @task(outlets=[LIVE_INDEX])
     def publish(version: str) -> dict:

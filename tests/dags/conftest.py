@@ -31,6 +31,9 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME}/airflow.db",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW__API_AUTH__JWT_SECRET": "tandem-test-jwt-secret",
+        # one quick retry: a failing task must not hold dag.test() for the default 5 minutes
+        "TANDEM_DAG_RETRIES": "1",
+        "TANDEM_DAG_RETRY_DELAY_S": "1",
     }
 )
 
