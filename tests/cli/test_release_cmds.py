@@ -204,7 +204,7 @@ def test_ab_report_reads_the_streams(data_dir: Path, redis_client: Any) -> None:
         redis_client.xadd(FEEDBACK_STREAM, {"event": fb.dumps()})
     out = CliRunner().invoke(app, ["ab", "report", "--json", "--bootstrap", "200"])
     assert out.exit_code == 0, out.output
-    report = json.loads(out.output)
+    report = json.loads(out.stdout)
     assert report["baseline"] == "default" and report["skipped"] == {"querylog": 2, "feedback": 0}
     by_name = {v["variant"]: v for v in report["variants"]}
     assert by_name["default"]["cache_hit"]["value"] == 0.5
