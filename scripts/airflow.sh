@@ -7,6 +7,8 @@
 # logs in $AIRFLOW_HOME/logs/), waits until the api-server answers /api/v2/monitor/health and
 # prints the UI address and the admin password.
 # stop: stops exactly the processes named by those PID files (their process groups), waits for them.
+# env: prints the export lines for running the `airflow` CLI against the same instance:
+#   eval "$(bash scripts/airflow.sh env)"; airflow backfill create --dag-id tandem_index ...
 #
 # Settings (environment): TANDEM_AIRFLOW_HOME (default <repo>/var/airflow),
 # TANDEM_AIRFLOW_HOST (127.0.0.1), TANDEM_AIRFLOW_PORT (8080), TANDEM_AIRFLOW_DB_URL (unset: SQLite),
@@ -142,9 +144,18 @@ status() {
   return "$rc"
 }
 
+print_env() {
+  configure
+  echo "export AIRFLOW_HOME=$(printf %q "$AIRFLOW_HOME") PYTHONPATH=$(printf %q "$PYTHONPATH")"
+  env | grep '^AIRFLOW__' | sort | while IFS='=' read -r name value; do
+    echo "export $name=$(printf %q "$value")"
+  done
+}
+
 case "${1:-}" in
   start) start ;;
+  env) print_env ;;
   stop) RUN_DIR="$AIRFLOW_HOME/run"; stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
 esac

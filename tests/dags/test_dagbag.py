@@ -77,3 +77,31 @@ def test_parsing_does_no_heavy_imports() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY=")]
     assert line == "HEAVY=", line
+
+
+def test_spark_submit_mode_uses_the_operator() -> None:
+    """TANDEM_EMBED_MODE=spark_submit swaps the embed task for SparkSubmitOperator."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS_DIR)!r})\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "t = bag.dags['tandem_index'].get_task('embed')\n"
+        "print('EMBED', type(t).__name__, t._conn_id, t.application, *t.application_args)\n"
+    )
+    env = {**os.environ, "TANDEM_EMBED_MODE": "spark_submit"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("EMBED ")]
+    _, kind, conn, app, *args = line.split()
+    assert (kind, conn, args) == (
+        "SparkSubmitOperator",
+        "spark_default",
+        ["--date", "{{", "ds", "}}"],
+    )
+    assert app.endswith("batch/embed/spark_job.py")
