@@ -77,6 +77,9 @@ def embed_snapshot(
         todo.num_rows,
     )
     if todo.num_rows:
+        model_path = settings.embedding_model_path
+        if model_path is not None and not model_path.is_dir():
+            raise EmbedError(f"embedding model folder {model_path} does not exist")
         own_session = spark is None
         session = spark if spark is not None else _session(settings)
         try:
@@ -129,13 +132,17 @@ def _encode_with_spark(
         stats = spark.sparkContext.accumulator({}, WorkerStatsParam())
         out_dir = staging / "out"
         t0 = time.perf_counter()
-        (
-            spark.read.parquet(str(todo_file))
-            .repartition(partitions)
-            .mapInPandas(functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL)
-            .write.mode("overwrite")
-            .parquet(str(out_dir))
-        )
+        try:
+            (
+                spark.read.parquet(str(todo_file))
+                .repartition(partitions)
+                .mapInPandas(functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL)
+                .write.mode("overwrite")
+                .parquet(str(out_dir))
+            )
+        except Exception as exc:  # Py4J/PySpark errors: one clear message, the cause chained
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise EmbedError(f"Spark embed job failed: {first_line}") from exc
         report.encode_s = round(time.perf_counter() - t0, 3)
         worker_stats: dict[str, WorkerStats] = dict(stats.value)
         parts = store.adopt(out_dir.glob("part-*.parquet"), run=run)

@@ -57,6 +57,7 @@ def session_conf(settings: BatchSettings, *, submitted: bool) -> dict[str, str]:
         "spark.executorEnv.HF_HUB_OFFLINE": "1",
         "spark.executorEnv.TRANSFORMERS_OFFLINE": "1",
         "spark.executorEnv.TOKENIZERS_PARALLELISM": "false",
+        "spark.executorEnv.HF_HUB_DISABLE_PROGRESS_BARS": "1",
         # one torch thread per task: the cores are shared between concurrent tasks
         "spark.executorEnv.OMP_NUM_THREADS": "1",
     }

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from batch.embed.encode import encode_frame
+from batch.embed.errors import EmbedError
 from batch.embed.report import EmbedReport
 from batch.embed.run import embed_snapshot
 from batch.embed.store import EmbeddingStore
@@ -149,3 +150,24 @@ def test_encode_frame_without_spark() -> None:
     vecs = np.stack(out["vector"].to_list())
     assert vecs.shape == (2, 384) and vecs.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+
+
+def test_missing_model_folder_fails_before_spark(first_run: FirstRun, tmp_path: Path) -> None:
+    settings = first_run.settings.model_copy(
+        update={"embedding_model_path": tmp_path / "absent", "embedding_model": "other/model"}
+    )
+    with pytest.raises(EmbedError, match="does not exist"):
+        embed_snapshot(DAY1, settings=settings)  # no session passed: none is started either
+
+
+def test_failing_workers_give_one_embed_error(
+    first_run: FirstRun, spark: SparkSession, tmp_path: Path
+) -> None:
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    settings = first_run.settings.model_copy(
+        update={"embedding_model_path": not_a_model, "embedding_model": "broken/model"}
+    )
+    with pytest.raises(EmbedError, match="Spark embed job failed"):
+        embed_snapshot(DAY1, settings=settings, spark=spark)
+    assert EmbeddingStore.for_settings(settings).part_files() == []
