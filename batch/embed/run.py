@@ -82,6 +82,7 @@ def embed_snapshot(
             raise EmbedError(f"embedding model folder {model_path} does not exist")
         own_session = spark is None
         session = spark if spark is not None else _session(settings)
+        report.spark_master = session.sparkContext.master  # spark-submit may have chosen it
         try:
             _encode_with_spark(
                 session, todo, store=store, settings=settings, report=report, partitions=partitions

@@ -1,9 +1,15 @@
 """The embed job as a program: ``python -m batch.embed.spark_job --date YYYY-MM-DD``.
 
-Also runs under ``spark-submit`` (``spark-submit [--master URL ...] batch/embed/spark_job.py
---date YYYY-MM-DD``), which then decides the master and resources; see
-:mod:`batch.embed.spark_session` for the GPU settings of a cluster. Prints the run report as
-JSON on stdout; exits 1 with a message when the snapshot is missing or the job fails.
+Also runs under ``spark-submit``, which then decides the master and resources::
+
+    PYSPARK_PYTHON=.venv/bin/python SPARK_LOCAL_IP=127.0.0.1 \
+      .venv/bin/spark-submit --master 'local[2]' batch/embed/spark_job.py --date YYYY-MM-DD
+
+The workers' Python (``PYSPARK_PYTHON`` or ``spark.pyspark.python``) must have this project
+installed; see :mod:`batch.embed.spark_session` for the GPU settings of a cluster.
+
+Prints the run report as JSON on stdout; exits 1 with a message when the snapshot is missing or
+the job fails.
 """
 
 from __future__ import annotations
