@@ -82,7 +82,8 @@ def embed_snapshot(
             raise EmbedError(f"embedding model folder {model_path} does not exist")
         own_session = spark is None
         session = spark if spark is not None else _session(settings)
-        report.spark_master = session.sparkContext.master  # spark-submit may have chosen it
+        # spark-submit may have chosen the master
+        report.spark_master = session.sparkContext.master or settings.spark_master
         try:
             _encode_with_spark(
                 session, todo, store=store, settings=settings, report=report, partitions=partitions
