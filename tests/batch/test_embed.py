@@ -66,6 +66,7 @@ def test_one_normalised_vector_per_chunk(first_run: FirstRun) -> None:
     assert report.embedded == len(first_run.chunk_ids)
     assert report.already_embedded == 0
     assert report.dimension == 384
+    assert report.spark_master == "local[2]"  # the session's master, not the settings'
     store = EmbeddingStore.for_settings(first_run.settings)
     assert store.existing_ids() == set(first_run.chunk_ids)
     ids, matrix = store.load(first_run.chunk_ids)
