@@ -37,3 +37,16 @@ def redis_client() -> Iterator[object]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads settings anew from its environment (``get_settings`` is cached)."""
+    from batch.settings import get_settings as batch_settings
+    from online.settings import get_settings as online_settings
+
+    batch_settings.cache_clear()
+    online_settings.cache_clear()
+    yield
+    batch_settings.cache_clear()
+    online_settings.cache_clear()
