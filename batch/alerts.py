@@ -2,7 +2,9 @@
 
 Used by the Airflow DAGs' ``on_failure_callback`` and their deadline alerts. Posting never raises:
 an unreachable webhook is logged and the caller carries on (the task has failed already).
-Standard library only, so DAG files can reference this module cheaply.
+The webhook is ``BatchSettings.alerts`` (``TANDEM_ALERTS__WEBHOOK_URL``,
+``TANDEM_ALERTS__TIMEOUT_S``). Standard library only at import, so DAG files can reference this
+module cheaply.
 """
 
 from __future__ import annotations
@@ -14,33 +16,28 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+if TYPE_CHECKING:
+    from batch.settings import AlertConfig
 
 log = logging.getLogger(__name__)
 
 
-class AlertSettings(BaseSettings):
-    """Where alerts go (env prefix ``TANDEM_ALERT_``)."""
+def _config() -> AlertConfig:
+    from batch.settings import get_settings
 
-    model_config = SettingsConfigDict(env_prefix="TANDEM_ALERT_", extra="ignore", frozen=True)
-
-    webhook_url: str | None = Field(
-        default=None, description="URL alerts are POSTed to as JSON; unset: alerts are only logged."
-    )
-    timeout_s: float = Field(default=5.0, gt=0, description="Webhook request timeout.")
+    return get_settings().alerts
 
 
 def post_alert(
     payload: Mapping[str, Any], *, url: str | None = None, timeout_s: float = 5.0
 ) -> bool:
     """POST ``payload`` as JSON to ``url`` (default: the configured webhook). True when accepted."""
-    target = url if url is not None else AlertSettings().webhook_url
+    target = url if url is not None else _config().webhook_url
     log.warning("alert: %s", payload.get("text", payload))
     if not target:
-        log.info("alert webhook not configured (TANDEM_ALERT_WEBHOOK_URL); logged only")
+        log.info("alert webhook not configured (TANDEM_ALERTS__WEBHOOK_URL); logged only")
         return False
     body = json.dumps(dict(payload), default=str).encode("utf-8")
     req = urllib.request.Request(
@@ -77,8 +74,8 @@ def failure_payload(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def on_failure_callback(context: Mapping[str, Any]) -> None:
     """Airflow ``on_failure_callback``: post the failure with its reason to the webhook."""
-    settings = AlertSettings()
-    post_alert(failure_payload(context), url=settings.webhook_url, timeout_s=settings.timeout_s)
+    config = _config()
+    post_alert(failure_payload(context), url=config.webhook_url, timeout_s=config.timeout_s)
 
 
 async def deadline_missed(context: Mapping[str, Any], **kwargs: Any) -> None:
@@ -88,7 +85,5 @@ async def deadline_missed(context: Mapping[str, Any], **kwargs: Any) -> None:
     run_id = getattr(dag_run, "run_id", "?") if dag_run is not None else "?"
     text = f"[tandem] {dag_id} run {run_id} missed its deadline ({kwargs.get('deadline', '?')})"
     payload = {"text": text, "dag_id": dag_id, "run_id": run_id, "reason": "deadline missed"}
-    settings = AlertSettings()
-    await asyncio.to_thread(
-        post_alert, payload, url=settings.webhook_url, timeout_s=settings.timeout_s
-    )
+    config = _config()
+    await asyncio.to_thread(post_alert, payload, url=config.webhook_url, timeout_s=config.timeout_s)

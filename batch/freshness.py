@@ -4,8 +4,8 @@
 interval end, never the wall clock), stores the figures in the Redis hash ``tandem:freshness``
 (read by ``tandem status`` and the online ``/metrics``) and lists the thresholds it breaches.
 ``enforce`` turns breaches into a :class:`FreshnessBreach` whose message names each figure and
-its threshold. Heavy libraries (pyarrow, redis) are imported inside functions: DAG files read
-:class:`FreshnessSettings` at parse time.
+its threshold. The schedule and thresholds are ``BatchSettings.freshness``
+(``TANDEM_FRESHNESS__*``). Heavy libraries (pyarrow, redis) are imported inside functions.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_schemas.layout import (
     FRESHNESS_KEY,
@@ -35,50 +34,13 @@ from shared_schemas.layout import (
 if TYPE_CHECKING:
     from redis import Redis
 
-    from batch.settings import BatchSettings
+    from batch.settings import BatchSettings, FreshnessConfig
 
 log = logging.getLogger(__name__)
 
 DAG_SUCCESS_KEY = f"{REDIS_PREFIX}:dag:last_success"  # hash: dag_id -> ISO time of last success
 CACHE_PATTERN = f"{REDIS_PREFIX}:ans:*"
 _DATE_IN = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
-
-
-class FreshnessSettings(BaseSettings):
-    """Schedule and thresholds of the freshness job (env prefix ``TANDEM_FRESHNESS_``).
-
-    A threshold left unset (``None``) is not checked.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="TANDEM_FRESHNESS_", extra="ignore", frozen=True)
-
-    interval_min: int = Field(default=15, ge=1, le=1440, description="Minutes between checks.")
-    max_index_age_h: float | None = Field(
-        default=36.0, gt=0, description="Alert when the live index's data is older (hours)."
-    )
-    max_new_documents: int | None = Field(
-        default=None, ge=0, description="Alert when more documents are new or changed."
-    )
-    max_unindexed_chunks: int | None = Field(
-        default=None, ge=0, description="Alert when more snapshot chunks are not in the index."
-    )
-    min_hot_cache_coverage: float | None = Field(
-        default=None, ge=0, le=1, description="Alert below this share of hot questions cached."
-    )
-    max_stale_cache_entries: int | None = Field(
-        default=None, ge=0, description="Alert when more cache entries key an older version."
-    )
-    max_dag_success_age_h: float | None = Field(
-        default=48.0, gt=0, description="Alert when a DAG has not succeeded for longer (hours)."
-    )
-    hot_window_h: float = Field(
-        default=24.0, gt=0, description="Query-log window of hot questions."
-    )
-    namespace: str = Field(default="default", description="Cache namespace checked for coverage.")
-
-
-def get_freshness_settings() -> FreshnessSettings:
-    return FreshnessSettings()
 
 
 class FreshnessError(RuntimeError):
@@ -293,12 +255,12 @@ def compute_freshness(
     *,
     settings: BatchSettings,
     now: datetime,
-    thresholds: FreshnessSettings | None = None,
+    thresholds: FreshnessConfig | None = None,
     client: Redis | None = None,
     store: bool = True,
 ) -> FreshnessReport:
     """Compute the freshness figures at ``now``, list breached thresholds, store them in Redis."""
-    thresholds = thresholds or FreshnessSettings()
+    thresholds = thresholds or settings.freshness
     now = _aware(now)
     figures: dict[str, Any] = {"computed_at": now}
 
@@ -391,7 +353,7 @@ def compute_freshness(
     return report
 
 
-def check_thresholds(report: FreshnessReport, thresholds: FreshnessSettings) -> list[Breach]:
+def check_thresholds(report: FreshnessReport, thresholds: FreshnessConfig) -> list[Breach]:
     """The thresholds ``report`` breaches, each naming its figure (unset thresholds skipped)."""
     out: list[Breach] = []
 

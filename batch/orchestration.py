@@ -2,8 +2,9 @@
 
 Each step takes plain strings (``ds``, versions, paths from DAG params), calls the batch
 function the CLI also calls, and returns a small JSON-able dict for XCom. Nothing here imports
-Airflow; heavy modules are imported inside the steps, so DAG files may import this module and
-:class:`OrchestrationSettings` at parse time.
+Airflow; heavy modules are imported inside the steps, so DAG files may import this module at
+parse time. How the DAGs run (retries, deadline, embed mode, source) is read from
+``batch.settings.get_settings()`` like everything else.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from batch.settings import BatchSettings
@@ -24,37 +22,6 @@ log = logging.getLogger(__name__)
 
 class OrchestrationError(RuntimeError):
     """A DAG step cannot run as configured (no source, no labelled set, gate refused)."""
-
-
-class OrchestrationSettings(BaseSettings):
-    """How the DAGs run the batch steps (env prefix ``TANDEM_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True)
-
-    index_source: Path | None = Field(
-        default=None,
-        description="Source the index DAG ingests (folder, JSONL, SQuAD); default: demo corpus.",
-    )
-    labelled_set: Path | None = Field(
-        default=None, description="Labelled questions for the gate; default: a SQuAD source."
-    )
-    embed_mode: Literal["inprocess", "spark_submit"] = Field(
-        default="inprocess",
-        description="inprocess: a Python task runs Spark; spark_submit: SparkSubmitOperator.",
-    )
-    spark_conn_id: str = Field(default="spark_default", description="Connection for spark-submit.")
-    index_deadline_h: float = Field(
-        default=6.0,
-        ge=0,
-        description="Deadline alert when an index run is not done this long after queued; 0: off.",
-    )
-    dag_retries: int = Field(default=2, ge=0, description="Retries of every DAG task.")
-    dag_retry_delay_s: float = Field(default=300.0, ge=0, description="Delay between retries.")
-
-
-def get_orchestration_settings() -> OrchestrationSettings:
-    """Read from the environment each call (DAG files call it once per parse)."""
-    return OrchestrationSettings()
 
 
 def spark_job_path() -> Path:
@@ -78,16 +45,16 @@ def run_date_of(logical_date: datetime | None, run_after: datetime | None) -> da
 
 
 def _settings() -> BatchSettings:
-    from batch.settings import BatchSettings
+    from batch.settings import get_settings
 
-    return BatchSettings()  # read fresh per task: tests and operators change the environment
+    return get_settings()
 
 
 def resolve_source(param: str | None, *, settings: BatchSettings) -> Path:
     """The source to ingest: DAG param, else ``TANDEM_INDEX_SOURCE``, else the demo corpus."""
     if param:
         return Path(param)
-    configured = OrchestrationSettings().index_source
+    configured = settings.index_source
     if configured is not None:
         return configured
     from batch.corpus import locate_demo_corpus
@@ -95,11 +62,11 @@ def resolve_source(param: str | None, *, settings: BatchSettings) -> Path:
     return locate_demo_corpus(settings.demo_corpus, data_dir=settings.data_dir)
 
 
-def resolve_labelled(param: str | None, *, source: Path) -> Path:
+def resolve_labelled(param: str | None, *, source: Path, settings: BatchSettings) -> Path:
     """The gate's labelled set: DAG param, else ``TANDEM_LABELLED_SET``, else a SQuAD source."""
     if param:
         return Path(param)
-    configured = OrchestrationSettings().labelled_set
+    configured = settings.labelled_set
     if configured is not None:
         return configured
     if source.is_file() and ".json" in "".join(source.suffixes) and source.suffix != ".jsonl":
@@ -141,7 +108,9 @@ def gate_step(version: str, *, source: str | None = None, labelled: str | None =
     from batch.index.gate import check_gate
 
     settings = _settings()
-    labelled_path = resolve_labelled(labelled, source=resolve_source(source, settings=settings))
+    labelled_path = resolve_labelled(
+        labelled, source=resolve_source(source, settings=settings), settings=settings
+    )
     decision = check_gate(version, settings=settings, labelled=labelled_path)
     passed = bool(getattr(decision, "passed", decision))
     reason = str(getattr(decision, "reason", ""))

@@ -1,13 +1,64 @@
-"""The offline side's one settings object (env prefix ``TANDEM_``)."""
+"""The offline side's one settings object (env prefix ``TANDEM_``).
+
+Sections are nested models read with ``__``: ``TANDEM_FRESHNESS__INTERVAL_MIN``,
+``TANDEM_ALERTS__WEBHOOK_URL``. The module imports only pydantic, so DAG files read it at parse
+time.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared_schemas.config import CommonSettings
+from shared_schemas.config import CommonSettings, project_root
+
+# Section prefixes before the sections were nested (single underscore) and now.
+RENAMED_PREFIXES = {"TANDEM_FRESHNESS_": "TANDEM_FRESHNESS__", "TANDEM_ALERT_": "TANDEM_ALERTS__"}
+
+
+class FreshnessConfig(BaseModel):
+    """Schedule and thresholds of the freshness job; a threshold left unset is not checked."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interval_min: int = Field(default=15, ge=1, le=1440, description="Minutes between checks.")
+    max_index_age_h: float | None = Field(
+        default=36.0, gt=0, description="Alert when the live index's data is older (hours)."
+    )
+    max_new_documents: int | None = Field(
+        default=None, ge=0, description="Alert when more documents are new or changed."
+    )
+    max_unindexed_chunks: int | None = Field(
+        default=None, ge=0, description="Alert when more snapshot chunks are not in the index."
+    )
+    min_hot_cache_coverage: float | None = Field(
+        default=None, ge=0, le=1, description="Alert below this share of hot questions cached."
+    )
+    max_stale_cache_entries: int | None = Field(
+        default=None, ge=0, description="Alert when more cache entries key an older version."
+    )
+    max_dag_success_age_h: float | None = Field(
+        default=48.0, gt=0, description="Alert when a DAG has not succeeded for longer (hours)."
+    )
+    hot_window_h: float = Field(
+        default=24.0, gt=0, description="Query-log window of hot questions (hours)."
+    )
+    namespace: str = Field(default="default", description="Cache namespace checked for coverage.")
+
+
+class AlertConfig(BaseModel):
+    """Where DAG failure and deadline alerts go."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    webhook_url: str | None = Field(
+        default=None, description="URL alerts are POSTed to as JSON; unset: alerts are only logged."
+    )
+    timeout_s: float = Field(default=5.0, gt=0, description="Webhook request timeout (seconds).")
 
 
 class BatchSettings(CommonSettings):
@@ -34,11 +85,67 @@ class BatchSettings(CommonSettings):
     keep_versions: int = Field(default=5, ge=2, description="Index versions kept on disk.")
     hot_top_k: int = Field(default=100, gt=0, description="Hot questions precomputed per date.")
     cache_ttl_s: int = Field(default=7 * 86400, gt=0, description="TTL of precomputed answers.")
+    # --- orchestration (the Airflow DAGs) ---
+    index_source: Path | None = Field(
+        default=None,
+        description="Source the index DAG ingests (folder, JSONL, SQuAD); default: demo corpus.",
+    )
+    labelled_set: Path | None = Field(
+        default=None, description="Labelled questions for the gate; default: a SQuAD source."
+    )
+    embed_mode: Literal["inprocess", "spark_submit"] = Field(
+        default="inprocess",
+        description="inprocess: a Python task runs Spark; spark_submit: SparkSubmitOperator.",
+    )
+    spark_conn_id: str = Field(default="spark_default", description="Connection for spark-submit.")
+    index_deadline_h: float = Field(
+        default=6.0,
+        ge=0,
+        description="Deadline alert when an index run is not done this long after queued; 0: off.",
+    )
+    dag_retries: int = Field(default=2, ge=0, description="Retries of every DAG task.")
+    dag_retry_delay_s: float = Field(
+        default=300.0, ge=0, description="Delay between retries (seconds)."
+    )
+    freshness: FreshnessConfig = Field(
+        default_factory=FreshnessConfig, description="Freshness job schedule and thresholds."
+    )
+    alerts: AlertConfig = Field(default_factory=AlertConfig, description="Alert webhook.")
+    # --- release (operator CLI) ---
+    kube_context: str | None = Field(
+        default=None, description="kubectl context; set: release commands also apply."
+    )
+    release_manifest: Path = Field(
+        default_factory=lambda: (
+            project_root() / "docker" / "k8s" / "base" / "online" / "service.yaml"
+        ),
+        description="The blue-green Service manifest that release commands edit.",
+    )
+    rollout_timeout_s: int = Field(default=300, gt=0, description="kubectl rollout status wait.")
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> BatchSettings:
         if self.chunk_overlap >= self.chunk_tokens:
             raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _no_renamed_variables(self) -> BatchSettings:
+        """Refuse the old section names, which would otherwise be ignored without a word."""
+        renamed = sorted(
+            name
+            for name in (n.upper() for n in os.environ)
+            for old, new in RENAMED_PREFIXES.items()
+            if name.startswith(old) and not name.startswith(new)
+        )
+        if renamed:
+            hints = ", ".join(
+                f"{n} -> {n.replace(old, new, 1)}"
+                for n in renamed
+                for old, new in RENAMED_PREFIXES.items()
+                if n.startswith(old)
+            )
+            raise ValueError(f"renamed environment variables: {hints}")
         return self
 
 

@@ -1,7 +1,7 @@
 """tandem_freshness: staleness figures of the live index and the cache, with alerts.
 
 Batch modules are imported inside the task; the interval comes from
-``TANDEM_FRESHNESS_INTERVAL_MIN`` through the batch settings object (env only, no I/O).
+``TANDEM_FRESHNESS__INTERVAL_MIN`` through the batch settings object (env only, no I/O).
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DeltaTriggerTimetable, dag, get_current_context, task
 
-from batch.freshness import get_freshness_settings
-from batch.orchestration import get_orchestration_settings
+from batch.settings import get_settings
 
-INTERVAL = timedelta(minutes=get_freshness_settings().interval_min)
-CONF = get_orchestration_settings()  # env-only pydantic settings: no I/O
+CONF = get_settings()  # env-only pydantic settings: no I/O
+INTERVAL = timedelta(minutes=CONF.freshness.interval_min)
 
 
 def _alert(context: dict) -> None:
@@ -26,14 +25,15 @@ def _alert(context: dict) -> None:
 
 DOC = """
 ### tandem_freshness
-Every `TANDEM_FRESHNESS_INTERVAL_MIN` minutes (15): live index age, documents new since the live
+Every `TANDEM_FRESHNESS__INTERVAL_MIN` minutes (15): live index age, documents new since the live
 index, changed or unindexed chunks, hot-question cache coverage of the live version, cache entries
 keyed to older versions, hours since each DAG's last success. Figures go to the Redis hash
 `tandem:freshness` (read by `tandem status` and the online `/metrics`).
 
-When a threshold (`TANDEM_FRESHNESS_MAX_*`, `TANDEM_FRESHNESS_MIN_HOT_CACHE_COVERAGE`) is breached
-the task fails, without retry, with a message naming each figure and its threshold, and the
-failure callback posts it to `TANDEM_ALERT_WEBHOOK_URL`. `now` is the run's data interval end.
+When a threshold (`TANDEM_FRESHNESS__MAX_*`, `TANDEM_FRESHNESS__MIN_HOT_CACHE_COVERAGE`) is
+breached the task fails, without retry, with a message naming each figure and its threshold, and
+the failure callback posts it to `TANDEM_ALERTS__WEBHOOK_URL`. `now` is the run's data interval
+end.
 """
 
 

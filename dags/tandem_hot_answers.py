@@ -19,10 +19,10 @@ from airflow.sdk import (
     task,
 )
 
-from batch.orchestration import get_orchestration_settings
+from batch.settings import get_settings
 
 LIVE_INDEX = Asset(name="tandem_live_index", uri="tandem://index/live")
-CONF = get_orchestration_settings()  # env-only pydantic settings: no I/O
+CONF = get_settings()  # env-only pydantic settings: no I/O
 
 
 def _alert(context: dict) -> None:

@@ -20,10 +20,11 @@ from airflow.sdk import (
     task,
 )
 
-from batch.orchestration import get_orchestration_settings, spark_job_path
+from batch.orchestration import spark_job_path
+from batch.settings import get_settings
 
 LIVE_INDEX = Asset(name="tandem_live_index", uri="tandem://index/live")
-CONF = get_orchestration_settings()  # env-only pydantic settings: no I/O
+CONF = get_settings()  # env-only pydantic settings: no I/O
 
 
 def _alert(context: dict) -> None:
@@ -44,7 +45,7 @@ version of that date, check it against the quality gate, warm its hot answers, p
   `labelled` (gate questions; default the SQuAD source), `warm_candidate`.
 * Embed runs in-process by default; `TANDEM_EMBED_MODE=spark_submit` uses `SparkSubmitOperator`
   (connection `spark_default`) on `batch/embed/spark_job.py --date {{ ds }}`.
-* Failures post to `TANDEM_ALERT_WEBHOOK_URL`; a deadline alert fires when a run is not done
+* Failures post to `TANDEM_ALERTS__WEBHOOK_URL`; a deadline alert fires when a run is not done
   `TANDEM_INDEX_DEADLINE_H` hours after it was queued.
 """
 

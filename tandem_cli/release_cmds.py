@@ -16,17 +16,17 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 import yaml
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from shared_schemas.config import project_root
 from tandem_cli.common import user_errors
+
+if TYPE_CHECKING:
+    from batch.settings import BatchSettings
 
 release_app = typer.Typer(help="Blue-green release of the online tier.", no_args_is_help=True)
 ab_app = typer.Typer(help="A/B experiments and canaries.", no_args_is_help=True)
@@ -47,21 +47,11 @@ class ReleaseError(Exception):
     """A release step cannot be done (bad manifest, no previous colour, kubectl failed)."""
 
 
-class ReleaseSettings(BaseSettings):
-    """Release settings (``TANDEM_`` prefix); to move into the project settings."""
+def _settings() -> BatchSettings:
+    """Release settings (``kube_context``, ``release_manifest``, ``rollout_timeout_s``)."""
+    from batch.settings import get_settings
 
-    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore", frozen=True)
-
-    kube_context: str | None = Field(
-        default=None, description="kubectl context; set: release commands also apply."
-    )
-    release_manifest: Path = Field(
-        default_factory=lambda: (
-            project_root() / "docker" / "k8s" / "base" / "online" / "service.yaml"
-        ),
-        description="The blue-green Service manifest that release commands edit.",
-    )
-    rollout_timeout_s: int = Field(default=300, gt=0, description="kubectl rollout status wait.")
+    return get_settings()
 
 
 @dataclass(frozen=True)
@@ -199,7 +189,7 @@ def _namespace(manifest: Path) -> str | None:
 
 
 def _release(rollback: bool, to: Track | None, context: str | None, check_ready: bool) -> None:
-    settings = ReleaseSettings()
+    settings = _settings()
     manifest = settings.release_manifest
     context = context or settings.kube_context
     with user_errors(ReleaseError):
@@ -265,7 +255,7 @@ def release_rollback(
 
 def release_status() -> None:
     """Show the live and previous colours recorded in the manifest."""
-    manifest = ReleaseSettings().release_manifest
+    manifest = _settings().release_manifest
     with user_errors(ReleaseError):
         live, previous = live_track(manifest)
     Console().print(f"live: {live}  previous: {previous or '-'}  ({manifest})")

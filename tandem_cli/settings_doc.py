@@ -7,8 +7,10 @@ a test fails when the README and the settings disagree.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from batch.settings import BatchSettings
@@ -29,6 +31,23 @@ def _default(info: FieldInfo) -> str:
     return f"`{text}`" if text else '`""`'
 
 
+def _section(info: FieldInfo) -> type[BaseModel] | None:
+    """The model of a nested settings section (``TANDEM_<SECTION>__<FIELD>``), else None."""
+    kind = info.annotation
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def variables(fields: dict[str, FieldInfo]) -> Iterator[tuple[str, FieldInfo]]:
+    """Each environment variable of ``fields`` with its field; a section gives one per sub-field."""
+    for name, info in fields.items():
+        section = _section(info)
+        if section is None:
+            yield f"TANDEM_{name.upper()}", info
+        else:
+            for sub, sub_info in section.model_fields.items():
+                yield f"TANDEM_{name.upper()}__{sub.upper()}", sub_info
+
+
 def render() -> str:
     rows = ["| variable | side | default | meaning |", "|---|---|---|---|"]
     common = CommonSettings.model_fields
@@ -38,11 +57,9 @@ def render() -> str:
         ("online", {k: v for k, v in OnlineSettings.model_fields.items() if k not in common}),
     ]
     for side, fields in sides:
-        for name, info in fields.items():
-            default = "`./var`" if name == "data_dir" else _default(info)
-            rows.append(
-                f"| `TANDEM_{name.upper()}` | {side} | {default} | {info.description or ''} |"
-            )
+        for var, info in variables(fields):
+            default = "`./var`" if var == "TANDEM_DATA_DIR" else _default(info)
+            rows.append(f"| `{var}` | {side} | {default} | {info.description or ''} |")
     return "\n".join(rows)
 
 

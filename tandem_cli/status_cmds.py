@@ -42,9 +42,9 @@ def status(
 ) -> None:
     """Live index, freshness figures (Redis hash tandem:freshness) and cache coverage."""
     from batch.freshness import FreshnessError, compute_freshness, read_freshness
-    from batch.settings import BatchSettings
+    from batch.settings import get_settings
 
-    settings = BatchSettings()
+    settings = get_settings()
     setup(settings)
     with user_errors(FreshnessError, OSError):
         if compute:

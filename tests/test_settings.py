@@ -46,3 +46,69 @@ def test_unsafe_values_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TANDEM_TOP_K", "0")
     with pytest.raises(ValidationError):
         OnlineSettings()
+
+
+def test_batch_sections_read_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TANDEM_FRESHNESS__INTERVAL_MIN", "5")
+    monkeypatch.setenv("TANDEM_FRESHNESS__MIN_HOT_CACHE_COVERAGE", "0.8")
+    monkeypatch.setenv("TANDEM_ALERTS__WEBHOOK_URL", "http://hooks.example/x")
+    monkeypatch.setenv("TANDEM_ALERTS__TIMEOUT_S", "2.5")
+    s = BatchSettings()
+    assert (s.freshness.interval_min, s.freshness.min_hot_cache_coverage) == (5, 0.8)
+    assert s.freshness.max_index_age_h == 36.0
+    assert (s.alerts.webhook_url, s.alerts.timeout_s) == ("http://hooks.example/x", 2.5)
+
+
+def test_batch_orchestration_and_release_fields_are_flat(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TANDEM_EMBED_MODE", "spark_submit")
+    monkeypatch.setenv("TANDEM_DAG_RETRIES", "4")
+    monkeypatch.setenv("TANDEM_INDEX_SOURCE", str(tmp_path))
+    monkeypatch.setenv("TANDEM_KUBE_CONTEXT", "prod")
+    monkeypatch.setenv("TANDEM_ROLLOUT_TIMEOUT_S", "60")
+    monkeypatch.delenv("TANDEM_RELEASE_MANIFEST", raising=False)
+    s = BatchSettings()
+    assert (s.embed_mode, s.dag_retries, s.index_source) == ("spark_submit", 4, tmp_path)
+    assert (s.kube_context, s.rollout_timeout_s) == ("prod", 60)
+    assert s.release_manifest == project_root() / "docker/k8s/base/online/service.yaml"
+
+
+def test_batch_sections_refuse_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TANDEM_FRESHNESS__INTERVAL_MIN", "0")
+    with pytest.raises(ValidationError, match=r"freshness\.interval_min"):
+        BatchSettings()
+    monkeypatch.delenv("TANDEM_FRESHNESS__INTERVAL_MIN")
+    monkeypatch.setenv("TANDEM_ALERTS__WEBHOK_URL", "http://typo")  # a typo is refused, not ignored
+    with pytest.raises(ValidationError, match=r"alerts\.webhok_url"):
+        BatchSettings()
+    monkeypatch.delenv("TANDEM_ALERTS__WEBHOK_URL")
+    monkeypatch.setenv("TANDEM_EMBED_MODE", "yarn")
+    with pytest.raises(ValidationError, match="embed_mode"):
+        BatchSettings()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("TANDEM_FRESHNESS_INTERVAL_MIN", "TANDEM_FRESHNESS__INTERVAL_MIN"),
+        ("TANDEM_ALERT_WEBHOOK_URL", "TANDEM_ALERTS__WEBHOOK_URL"),
+    ],
+)
+def test_renamed_variables_are_refused_naming_the_new_one(
+    monkeypatch: pytest.MonkeyPatch, old: str, new: str
+) -> None:
+    monkeypatch.setenv(old, "5")
+    with pytest.raises(ValidationError, match=f"{old} -> {new}"):
+        BatchSettings()
+
+
+def test_get_settings_is_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batch.settings import get_settings
+
+    monkeypatch.setenv("TANDEM_DAG_RETRIES", "3")
+    first = get_settings()
+    monkeypatch.setenv("TANDEM_DAG_RETRIES", "5")
+    assert get_settings() is first and first.dag_retries == 3
+    get_settings.cache_clear()
+    assert get_settings().dag_retries == 5

@@ -14,14 +14,13 @@ from batch.freshness import (
     DAG_SUCCESS_KEY,
     FreshnessBreach,
     FreshnessReport,
-    FreshnessSettings,
     check_thresholds,
     compute_freshness,
     enforce,
     read_freshness,
     record_dag_success,
 )
-from batch.settings import BatchSettings
+from batch.settings import BatchSettings, FreshnessConfig
 from shared_schemas import QueryLogEvent
 from shared_schemas.hashing import normalize_question, question_key_hash
 from shared_schemas.layout import FRESHNESS_KEY, QUERY_LOG_STREAM, cache_key
@@ -37,7 +36,7 @@ def _report(**kw: Any) -> FreshnessReport:
 
 
 def test_thresholds_name_figure_and_threshold() -> None:
-    limits = FreshnessSettings(
+    limits = FreshnessConfig(
         max_index_age_h=36, min_hot_cache_coverage=0.8, max_stale_cache_entries=None
     )
     report = _report(
@@ -52,7 +51,7 @@ def test_thresholds_name_figure_and_threshold() -> None:
 
 def test_within_thresholds_no_breach() -> None:
     report = _report(live_version="v", live_index_age_h=12.0, dag_success_age_h={"a": 1.0})
-    assert check_thresholds(report, FreshnessSettings()) == []
+    assert check_thresholds(report, FreshnessConfig()) == []
     enforce(report)  # does not raise
 
 
@@ -62,9 +61,12 @@ def test_enforce_raises_with_every_breach() -> None:
         enforce(report)
 
 
-def test_interval_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TANDEM_FRESHNESS_INTERVAL_MIN", "5")
-    assert FreshnessSettings().interval_min == 5
+def test_interval_and_thresholds_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TANDEM_FRESHNESS__INTERVAL_MIN", "5")
+    monkeypatch.setenv("TANDEM_FRESHNESS__MAX_NEW_DOCUMENTS", "7")
+    freshness = BatchSettings().freshness
+    assert (freshness.interval_min, freshness.max_new_documents) == (5, 7)
+    assert freshness.max_index_age_h == 36.0  # the rest keep their defaults
 
 
 def _log_question(client: Any, question: str, ts: datetime, n: int) -> None:
@@ -165,7 +167,7 @@ def test_failure_callback_posts_reason(webhook: str, monkeypatch: pytest.MonkeyP
     class Ti:
         dag_id, task_id, run_id = "tandem_freshness", "check_freshness", "manual__1"
 
-    monkeypatch.setenv("TANDEM_ALERT_WEBHOOK_URL", webhook)
+    monkeypatch.setenv("TANDEM_ALERTS__WEBHOOK_URL", webhook)
     on_failure_callback({"ti": Ti(), "exception": FreshnessBreach(["x=2 exceeds threshold 1"])})
     (sent,) = WebhookSink.received
     assert sent["dag_id"] == "tandem_freshness" and sent["task_id"] == "check_freshness"

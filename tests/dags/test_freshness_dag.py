@@ -34,7 +34,7 @@ def test_fails_when_stale_then_passes_after_publish(
     from batch.settings import BatchSettings
     from shared_schemas.layout import FRESHNESS_KEY
 
-    monkeypatch.setenv("TANDEM_ALERT_WEBHOOK_URL", webhook)
+    monkeypatch.setenv("TANDEM_ALERTS__WEBHOOK_URL", webhook)
     settings = BatchSettings()
     write_snapshot(settings, date(2026, 3, 1), DOCS)
     publish(write_version(settings, date(2026, 3, 1)), settings=settings)
