@@ -2,10 +2,10 @@
 # Local Airflow 3 for Tandem: `bash scripts/airflow.sh start|stop|status`.
 #
 # start: migrates the metadata DB (SQLite under AIRFLOW_HOME, or PostgreSQL when
-# TANDEM_AIRFLOW_DB_URL is set), then runs api-server, scheduler, dag-processor and triggerer as
-# separate background processes (each in its own process group, PID files in $AIRFLOW_HOME/run/,
-# logs in $AIRFLOW_HOME/logs/), waits until the api-server answers /api/v2/monitor/health and
-# prints the UI address and the admin password.
+# TANDEM_AIRFLOW_DB_URL is set, see below), then runs api-server, scheduler, dag-processor and
+# triggerer as separate background processes (each in its own process group, PID files in
+# $AIRFLOW_HOME/run/, logs in $AIRFLOW_HOME/logs/), waits until the api-server answers
+# /api/v2/monitor/health and prints the UI address and the admin password.
 # stop: stops exactly the processes named by those PID files (their process groups), waits for them.
 # env: prints the export lines for running the `airflow` CLI against the same instance:
 #   eval "$(bash scripts/airflow.sh env)"; airflow backfill create --dag-id tandem_index ...
@@ -13,6 +13,15 @@
 # Settings (environment): TANDEM_AIRFLOW_HOME (default <repo>/var/airflow),
 # TANDEM_AIRFLOW_HOST (127.0.0.1), TANDEM_AIRFLOW_PORT (8080), TANDEM_AIRFLOW_DB_URL (unset: SQLite),
 # TANDEM_AIRFLOW_START_TIMEOUT (180 s), TANDEM_AIRFLOW_ADMIN (admin).
+#
+# PostgreSQL: TANDEM_AIRFLOW_DB_URL=postgresql+psycopg2://USER[:PASSWORD]@HOST:PORT/DB (or
+# postgresql://...) names an existing, empty or earlier-migrated database; `start` runs
+# `airflow db migrate`, which creates or upgrades the schema. The URL becomes
+# AIRFLOW__DATABASE__SQL_ALCHEMY_CONN; Airflow derives the async URL (postgresql+asyncpg) itself.
+# Drivers: psycopg2-binary and asyncpg, both project dependencies. Create the database first, e.g.
+#   createdb -h 127.0.0.1 -U postgres tandem_airflow
+#   TANDEM_AIRFLOW_DB_URL=postgresql+psycopg2://postgres@127.0.0.1:5432/tandem_airflow make airflow
+# tests/dags/test_airflow_postgres.py runs `airflow db migrate` with exactly this configuration.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +53,11 @@ configure() {
   export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
   export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}" HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
   if [ -n "${TANDEM_AIRFLOW_DB_URL:-}" ]; then
+    case "$TANDEM_AIRFLOW_DB_URL" in
+      postgresql://*|postgresql+psycopg2://*|sqlite:///*) ;;
+      *) echo "airflow: TANDEM_AIRFLOW_DB_URL must start with postgresql+psycopg2://," \
+           "postgresql:// or sqlite:///, got '${TANDEM_AIRFLOW_DB_URL%%:*}:...'" >&2; exit 2 ;;
+    esac
     export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$TANDEM_AIRFLOW_DB_URL"
   else
     export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
