@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,10 @@ class Source:
         }
 
 
+def render_sources(sources: list[Source]) -> str:
+    return json.dumps([s.as_dict() for s in sources], ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class AnswerRequest:
     question: str
@@ -63,6 +68,8 @@ class AnswerResult:
     timings_ms: dict[str, float]
     degraded: str | None = None
     similarity: float | None = None
+    #: the sources already rendered as a JSON array (cache hits reuse it)
+    sources_json: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -80,6 +87,17 @@ class AnswerResult:
         if self.similarity is not None:
             body["similarity"] = round(self.similarity, 4)
         return body
+
+    def to_json(self, extra: dict[str, Any] | None = None) -> bytes:
+        """The API body, splicing in the pre-rendered sources when there are some."""
+        body = self.as_dict()
+        if extra:
+            body.update(extra)
+        if self.sources_json is None:
+            return json.dumps(body, ensure_ascii=False).encode()
+        body["sources"] = None
+        head = json.dumps(body, ensure_ascii=False)
+        return head.replace('"sources": null', '"sources": ' + self.sources_json, 1).encode()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from online.metrics import ServiceMetrics
 from online.observer import ServiceObserver
 from online.pipeline import AnswerPipeline, TextEncoder
 from online.querylog import QueryLogWriter
-from online.redis_conn import async_redis
+from online.redis_conn import async_redis, deadline
 from online.refine.config import RefineSettings
 from online.reload import IndexReloader
 from online.settings import OnlineSettings
@@ -54,14 +54,16 @@ class Components:
     async def stop(self) -> None:
         await self.reloader.stop()
         await self.querylog.stop()
-        with contextlib.suppress(RedisError, OSError):
-            await self.redis.aclose()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with deadline():
+                await self.redis.aclose()
         self.llm.close()
 
     async def redis_ok(self) -> bool:
         try:
-            await self.redis.ping()
-        except (RedisError, OSError):
+            async with deadline():
+                await self.redis.ping()
+        except (RedisError, OSError, TimeoutError):
             self.metrics.redis_up.set(0)
             return False
         self.metrics.redis_up.set(1)

@@ -41,6 +41,8 @@ class IndexState:
     loaded_at: float  # time.time()
     version_dir: Path | None = None
     chunks: dict[str, ChunkInfo] = field(default_factory=dict, repr=False)
+    #: the index answers ``chunk(chunk_id)`` itself (decided once: isinstance on a Protocol is slow)
+    index_lookup: bool = False
 
     @property
     def built_at(self) -> datetime:
@@ -48,8 +50,8 @@ class IndexState:
 
     def chunk(self, chunk_id: str) -> ChunkInfo | None:
         """Title and text of a chunk of this version (for answers served from the cache)."""
-        if isinstance(self.index, SupportsChunkLookup):
-            hit = self.index.chunk(chunk_id)
+        if self.index_lookup:
+            hit = self.index.chunk(chunk_id)  # type: ignore[attr-defined]
             return ChunkInfo(hit.doc_id, hit.title, hit.text) if hit else None
         return self.chunks.get(chunk_id)
 
@@ -71,13 +73,15 @@ def _chunk_map(version_dir: Path) -> dict[str, ChunkInfo]:
 def load_state(version_dir: Path, *, expected_model: str | None) -> IndexState:
     """Load and verify a version directory (blocking; raises ``IndexLoadError``)."""
     index = load_index(version_dir, expected_model=expected_model, verify=True)
-    chunks = {} if isinstance(index, SupportsChunkLookup) else _chunk_map(version_dir)
+    lookup = isinstance(index, SupportsChunkLookup)
+    chunks = {} if lookup else _chunk_map(version_dir)
     return IndexState(
         index=index,
         version=index.manifest.index_version,
         loaded_at=time.time(),
         version_dir=version_dir,
         chunks=chunks,
+        index_lookup=lookup,
     )
 
 

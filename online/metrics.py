@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -72,6 +74,23 @@ class ServiceMetrics:
         self.querylog_dropped = Counter(
             "tandem_querylog_dropped_total", "Query-log events dropped", registry=r
         )
+
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, values: tuple[str, ...]) -> Any:
+        """``metric.labels(*values)``, memoised (labels() costs microseconds on the hot path)."""
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    def request_children(self, route: str, method: str, status: str) -> tuple[Any, Any]:
+        key = (route, method, status)
+        return self._child(self.requests, key), self._child(self.latency, key)
+
+    def answer_counter(self, cache: str, variant: str, status: str, index_version: str) -> Any:
+        return self._child(self.answers, (cache, variant, status, index_version))
 
     def set_index(self, version: str | None, age_s: float | None) -> None:
         self.index_info.clear()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Literal
 
 from online.answers import AnswerRequest, AnswerResult
 from online.metrics import ServiceMetrics
@@ -16,29 +18,30 @@ class ServiceObserver:
         self.querylog = querylog
 
     def answered(self, request: AnswerRequest, result: AnswerResult) -> None:
-        status = "degraded" if result.degraded else "ok"
-        self.metrics.answers.labels(
-            cache=result.cache,
-            variant=result.variant,
-            status=status,
-            index_version=result.index_version,
+        status: Literal["ok", "degraded"] = "degraded" if result.degraded else "ok"
+        self.metrics.answer_counter(
+            result.cache, result.variant, status, result.index_version
         ).inc()
         if self.querylog is None:
             return
         self.querylog.append(
-            QueryLogEvent(
-                query_id=result.query_id,
-                question=result.question,
-                normalized_key=result.question_hash,
-                ts=datetime.now(UTC),
-                cache=result.cache,
-                index_version=result.index_version,
-                variant=result.variant,
-                user_id=request.user_id,
-                latency_ms=max(0.0, result.timings_ms.get("total", 0.0)),
-                status=status,
-                degraded_reason=result.degraded,
-                source_chunk_ids=tuple(s.chunk_id for s in result.sources),
+            json.dumps(
+                {  # QueryLogEvent v1, rendered without re-validating what we built (hot path)
+                    "schema_version": QueryLogEvent.SCHEMA_VERSION,
+                    "query_id": result.query_id,
+                    "question": result.question,
+                    "normalized_key": result.question_hash,
+                    "ts": datetime.now(UTC).isoformat(),
+                    "cache": result.cache,
+                    "index_version": result.index_version,
+                    "variant": result.variant,
+                    "user_id": request.user_id,
+                    "latency_ms": max(0.0, result.timings_ms.get("total", 0.0)),
+                    "status": status,
+                    "degraded_reason": result.degraded,
+                    "source_chunk_ids": [s.chunk_id for s in result.sources],
+                },
+                ensure_ascii=False,
             )
         )
 

@@ -13,12 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from online.answers import AnswerRequest, AnswerResult, ComputedAnswer, Source
+from online.answers import AnswerRequest, AnswerResult, ComputedAnswer, Source, render_sources
 from online.cache.async_cache import AsyncRedisAnswerCache
 from online.cache.codec import CacheScope
 from online.errors import CacheUnavailableError, LLMError
@@ -58,6 +58,20 @@ class StreamEvent:
     result: AnswerResult | None = None
 
 
+@dataclass
+class _Answering:
+    """One request's state while it moves through the pipeline."""
+
+    request: AnswerRequest
+    state: IndexState
+    scope: CacheScope
+    qhash: str
+    t0: float
+    use_cache: bool
+    outcome: CacheOutcome = "miss"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
@@ -81,15 +95,22 @@ class AnswerPipeline:
         self.cache = cache
         self.runner = runner
         self.observer = observer
+        self._scopes: dict[str, CacheScope] = {}
+        self._sources_memo: dict[tuple[Any, ...], tuple[list[Source], str]] = {}
 
     # ---------- shared pieces ----------
     def scope(self, index_version: str) -> CacheScope:
-        return CacheScope(
-            index_version=index_version,
-            embedding_model=self.settings.embedding_model,
-            llm_model=self.llm.model_id,
-            prompt_version=self.settings.prompt_version,
-        )
+        scope = self._scopes.get(index_version)
+        if scope is None:
+            if len(self._scopes) > 16:
+                self._scopes.clear()
+            scope = self._scopes[index_version] = CacheScope(
+                index_version=index_version,
+                embedding_model=self.settings.embedding_model,
+                llm_model=self.llm.model_id,
+                prompt_version=self.settings.prompt_version,
+            )
+        return scope
 
     def embed(self, question: str) -> np.ndarray:
         return self.encoder.encode([question])[0]
@@ -143,8 +164,13 @@ class AnswerPipeline:
 
     # ---------- async: the API ----------
     async def answer(self, request: AnswerRequest) -> AnswerResult:
+        """The whole answer (cache hits return without touching the live path)."""
+        ctx = self._begin(request)
+        hit = await self._exact(ctx)
+        if hit is not None:
+            return hit
         result: AnswerResult | None = None
-        async for event in self.stream(request, tokens=False):
+        async for event in self._live(ctx, tokens=False):
             if event.kind == "final":
                 result = event.result
         assert result is not None
@@ -154,80 +180,107 @@ class AnswerPipeline:
         self, request: AnswerRequest, *, tokens: bool = True
     ) -> AsyncIterator[StreamEvent]:
         """Token events (when ``tokens``) then one final event carrying the result."""
-        t0 = time.perf_counter()
+        ctx = self._begin(request)
+        hit = await self._exact(ctx)
+        if hit is not None:
+            if tokens and hit.answer:
+                yield StreamEvent("token", text=hit.answer)
+            yield StreamEvent("final", result=hit)
+            return
+        async for event in self._live(ctx, tokens=tokens):
+            yield event
+
+    def _begin(self, request: AnswerRequest) -> _Answering:
         state = self.indexes.require()
-        scope = self.scope(state.version)
-        qhash = question_key_hash(request.question)
-        timings: dict[str, float] = {}
-        outcome: CacheOutcome = "miss"
+        return _Answering(
+            request=request,
+            state=state,
+            scope=self.scope(state.version),
+            qhash=question_key_hash(request.question),
+            t0=time.perf_counter(),
+            use_cache=request.use_cache and self.cache is not None,
+        )
 
-        def done(
-            answer: str | None,
-            sources: list[Source],
-            cache: CacheOutcome,
-            *,
-            degraded: str | None = None,
-            similarity: float | None = None,
-        ) -> StreamEvent:
-            timings["total"] = _ms(time.perf_counter() - t0)
-            result = AnswerResult(
-                query_id=request.query_id,
-                question=request.question,
-                question_hash=qhash,
-                answer=answer,
-                sources=sources,
-                cache=cache,
-                index_version=state.version,
-                embed_model=self.settings.embedding_model,
-                llm_model=self.llm.model_id,
-                variant=request.variant,
-                timings_ms=timings,
-                degraded=degraded,
-                similarity=similarity,
-            )
-            if self.observer:
-                self.observer.answered(request, result)
-            return StreamEvent("final", result=result)
+    def _finish(
+        self,
+        ctx: _Answering,
+        answer: str | None,
+        sources: list[Source],
+        cache: CacheOutcome,
+        *,
+        degraded: str | None = None,
+        similarity: float | None = None,
+        sources_json: str | None = None,
+    ) -> AnswerResult:
+        ctx.timings["total"] = _ms(time.perf_counter() - ctx.t0)
+        result = AnswerResult(
+            query_id=ctx.request.query_id,
+            question=ctx.request.question,
+            question_hash=ctx.qhash,
+            answer=answer,
+            sources=sources,
+            cache=cache,
+            index_version=ctx.state.version,
+            embed_model=self.settings.embedding_model,
+            llm_model=self.llm.model_id,
+            variant=ctx.request.variant,
+            timings_ms=ctx.timings,
+            degraded=degraded,
+            similarity=similarity,
+            sources_json=sources_json,
+        )
+        if self.observer:
+            self.observer.answered(ctx.request, result)
+        return result
 
-        use_cache = request.use_cache and self.cache is not None
-        if use_cache:
-            assert self.cache is not None
-            tc = time.perf_counter()
-            try:
-                entry = await self.cache.get_exact(scope, qhash)
-            except CacheUnavailableError as exc:
-                outcome = "unavailable"
-                self._cache_down("get", exc)
-                entry = None
-            timings["cache"] = _ms(time.perf_counter() - tc)
-            if entry is not None:
-                if tokens:
-                    yield StreamEvent("token", text=entry.answer)
-                yield done(entry.answer, self._cited_sources(state, entry), "exact")
-                return
+    async def _exact(self, ctx: _Answering) -> AnswerResult | None:
+        """One Redis GET of the versioned key; a hit is the whole answer."""
+        if not ctx.use_cache:
+            return None
+        assert self.cache is not None
+        tc = time.perf_counter()
+        try:
+            entry = await self.cache.get_exact(ctx.scope, ctx.qhash)
+        except CacheUnavailableError as exc:
+            ctx.outcome = "unavailable"
+            self._cache_down("get", exc)
+            entry = None
+        ctx.timings["cache"] = _ms(time.perf_counter() - tc)
+        if entry is None:
+            return None
+        sources, rendered = self._cited_sources(ctx.state, entry)
+        return self._finish(ctx, entry.answer, sources, "exact", sources_json=rendered)
+
+    async def _live(self, ctx: _Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
+        """Semantic cache, then retrieval and generation."""
+        request, state, timings = ctx.request, ctx.state, ctx.timings
         te = time.perf_counter()
         vector = await asyncio.to_thread(self.embed, request.question)
         self._stage("embed", time.perf_counter() - te, timings)
-        if use_cache and outcome != "unavailable":
+        if ctx.use_cache and ctx.outcome != "unavailable":
             assert self.cache is not None
             ts = time.perf_counter()
             try:
                 hit = await self.cache.get_semantic(
-                    scope, request.question, vector, threshold=self.settings.semantic_threshold
+                    ctx.scope, request.question, vector, threshold=self.settings.semantic_threshold
                 )
             except CacheUnavailableError as exc:
-                outcome, hit = "unavailable", None
+                ctx.outcome, hit = "unavailable", None
                 self._cache_down("semantic", exc)
             timings["semantic"] = _ms(time.perf_counter() - ts)
             if hit is not None:
                 if tokens:
                     yield StreamEvent("token", text=hit.entry.answer)
-                yield done(
+                sources, rendered = self._cited_sources(state, hit.entry)
+                result = self._finish(
+                    ctx,
                     hit.entry.answer,
-                    self._cited_sources(state, hit.entry),
+                    sources,
                     "semantic",
                     similarity=hit.similarity,
+                    sources_json=rendered,
                 )
+                yield StreamEvent("final", result=result)
                 return
         ts = time.perf_counter()
         k = request.top_k or self.settings.top_k
@@ -249,18 +302,22 @@ class AnswerPipeline:
                     yield StreamEvent("token", text=piece)
                 answer = "".join(pieces).strip()
             else:
-                answer = (
-                    await runner.generate(messages, max_new_tokens=self.settings.max_new_tokens)
-                ).text
+                generated = await runner.generate(
+                    messages, max_new_tokens=self.settings.max_new_tokens
+                )
+                answer = generated.text
         except LLMError as exc:
             timings["generate"] = _ms(time.perf_counter() - tg)
             log.warning("LLM failed, answering with sources only: %s", exc)
-            yield done(None, sources, outcome, degraded=f"llm_unavailable: {exc}")
+            result = self._finish(
+                ctx, None, sources, ctx.outcome, degraded=f"llm_unavailable: {exc}"
+            )
+            yield StreamEvent("final", result=result)
             return
         self._stage("generate", time.perf_counter() - tg, timings)
-        if use_cache and outcome != "unavailable" and answer:
-            await self._write_through(state, request.question, qhash, answer, hits, vector)
-        yield done(answer, sources, outcome)
+        if ctx.use_cache and ctx.outcome != "unavailable" and answer:
+            await self._write_through(state, request.question, ctx.qhash, answer, hits, vector)
+        yield StreamEvent("final", result=self._finish(ctx, answer, sources, ctx.outcome))
 
     # ---------- internals ----------
     def _runner(self) -> GenerationRunner:
@@ -284,7 +341,19 @@ class AnswerPipeline:
         if self.observer:
             self.observer.cache_unavailable(operation)
 
-    def _cited_sources(self, state: IndexState, entry: CacheEntry) -> list[Source]:
+    def _cited_sources(self, state: IndexState, entry: CacheEntry) -> tuple[list[Source], str]:
+        """Sources of a cached answer and their JSON, memoised per index version and entry."""
+        key = (state.version, entry.normalized_key, entry.created_at, entry.answer)
+        memo = self._sources_memo.get(key)
+        if memo is None:
+            sources = self._resolve_sources(state, entry)
+            memo = (sources, render_sources(sources))
+            if len(self._sources_memo) >= 4096:
+                self._sources_memo.clear()
+            self._sources_memo[key] = memo
+        return memo
+
+    def _resolve_sources(self, state: IndexState, entry: CacheEntry) -> list[Source]:
         out = []
         for c in entry.cited:
             info = state.chunk(c.chunk_id)

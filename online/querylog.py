@@ -1,8 +1,9 @@
 """Query-log and feedback events into bounded Redis streams.
 
-:class:`QueryLogWriter` buffers events in memory and a background task writes them in batches
-(one pipelined ``XADD MAXLEN ~`` per event), so the cache-hit path never waits on the log. A
-Redis outage drops events (counted), it never fails a request.
+:class:`QueryLogWriter` buffers events in memory and a background task writes them in batches, so
+the cache-hit path never waits on the log: events are written at most ``interval_s`` late, by one
+scripted command per batch that appends one stream entry (field ``event``) per event, ``MAXLEN ~``
+bounded. A Redis outage drops events (counted); it never fails a request.
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from online.errors import CacheUnavailableError
+from online.redis_conn import deadline
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM
 
 log = logging.getLogger(__name__)
+
+# One command per batch, one stream entry per event (field ``event``), MAXLEN ~ bounded.
+_XADD_MANY = """
+for i = 1, #ARGV - 1 do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[#ARGV], '*', 'event', ARGV[i])
+end
+return #ARGV - 1
+"""
 
 
 class QueryLogWriter:
@@ -32,24 +42,28 @@ class QueryLogWriter:
         stream: str = QUERY_LOG_STREAM,
         buffer: int = 10_000,
         batch: int = 200,
+        interval_s: float = 0.05,
         on_drop: Callable[[int], None] | None = None,
     ) -> None:
         self.redis = redis
         self.maxlen = maxlen
         self.stream = stream
         self.batch = batch
+        self.interval_s = interval_s
         self._buf: deque[str] = deque()
         self._capacity = buffer
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._on_drop = on_drop
         self.dropped = 0
+        self._script = redis.register_script(_XADD_MANY)
 
-    def append(self, event: QueryLogEvent) -> None:
+    def append(self, event: QueryLogEvent | str) -> None:
+        """Queue one event (a model, or its JSON text already rendered)."""
         if len(self._buf) >= self._capacity:
             self._buf.popleft()
             self._drop(1)
-        self._buf.append(event.dumps())
+        self._buf.append(event if isinstance(event, str) else event.dumps())
         self._wake.set()
 
     def _drop(self, n: int) -> None:
@@ -72,6 +86,8 @@ class QueryLogWriter:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            if len(self._buf) < self.batch:
+                await asyncio.sleep(self.interval_s)  # gather a batch: one round trip for many
             self._wake.clear()
             await self.flush()
 
@@ -81,12 +97,10 @@ class QueryLogWriter:
         while self._buf:
             items = [self._buf.popleft() for _ in range(min(self.batch, len(self._buf)))]
             try:
-                pipe = self.redis.pipeline(transaction=False)
-                for item in items:
-                    pipe.xadd(self.stream, {"event": item}, maxlen=self.maxlen, approximate=True)
-                await pipe.execute()
+                async with deadline(5.0):
+                    await self._script(keys=[self.stream], args=[*items, self.maxlen])
                 written += len(items)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("query log write failed, %d events dropped: %s", len(items), exc)
                 self._drop(len(items))
                 break
@@ -95,9 +109,10 @@ class QueryLogWriter:
 
 async def append_feedback(redis: Any, event: FeedbackEvent, *, maxlen: int) -> str:
     try:
-        entry_id = await redis.xadd(
-            FEEDBACK_STREAM, {"event": event.dumps()}, maxlen=maxlen, approximate=True
-        )
-    except (RedisError, OSError) as exc:
+        async with deadline():
+            entry_id = await redis.xadd(
+                FEEDBACK_STREAM, {"event": event.dumps()}, maxlen=maxlen, approximate=True
+            )
+    except (RedisError, OSError, TimeoutError) as exc:
         raise CacheUnavailableError(f"feedback store unavailable: {exc}") from exc
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

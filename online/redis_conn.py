@@ -1,20 +1,32 @@
 """Redis clients for the service: short timeouts, one immediate retry (a stale pooled connection
-after a Redis restart), and no long back-off, so a Redis outage degrades requests at once."""
+after a Redis restart), and no long back-off, so a Redis outage degrades requests at once.
+
+The asyncio client has no socket timeout of its own: redis-py enforces one with
+``asyncio.wait_for``, a new task per command, which the cache-hit path cannot afford. Callers
+bound each operation with :func:`deadline` (``asyncio.timeout``, no task) instead."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+REDIS_OP_TIMEOUT_S = 1.0
 
-def async_redis(url: str, *, timeout_s: float = 1.0) -> Any:
+
+def deadline(seconds: float = REDIS_OP_TIMEOUT_S) -> asyncio.Timeout:
+    """``async with deadline(): await redis...`` raises TimeoutError when Redis hangs."""
+    return asyncio.timeout(seconds)
+
+
+def async_redis(url: str, *, connect_timeout_s: float = 0.5) -> Any:
     from redis.asyncio import Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
     return Redis.from_url(
         url,
-        socket_connect_timeout=min(0.5, timeout_s),
-        socket_timeout=timeout_s,
+        socket_connect_timeout=connect_timeout_s,
+        socket_timeout=None,
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
     )

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
+from online.redis_conn import deadline
 from online.retrieval import IndexLoadError, read_live_version
 from online.settings import OnlineSettings
 from shared_schemas.base import SchemaError
@@ -62,10 +63,11 @@ class IndexReloader:
         """The version the pointer names: the Redis manifest first, else the LIVE file."""
         if self.redis is not None:
             try:
-                raw = await self.redis.get(LIVE_MANIFEST_KEY)
+                async with deadline():
+                    raw = await self.redis.get(LIVE_MANIFEST_KEY)
                 if raw is not None:
                     return IndexManifest.parse(raw).index_version
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 log.debug("live pointer not readable from Redis, using the LIVE file: %s", exc)
             except SchemaError as exc:
                 log.warning("live manifest in Redis unreadable, using the LIVE file: %s", exc)

@@ -1,4 +1,7 @@
-"""Annotated dependencies: routes receive adapters, they never construct clients."""
+"""Annotated dependencies: routes receive adapters, they never construct clients.
+
+All are ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool, a thread hop
+per request that the cache-hit path cannot afford."""
 
 from __future__ import annotations
 
@@ -11,17 +14,19 @@ from online.pipeline import AnswerPipeline
 from online.settings import OnlineSettings
 
 
-def get_components(request: Request) -> Components:
+async def get_components(request: Request) -> Components:
     components: Components = request.app.state.components
     return components
 
 
-def get_pipeline(request: Request) -> AnswerPipeline:
-    return get_components(request).pipeline
+async def get_pipeline(request: Request) -> AnswerPipeline:
+    components: Components = request.app.state.components
+    return components.pipeline
 
 
-def get_settings_dep(request: Request) -> OnlineSettings:
-    return get_components(request).settings
+async def get_settings_dep(request: Request) -> OnlineSettings:
+    components: Components = request.app.state.components
+    return components.settings
 
 
 ComponentsDep = Annotated[Components, Depends(get_components)]

@@ -25,12 +25,15 @@ class BodyLimitMiddleware:
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    declared = int(value)
                 except ValueError:
-                    too_big = False
-                if too_big:
+                    break
+                if declared > self.max_bytes:
                     await self._refuse(send)
                     return
+                # the HTTP server delivers exactly the declared length: nothing to count
+                await self.app(scope, receive, send)
+                return
         seen = 0
         refused = False
 
@@ -105,6 +108,8 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            labels = {"route": path, "method": scope.get("method", ""), "status": str(status)}
-            self.metrics.requests.labels(**labels).inc()
-            self.metrics.latency.labels(**labels).observe(time.perf_counter() - t0)
+            count, latency = self.metrics.request_children(
+                path, scope.get("method", ""), str(status)
+            )
+            count.inc()
+            latency.observe(time.perf_counter() - t0)

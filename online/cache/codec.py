@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import numpy as np
 
@@ -44,15 +45,21 @@ class CacheScope:
             namespace=entry.namespace,
         )
 
-    def key(self, question_hash: str) -> str:
-        return cache_key(
+    @cached_property
+    def _key_prefix(self) -> str:
+        probe = cache_key(
             namespace=self.namespace,
             index_version=self.index_version,
             embedding_model=self.embedding_model,
             llm_model=self.llm_model,
             prompt_version=self.prompt_version,
-            question_hash=question_hash,
+            question_hash="Q",
         )
+        return probe[:-1]
+
+    def key(self, question_hash: str) -> str:
+        """``layout.cache_key(...)`` for this scope (its prefix computed once)."""
+        return self._key_prefix + question_hash
 
     def semantic_key(self) -> str:
         exact = self.key("_")

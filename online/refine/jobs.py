@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
 from online.errors import CacheUnavailableError
+from online.redis_conn import deadline
 from shared_schemas.layout import REDIS_PREFIX, REFINE_STREAM
 
 REFINE_GROUP = "tandem-refiners"
@@ -65,16 +66,18 @@ async def enqueue(redis: Any, job: RefineJob, *, ttl_s: int, maxlen: int) -> Job
         pipe = redis.pipeline(transaction=True)
         pipe.set(job_key(job.job_id), status.model_dump_json(), ex=ttl_s)
         pipe.xadd(REFINE_STREAM, {"job": job.model_dump_json()}, maxlen=maxlen, approximate=True)
-        await pipe.execute()
-    except (RedisError, OSError) as exc:
+        async with deadline():
+            await pipe.execute()
+    except (RedisError, OSError, TimeoutError) as exc:
         raise CacheUnavailableError(f"refinement queue unavailable: {exc}") from exc
     return status
 
 
 async def read_status(redis: Any, job_id: str) -> JobStatus | None:
     try:
-        raw = await redis.get(job_key(job_id))
-    except (RedisError, OSError) as exc:
+        async with deadline():
+            raw = await redis.get(job_key(job_id))
+    except (RedisError, OSError, TimeoutError) as exc:
         raise CacheUnavailableError(f"job store unavailable: {exc}") from exc
     return JobStatus.model_validate_json(raw) if raw is not None else None
 

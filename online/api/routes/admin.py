@@ -15,7 +15,7 @@ from online.cache.codec import CacheScope
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-def require_admin(
+async def require_admin(
     components: ComponentsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     token = components.settings.admin_token

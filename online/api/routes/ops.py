@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from online.api.deps import ComponentsDep
 from online.errors import NoIndexError
+from online.redis_conn import deadline
 from shared_schemas.layout import FRESHNESS_KEY
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,10 @@ async def metrics(components: ComponentsDep) -> Response:
     m.set_index(state.version if state else None, state.age_s() if state else None)
     if await components.redis_ok():
         try:
-            raw = await components.redis.hgetall(FRESHNESS_KEY)
+            async with deadline():
+                raw = await components.redis.hgetall(FRESHNESS_KEY)
             m.set_freshness(_numeric(raw))
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             log.debug("freshness figures unavailable: %s", exc)
     return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
 
