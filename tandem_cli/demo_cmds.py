@@ -74,12 +74,12 @@ def demo(
 
     _step(2, "ingest")
     report = ingest(source, run_date=day, settings=settings)
-    console.print(report.summary() if hasattr(report, "summary") else report)
+    console.print(_summary(report))
 
     from batch.embed.run import embed_snapshot
 
     _step(3, "embed (PySpark)")
-    console.print(embed_snapshot(day, settings=settings))
+    console.print(_summary(embed_snapshot(day, settings=settings)))
 
     from batch.index.build import build_index
 
@@ -94,7 +94,11 @@ def demo(
 
     _step(5, "evaluate and gate")
     decision = check_gate(manifest.index_version, settings=settings, labelled=source)
-    console.print(decision)
+    r = decision.result
+    console.print(
+        f"{r.questions} questions: recall@1 {r.recall_at_1:.4f}, recall@5 {r.recall_at_5:.4f}, "
+        f"recall@10 {r.recall_at_10:.4f}, MRR {r.mrr:.4f}; gate: {decision.reason}"
+    )
     if not decision.passed:
         console.print("[red]quality gate refused the publish; stopping[/red]")
         raise typer.Exit(1)
@@ -111,11 +115,17 @@ def demo(
     seeds.write_text("\n".join(DEMO_QUESTIONS[:2]) + "\n")
     from batch.hot_answers import warm_cache
 
-    console.print(warm_cache(settings=settings, run_date=day, questions_file=seeds, version=None))
+    warmed = warm_cache(settings=settings, run_date=day, questions_file=seeds, version=None)
+    console.print(_summary(warmed))
 
     _step(8, "online API")
     _ask_server(DEMO_QUESTIONS)
     console.print(f"[green]demo finished in {time.monotonic() - started:.0f} s[/green]")
+
+
+def _summary(report: object) -> object:
+    summary = getattr(report, "summary", None)
+    return summary() if callable(summary) else report
 
 
 def _slice_squad(corpus: Path, n: int, out: Path) -> Path:
@@ -154,7 +164,7 @@ def _ask_server(questions: list[str]) -> None:
                 str(body.get("cache")),
                 str(body.get("answer")),
                 str(src[0].get("title", "")),
-                f"{sum((body.get('timings_ms') or {}).values()):.0f}",
+                f"{(body.get('timings_ms') or {}).get('total', 0):.0f}",
             )
         console.print(table)
     finally:
