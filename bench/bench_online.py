@@ -414,10 +414,11 @@ def main() -> None:
             stop(svc)
         b, s = r["baseline"], r["service"]
         print(
-            f"\n[1] cache-hit path, {args.connections} connections, {args.rounds}x{args.seconds:.0f}s "
-            f"interleaved:\n    baseline (1 Redis GET): {b['rps']:.0f} req/s p50 {b['p50']:.2f} ms "
+            f"\n[1] cache-hit path, {args.connections} connections, "
+            f"{args.rounds}x{args.seconds:.0f}s interleaved:\n    baseline (1 Redis GET): {b['rps']:.0f} req/s p50 {b['p50']:.2f} ms "
             f"p99 {b['p99']:.2f} ms rounds {b['rounds_rps']}\n    service  (exact hit):   "
-            f"{s['rps']:.0f} req/s p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms rounds {s['rounds_rps']}"
+            f"{s['rps']:.0f} req/s p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms "
+            f"rounds {s['rounds_rps']}"
             f"\n    throughput ratio {s['rps'] / b['rps']:.3f}x (goal >= 0.85), p50 delta "
             f"{s['p50'] - b['p50']:+.2f} ms (goal <= +0.3), failed {b['failed']}/{s['failed']}"
         )
@@ -444,8 +445,9 @@ def main() -> None:
     if "swap" in only:
         w = bench_swap(args, args.redis_url, v1, v2, questions)
         print(
-            f"\n[4] index swap under load ({args.swap_seconds:.0f}s, 8 connections, live answers via "
-            f"a stub upstream LLM, pointer moved every {args.swap_every}s): {w['requests']} requests, "
+            f"\n[4] index swap under load ({args.swap_seconds:.0f}s, 8 connections, live answers "
+            f"via a stub upstream LLM, pointer moved every {args.swap_every}s): "
+            f"{w['requests']} requests, "
             f"failed {w['failed']} (goal 0), degraded {w['degraded']}, published {w['published']}, "
             f"swaps done {w['service_swaps']:.0f}, served by version {w['versions_served']}, "
             f"{w['rps']:.0f} req/s, errors {w['errors']}"
