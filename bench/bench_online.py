@@ -415,7 +415,8 @@ def main() -> None:
         b, s = r["baseline"], r["service"]
         print(
             f"\n[1] cache-hit path, {args.connections} connections, "
-            f"{args.rounds}x{args.seconds:.0f}s interleaved:\n    baseline (1 Redis GET): {b['rps']:.0f} req/s p50 {b['p50']:.2f} ms "
+            f"{args.rounds}x{args.seconds:.0f}s interleaved:\n"
+            f"    baseline (1 Redis GET): {b['rps']:.0f} req/s p50 {b['p50']:.2f} ms "
             f"p99 {b['p99']:.2f} ms rounds {b['rounds_rps']}\n    service  (exact hit):   "
             f"{s['rps']:.0f} req/s p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms "
             f"rounds {s['rounds_rps']}"
