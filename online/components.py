@@ -87,7 +87,7 @@ def build_components(
         from online.llm.factory import build_llm
 
         llm = build_llm(settings)
-    refine = RefineSettings(**settings.model_dump())
+    refine = settings
     redis = redis if redis is not None else async_redis(settings.redis_url)
     metrics = metrics or ServiceMetrics()
     indexes = IndexHolder()
