@@ -6,6 +6,7 @@ Redis); tests pass their own (e.g. a fake LLM) through the keyword arguments.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from online.arms import ArmTable, Experiments, LLMFactory, build_experiments
 from online.cache.async_cache import AsyncRedisAnswerCache
 from online.index_state import IndexHolder
 from online.llm.base import LLMBackend
@@ -43,11 +45,19 @@ class Components:
     metrics: ServiceMetrics
     querylog: QueryLogWriter
     pipeline: AnswerPipeline
+    experiments: Experiments
+    arms: ArmTable
 
     async def start(self) -> None:
         outcome = await self.reloader.reload()
         if outcome.error:
             log.warning("no index loaded at start: %s", outcome.error)
+        await asyncio.to_thread(
+            self.arms.load_pinned,
+            self.reloader.loader,
+            self.settings.indexes_dir,
+            self.indexes.current,
+        )
         self.querylog.start()
         self.reloader.start()
 
@@ -57,6 +67,7 @@ class Components:
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with deadline():
                 await self.redis.aclose()
+        self.arms.close()
         self.llm.close()
 
     async def redis_ok(self) -> bool:
@@ -77,8 +88,13 @@ def build_components(
     llm: LLMBackend | None = None,
     redis: Any | None = None,
     metrics: ServiceMetrics | None = None,
+    variant_llm: LLMFactory | None = None,
 ) -> Components:
-    """Build every adapter (blocking: loads the models unless given)."""
+    """Build every adapter (blocking: loads the models unless given).
+
+    ``variant_llm`` builds the LLM of a variant that names its own backend/model/URL (default:
+    ``online.llm.factory.build_llm``); it is called lazily, on that variant's first live answer.
+    """
     if encoder is None:
         from online.embedding import get_encoder
 
@@ -104,14 +120,24 @@ def build_components(
         observe=metrics.observe_generation,
     )
     cache = AsyncRedisAnswerCache(redis)
+    experiments = build_experiments(settings, metrics)
+    arms = ArmTable(
+        settings,
+        llm=llm,
+        variants=experiments.router.variants,
+        llm_factory=variant_llm,
+        runner=runner,
+        observe=metrics.observe_generation,
+        metrics=metrics,
+    )
     pipeline = AnswerPipeline(
         settings=settings,
         encoder=encoder,
         llm=llm,
         indexes=indexes,
         cache=cache,
-        runner=runner,
-        observer=ServiceObserver(metrics, querylog),
+        observer=ServiceObserver(metrics, querylog, experiments),
+        arms=arms,
     )
     reloader = IndexReloader(settings=settings, holder=indexes, redis=redis, metrics=metrics)
     return Components(
@@ -127,4 +153,6 @@ def build_components(
         metrics=metrics,
         querylog=querylog,
         pipeline=pipeline,
+        experiments=experiments,
+        arms=arms,
     )

@@ -74,6 +74,25 @@ class ServiceMetrics:
         self.querylog_dropped = Counter(
             "tandem_querylog_dropped_total", "Query-log events dropped", registry=r
         )
+        self.in_flight = Gauge(
+            "tandem_requests_in_flight", "HTTP requests being served now", registry=r
+        )
+        self.canary_rollbacks = Counter(
+            "tandem_canary_rollbacks_total",
+            "Canary variants whose weight was set to 0 by the automatic rollback rule",
+            ["variant", "reason"],
+            registry=r,
+        )
+        self.variant_weight = Gauge(
+            "tandem_variant_weight", "Weight of each variant in force", ["variant"], registry=r
+        )
+        self.variant_fallbacks = Counter(
+            "tandem_variant_fallbacks_total",
+            "Variants serving without a setting of theirs (LLM not built, pinned index not "
+            "loaded, unknown prompt)",
+            ["variant", "what"],
+            registry=r,
+        )
 
         self._children: dict[tuple[Any, ...], Any] = {}
 

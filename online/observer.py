@@ -7,21 +7,36 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from online.answers import AnswerRequest, AnswerResult
+from online.arms import Experiments
 from online.metrics import ServiceMetrics
 from online.querylog import QueryLogWriter
 from shared_schemas.events import QueryLogEvent
 
 
 class ServiceObserver:
-    def __init__(self, metrics: ServiceMetrics, querylog: QueryLogWriter | None) -> None:
+    def __init__(
+        self,
+        metrics: ServiceMetrics,
+        querylog: QueryLogWriter | None,
+        experiments: Experiments | None = None,
+    ) -> None:
         self.metrics = metrics
         self.querylog = querylog
+        # one arm only: nothing to judge or remember per answer
+        self.experiments = experiments if experiments and experiments.single is None else None
 
     def answered(self, request: AnswerRequest, result: AnswerResult) -> None:
         status: Literal["ok", "degraded"] = "degraded" if result.degraded else "ok"
         self.metrics.answer_counter(
             result.cache, result.variant, status, result.index_version
         ).inc()
+        if self.experiments is not None:
+            self.experiments.finished(
+                result.query_id,
+                result.variant,
+                latency_ms=result.timings_ms.get("total", 0.0),
+                error=result.degraded is not None,
+            )
         if self.querylog is None:
             return
         self.querylog.append(

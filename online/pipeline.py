@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from online.answers import AnswerRequest, AnswerResult, ComputedAnswer, Source, render_sources
+from online.arms import Arm, ArmTable
 from online.cache.async_cache import AsyncRedisAnswerCache
 from online.cache.codec import CacheScope
 from online.errors import CacheUnavailableError, LLMError
@@ -64,6 +65,7 @@ class _Answering:
 
     request: AnswerRequest
     state: IndexState
+    arm: Arm
     scope: CacheScope
     qhash: str
     t0: float
@@ -87,28 +89,32 @@ class AnswerPipeline:
         cache: AsyncRedisAnswerCache | None = None,
         runner: GenerationRunner | None = None,
         observer: AnswerObserver | None = None,
+        arms: ArmTable | None = None,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.llm = llm
         self.indexes = indexes or IndexHolder()
         self.cache = cache
-        self.runner = runner
         self.observer = observer
-        self._scopes: dict[str, CacheScope] = {}
+        self.arms = arms or ArmTable(settings, llm=llm, runner=runner)
+        self._scopes: dict[tuple[str, str], CacheScope] = {}
         self._sources_memo: dict[tuple[Any, ...], tuple[list[Source], str]] = {}
 
     # ---------- shared pieces ----------
-    def scope(self, index_version: str) -> CacheScope:
-        scope = self._scopes.get(index_version)
+    def scope(self, index_version: str, arm: Arm | None = None) -> CacheScope:
+        """The cache scope of ``index_version`` for ``arm`` (default: the service's own)."""
+        arm = arm or self.arms.default
+        scope = self._scopes.get((index_version, arm.name))
         if scope is None:
-            if len(self._scopes) > 16:
+            if len(self._scopes) > 64:
                 self._scopes.clear()
-            scope = self._scopes[index_version] = CacheScope(
+            scope = self._scopes[(index_version, arm.name)] = CacheScope(
                 index_version=index_version,
                 embedding_model=self.settings.embedding_model,
-                llm_model=self.llm.model_id,
-                prompt_version=self.settings.prompt_version,
+                llm_model=arm.llm_model,
+                prompt_version=arm.prompt_version,
+                namespace=arm.namespace,
             )
         return scope
 
@@ -191,11 +197,15 @@ class AnswerPipeline:
             yield event
 
     def _begin(self, request: AnswerRequest) -> _Answering:
+        arm = self.arms[request.variant]
         state = self.indexes.require()
+        if arm.pinned is not None:
+            state = arm.pinned
         return _Answering(
             request=request,
             state=state,
-            scope=self.scope(state.version),
+            arm=arm,
+            scope=self.scope(state.version, arm),
             qhash=question_key_hash(request.question),
             t0=time.perf_counter(),
             use_cache=request.use_cache and self.cache is not None,
@@ -222,7 +232,7 @@ class AnswerPipeline:
             cache=cache,
             index_version=ctx.state.version,
             embed_model=self.settings.embedding_model,
-            llm_model=self.llm.model_id,
+            llm_model=ctx.arm.llm_model,
             variant=ctx.request.variant,
             timings_ms=ctx.timings,
             degraded=degraded,
@@ -287,13 +297,11 @@ class AnswerPipeline:
         hits = await asyncio.to_thread(self.retrieve, state.index, request.question, vector, k)
         self._stage("search", time.perf_counter() - ts, timings)
         sources = [Source.of(h) for h in hits]
-        messages = build_messages(
-            request.question, hits, prompt_version=self.settings.prompt_version
-        )
+        messages = build_messages(request.question, hits, prompt_version=ctx.arm.prompt_version)
         tg = time.perf_counter()
         pieces: list[str] = []
         try:
-            runner = self._runner()
+            runner = await self.arms.runner_for(ctx.arm)
             if tokens:
                 async for piece in runner.stream(
                     messages, max_new_tokens=self.settings.max_new_tokens
@@ -316,20 +324,14 @@ class AnswerPipeline:
             return
         self._stage("generate", time.perf_counter() - tg, timings)
         if ctx.use_cache and ctx.outcome != "unavailable" and answer:
-            await self._write_through(state, request.question, ctx.qhash, answer, hits, vector)
+            await self._write_through(ctx, answer, hits, vector)
         yield StreamEvent("final", result=self._finish(ctx, answer, sources, ctx.outcome))
 
     # ---------- internals ----------
-    def _runner(self) -> GenerationRunner:
-        if self.runner is None:
-            s = self.settings
-            self.runner = GenerationRunner(
-                self.llm,
-                concurrency=s.generation_concurrency,
-                queue=s.generation_queue,
-                timeout_s=s.llm_timeout_s,
-            )
-        return self.runner
+    @property
+    def runner(self) -> GenerationRunner:
+        """The runner of the service's own LLM (arms with their own LLM have theirs)."""
+        return self.arms.shared_runner()
 
     def _stage(self, name: str, seconds: float, timings: dict[str, float]) -> None:
         timings[name] = _ms(seconds)
@@ -369,33 +371,27 @@ class AnswerPipeline:
         return out
 
     async def _write_through(
-        self,
-        state: IndexState,
-        question: str,
-        qhash: str,
-        answer: str,
-        hits: list[Hit],
-        vector: np.ndarray,
+        self, ctx: _Answering, answer: str, hits: list[Hit], vector: np.ndarray
     ) -> None:
         assert self.cache is not None
+        scope = ctx.scope
         computed = ComputedAnswer(
-            question=question,
-            question_hash=qhash,
+            question=ctx.request.question,
+            question_hash=ctx.qhash,
             answer=answer,
             hits=tuple(hits),
             question_vector=vector,
-            index_version=state.version,
-            embedding_model=self.settings.embedding_model,
-            llm_model=self.llm.model_id,
-            prompt_version=self.settings.prompt_version,
+            index_version=scope.index_version,
+            embedding_model=scope.embedding_model,
+            llm_model=scope.llm_model,
+            prompt_version=scope.prompt_version,
             timings_ms={},
         )
         ttl = self.settings.live_cache_ttl_s
         if ttl <= 0:
             return
         try:
-            await self.cache.put(
-                computed.to_cache_entry(origin="live", ttl_s=ttl), vector, ttl_s=ttl
-            )
+            entry = computed.to_cache_entry(origin="live", ttl_s=ttl, namespace=scope.namespace)
+            await self.cache.put(entry, vector, ttl_s=ttl)
         except CacheUnavailableError as exc:
             self._cache_down("put", exc)

@@ -54,7 +54,9 @@ class IndexReloader:
         self.holder = holder
         self.redis = redis
         self.metrics = metrics
-        self._loader = loader or (lambda d: load_state(d, expected_model=settings.embedding_model))
+        self.loader: Loader = loader or (
+            lambda d: load_state(d, expected_model=settings.embedding_model)
+        )
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failed: set[str] = set()
@@ -85,7 +87,7 @@ class IndexReloader:
             if target in self._failed and not force and version is None:
                 return ReloadOutcome(target, False, self.holder.last_error)
             try:
-                state = await asyncio.to_thread(self._loader, self.settings.indexes_dir / target)
+                state = await asyncio.to_thread(self.loader, self.settings.indexes_dir / target)
             except IndexLoadError as exc:
                 return self._fail(target, str(exc))
             except Exception as exc:  # a broken version must never take the service down

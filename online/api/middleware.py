@@ -84,7 +84,7 @@ class BodyLimitMiddleware:
 
 
 class MetricsMiddleware:
-    """Request count and latency by route template, method and status."""
+    """Request count and latency by route template, method and status; requests in flight."""
 
     def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
         self.app = app
@@ -96,6 +96,8 @@ class MetricsMiddleware:
             return
         t0 = time.perf_counter()
         status = 500
+        in_flight = self.metrics.in_flight
+        in_flight.inc()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -106,6 +108,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            in_flight.dec()
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             count, latency = self.metrics.request_children(

@@ -35,6 +35,9 @@ class Variant(BaseModel):
     prompt_version: str | None = Field(default=None, description="Answer prompt version.")
     llm_backend: Literal["local", "openai"] | None = Field(default=None, description="LLM side.")
     llm_model: str | None = Field(default=None, description="LLM id recorded in cache keys.")
+    llm_url: str | None = Field(
+        default=None, description="OpenAI-compatible URL of this arm's LLM (llm_backend openai)."
+    )
     cache_namespace: str | None = Field(
         default=None, description="Hot-answer namespace; distinct per variant keeps caches apart."
     )

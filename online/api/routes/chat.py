@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from online.answers import AnswerRequest, AnswerResult
@@ -16,6 +16,7 @@ from online.api.deps import ComponentsDep
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
 from online.errors import InvalidInputError, LLMUnavailableError
+from online.experiments import VARIANT_HEADER
 from online.pipeline import StreamEvent
 
 router = APIRouter(tags=["openai"])
@@ -48,14 +49,23 @@ async def models(components: ComponentsDep) -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(body: ChatCompletionBody, components: ComponentsDep) -> Response:
+async def chat_completions(
+    body: ChatCompletionBody, components: ComponentsDep, http: Request
+) -> Response:
     question = body.question().strip()
     if not question:
         raise InvalidInputError("messages", "needs a user message with text")
     limit = components.settings.max_question_chars
     if len(question) > limit:
         raise InvalidInputError("messages", f"last user message is over {limit} characters")
-    request = AnswerRequest(question=question, user_id=body.user)
+    query_id = uuid.uuid4().hex
+    variant = components.experiments.assign(
+        user_id=body.user, header=http.headers.get(VARIANT_HEADER), query_id=query_id
+    )
+    request = AnswerRequest(
+        question=question, user_id=body.user, variant=variant, query_id=query_id
+    )
+    headers = {VARIANT_HEADER: variant}
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     model = components.llm.model_id
@@ -79,7 +89,8 @@ async def chat_completions(body: ChatCompletionBody, components: ComponentsDep) 
                 ],
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                 "tandem": _extension(result),
-            }
+            },
+            headers=headers,
         )
     events = pipeline.stream(request)
     first = await anext(events)
@@ -99,4 +110,6 @@ async def chat_completions(body: ChatCompletionBody, components: ComponentsDep) 
             event = await anext(events, None)
         yield sse(None, "[DONE]")
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(
+        frames(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+    )

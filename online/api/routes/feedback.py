@@ -22,7 +22,9 @@ async def feedback(body: FeedbackBody, components: ComponentsDep) -> dict[str, A
         rating=body.rating,
         comment=body.comment,
         ts=datetime.now(UTC),
-        variant="default",
+        # the variant of the query when this replica answered it recently; otherwise "default"
+        # (`tandem ab report` attributes feedback by query id from the query log anyway)
+        variant=components.experiments.variant_of(body.query_id) or "default",
     )
     entry_id = await append_feedback(
         components.redis, event, maxlen=components.settings.query_log_maxlen

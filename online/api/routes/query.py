@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import QueryBody
 from online.components import Components
 from online.errors import CacheUnavailableError, InvalidInputError
+from online.experiments import VARIANT_HEADER
 from online.pipeline import StreamEvent
 from online.refine.jobs import RefineJob, enqueue
 
@@ -25,13 +27,25 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["query"])
 
 
-def to_request(body: QueryBody, components: Components) -> AnswerRequest:
+def to_request(
+    body: QueryBody, components: Components, *, variant_header: str | None = None
+) -> AnswerRequest:
     limit = components.settings.max_question_chars
     if len(body.question) > limit:
         raise InvalidInputError(
             "question", f"is {len(body.question)} characters, the cap is {limit}"
         )
-    return AnswerRequest(question=body.question.strip(), top_k=body.top_k, user_id=body.user_id)
+    query_id = uuid.uuid4().hex
+    variant = components.experiments.assign(
+        user_id=body.user_id, header=variant_header, query_id=query_id
+    )
+    return AnswerRequest(
+        question=body.question.strip(),
+        top_k=body.top_k,
+        user_id=body.user_id,
+        variant=variant,
+        query_id=query_id,
+    )
 
 
 async def _refine(
@@ -61,6 +75,7 @@ async def _refine(
 class QueryCall:
     body: QueryBody
     components: Components
+    variant_header: str | None
 
 
 async def read_query(http: Request) -> QueryCall:
@@ -76,12 +91,13 @@ async def read_query(http: Request) -> QueryCall:
     except ClientDisconnect:
         raise InvalidInputError("body", "the client went away before sending it all") from None
     try:
-        return QueryCall(QueryBody.model_validate_json(raw), components)
+        body = QueryBody.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)],
             body=raw,
         ) from None
+    return QueryCall(body, components, http.headers.get(VARIANT_HEADER))
 
 
 QueryCallDep = Annotated[QueryCall, Depends(read_query)]
@@ -96,12 +112,13 @@ _BODY_SCHEMA = {
 @router.post("/v1/query", response_model=None, openapi_extra=_BODY_SCHEMA)
 async def query(call: QueryCallDep) -> Response:
     body, components = call.body, call.components
-    request = to_request(body, components)
+    request = to_request(body, components, variant_header=call.variant_header)
     pipeline = components.pipeline
+    headers = {VARIANT_HEADER: request.variant}
     if not body.stream:
         result = await pipeline.answer(request)
         extra = {"refine": await _refine(components, result, body.user_id)} if body.refine else None
-        return Response(result.to_json(extra), media_type="application/json")
+        return Response(result.to_json(extra), media_type="application/json", headers=headers)
     events = pipeline.stream(request)
     first = await anext(events)  # errors before the first event (no index, queue full) → JSON
 
@@ -117,4 +134,6 @@ async def query(call: QueryCallDep) -> Response:
                 yield b"event: final\ndata: " + event.result.to_json(extra) + b"\n\n"
             event = await anext(events, None)
 
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(
+        frames(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+    )
