@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -15,6 +17,28 @@ from shared_schemas.cache import CacheEntry, CitedChunk
 from shared_schemas.events import CacheOutcome
 
 DEFAULT_VARIANT = "default"
+
+
+#: JSON text of a value (non-ASCII kept), with one shared encoder instead of one per call
+to_json_text = json.JSONEncoder(ensure_ascii=False).encode
+_json_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+_QID_KEY = os.urandom(32)
+_QID_COUNTER = itertools.count()
+
+
+def _reseed_query_ids() -> None:  # a forked worker must not repeat its parent's ids
+    global _QID_KEY, _QID_COUNTER
+    _QID_KEY, _QID_COUNTER = os.urandom(32), itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_query_ids)
+
+
+def new_query_id() -> str:
+    """32 hex digits, unguessable (keyed BLAKE2b of a counter): a cheaper ``uuid4().hex``."""
+    n = next(_QID_COUNTER)
+    return hashlib.blake2b(n.to_bytes(8, "little"), key=_QID_KEY, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,7 +64,7 @@ class Source:
 
 
 def render_sources(sources: list[Source]) -> str:
-    return json.dumps([s.as_dict() for s in sources], ensure_ascii=False)
+    return to_json_text([s.as_dict() for s in sources])
 
 
 @dataclass(frozen=True)
@@ -50,7 +74,7 @@ class AnswerRequest:
     user_id: str | None = None
     variant: str = DEFAULT_VARIANT
     use_cache: bool = True
-    query_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    query_id: str = field(default_factory=new_query_id)
 
 
 @dataclass
@@ -89,15 +113,39 @@ class AnswerResult:
         return body
 
     def to_json(self, extra: dict[str, Any] | None = None) -> bytes:
-        """The API body, splicing in the pre-rendered sources when there are some."""
-        body = self.as_dict()
-        if extra:
-            body.update(extra)
-        if self.sources_json is None:
-            return json.dumps(body, ensure_ascii=False).encode()
-        body["sources"] = None
-        head = json.dumps(body, ensure_ascii=False)
-        return head.replace('"sources": null', '"sources": ' + self.sources_json, 1).encode()
+        """The API body (``as_dict`` as JSON), splicing in the pre-rendered sources if any."""
+        if self.sources_json is None or extra:
+            body = self.as_dict()
+            if extra:
+                body.update(extra)
+            return to_json_text(body).encode()
+        # cache hits: the same text as above, assembled from pieces (no dict, no list of sources)
+        parts = [
+            '{"answer": ',
+            "null" if self.answer is None else _json_str(self.answer),
+            ', "sources": ',
+            self.sources_json,
+            ', "cache": ',
+            _json_str(self.cache),
+            ', "index_version": ',
+            _json_str(self.index_version),
+            ', "models": {"embed": ',
+            _json_str(self.embed_model),
+            ', "llm": ',
+            _json_str(self.llm_model),
+            '}, "variant": ',
+            _json_str(self.variant),
+            ', "query_id": ',
+            _json_str(self.query_id),
+            ', "timings_ms": ',
+            to_json_text(self.timings_ms),
+        ]
+        if self.degraded:
+            parts += (', "degraded": ', _json_str(self.degraded))
+        if self.similarity is not None:
+            parts += (', "similarity": ', to_json_text(round(self.similarity, 4)))
+        parts.append("}")
+        return "".join(parts).encode()
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Literal
 
-from online.answers import AnswerRequest, AnswerResult
+from online.answers import AnswerRequest, AnswerResult, to_json_text
 from online.arms import Experiments
 from online.metrics import ServiceMetrics
 from online.querylog import QueryLogWriter
@@ -40,7 +39,7 @@ class ServiceObserver:
         if self.querylog is None:
             return
         self.querylog.append(
-            json.dumps(
+            to_json_text(
                 {  # QueryLogEvent v1, rendered without re-validating what we built (hot path)
                     "schema_version": QueryLogEvent.SCHEMA_VERSION,
                     "query_id": result.query_id,
@@ -55,8 +54,7 @@ class ServiceObserver:
                     "status": status,
                     "degraded_reason": result.degraded,
                     "source_chunk_ids": [s.chunk_id for s in result.sources],
-                },
-                ensure_ascii=False,
+                }
             )
         )
 

@@ -60,8 +60,8 @@ class StreamEvent:
 
 
 @dataclass
-class _Answering:
-    """One request's state while it moves through the pipeline."""
+class Answering:
+    """One request's state while it moves through the pipeline (begun by ``_begin``)."""
 
     request: AnswerRequest
     state: IndexState
@@ -169,12 +169,20 @@ class AnswerPipeline:
         )
 
     # ---------- async: the API ----------
-    async def answer(self, request: AnswerRequest) -> AnswerResult:
-        """The whole answer (cache hits return without touching the live path)."""
-        ctx = self._begin(request)
-        hit = await self._exact(ctx)
-        if hit is not None:
-            return hit
+    async def answer(
+        self, request: AnswerRequest, *, begun: Answering | None = None
+    ) -> AnswerResult:
+        """The whole answer (cache hits return without touching the live path).
+
+        ``begun``: a request whose exact lookup :meth:`exact_hit` already did (and missed).
+        """
+        if begun is not None:
+            ctx = begun
+        else:
+            ctx = self._begin(request)
+            hit = await self._exact(ctx)
+            if hit is not None:
+                return hit
         result: AnswerResult | None = None
         async for event in self._live(ctx, tokens=False):
             if event.kind == "final":
@@ -196,12 +204,17 @@ class AnswerPipeline:
         async for event in self._live(ctx, tokens=tokens):
             yield event
 
-    def _begin(self, request: AnswerRequest) -> _Answering:
+    async def exact_hit(self, request: AnswerRequest) -> tuple[AnswerResult | None, Answering]:
+        """Only the exact-cache step: the answer on a hit, and the state to go on with."""
+        ctx = self._begin(request)
+        return await self._exact(ctx), ctx
+
+    def _begin(self, request: AnswerRequest) -> Answering:
         arm = self.arms[request.variant]
         state = self.indexes.require()
         if arm.pinned is not None:
             state = arm.pinned
-        return _Answering(
+        return Answering(
             request=request,
             state=state,
             arm=arm,
@@ -213,7 +226,7 @@ class AnswerPipeline:
 
     def _finish(
         self,
-        ctx: _Answering,
+        ctx: Answering,
         answer: str | None,
         sources: list[Source],
         cache: CacheOutcome,
@@ -243,7 +256,7 @@ class AnswerPipeline:
             self.observer.answered(ctx.request, result)
         return result
 
-    async def _exact(self, ctx: _Answering) -> AnswerResult | None:
+    async def _exact(self, ctx: Answering) -> AnswerResult | None:
         """One Redis GET of the versioned key; a hit is the whole answer."""
         if not ctx.use_cache:
             return None
@@ -261,7 +274,7 @@ class AnswerPipeline:
         sources, rendered = self._cited_sources(ctx.state, entry)
         return self._finish(ctx, entry.answer, sources, "exact", sources_json=rendered)
 
-    async def _live(self, ctx: _Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
+    async def _live(self, ctx: Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
         """Semantic cache, then retrieval and generation."""
         request, state, timings = ctx.request, ctx.state, ctx.timings
         te = time.perf_counter()
@@ -371,7 +384,7 @@ class AnswerPipeline:
         return out
 
     async def _write_through(
-        self, ctx: _Answering, answer: str, hits: list[Hit], vector: np.ndarray
+        self, ctx: Answering, answer: str, hits: list[Hit], vector: np.ndarray
     ) -> None:
         assert self.cache is not None
         scope = ctx.scope

@@ -25,6 +25,13 @@ PROMPTS: dict[str, PromptTemplate] = {
         ),
         context_chars=700,
     ),
+    "p2": PromptTemplate(  # terser answers, for A/B experiments against p1
+        system=(
+            "Answer the question with the shortest phrase from the numbered context passages, "
+            "not a sentence. If the passages do not contain the answer, say that you do not know."
+        ),
+        context_chars=700,
+    ),
 }
 
 

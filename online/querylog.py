@@ -3,7 +3,8 @@
 :class:`QueryLogWriter` buffers events in memory and a background task writes them in batches, so
 the cache-hit path never waits on the log: events are written at most ``interval_s`` late, by one
 scripted command per batch that appends one stream entry (field ``event``) per event, ``MAXLEN ~``
-bounded. A Redis outage drops events (counted); it never fails a request.
+bounded. The batch travels as one argument, the events' JSON texts joined by newlines (JSON text
+has none of its own outside whitespace), which costs the client far less than one per event. A Redis outage drops events (counted); it never fails a request.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM
 
 log = logging.getLogger(__name__)
 
-# One command per batch, one stream entry per event (field ``event``), MAXLEN ~ bounded.
+# One command per batch (ARGV[1]: events joined by newlines; ARGV[2]: MAXLEN), one stream entry
+# per event (field ``event``), MAXLEN ~ bounded.
 _XADD_MANY = """
-for i = 1, #ARGV - 1 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[#ARGV], '*', 'event', ARGV[i])
+local n = 0
+for event in string.gmatch(ARGV[1], '[^\\n]+') do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'event', event)
+  n = n + 1
 end
-return #ARGV - 1
+return n
 """
 
 
@@ -63,7 +67,10 @@ class QueryLogWriter:
         if len(self._buf) >= self._capacity:
             self._buf.popleft()
             self._drop(1)
-        self._buf.append(event if isinstance(event, str) else event.dumps())
+        text = event if isinstance(event, str) else event.dumps()
+        if "\n" in text:  # only JSON whitespace can hold a raw newline: the batch separator
+            text = text.replace("\n", " ")
+        self._buf.append(text)
         self._wake.set()
 
     def _drop(self, n: int) -> None:
@@ -98,7 +105,7 @@ class QueryLogWriter:
             items = [self._buf.popleft() for _ in range(min(self.batch, len(self._buf)))]
             try:
                 async with deadline(5.0):
-                    await self._script(keys=[self.stream], args=[*items, self.maxlen])
+                    await self._script(keys=[self.stream], args=["\n".join(items), self.maxlen])
                 written += len(items)
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("query log write failed, %d events dropped: %s", len(items), exc)

@@ -28,7 +28,8 @@ def async_redis(url: str, *, connect_timeout_s: float = 0.5) -> Any:
         socket_connect_timeout=connect_timeout_s,
         socket_timeout=None,
         retry=Retry(NoBackoff(), 1),
-        health_check_interval=30,
+        # no health-check PING: a stale pooled connection fails its command, which is retried
+        # once on a fresh connection (the Retry above); the check cost every command time
     )
 
 

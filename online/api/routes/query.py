@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -14,13 +13,14 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from online.answers import AnswerRequest, AnswerResult
+from online.answers import AnswerRequest, AnswerResult, new_query_id
+from online.api.fastpath import SCOPE_KEY
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import QueryBody
 from online.components import Components
 from online.errors import CacheUnavailableError, InvalidInputError
 from online.experiments import VARIANT_HEADER
-from online.pipeline import StreamEvent
+from online.pipeline import Answering, StreamEvent
 from online.refine.jobs import RefineJob, enqueue
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def to_request(
         raise InvalidInputError(
             "question", f"is {len(body.question)} characters, the cap is {limit}"
         )
-    query_id = uuid.uuid4().hex
+    query_id = new_query_id()
     variant = components.experiments.assign(
         user_id=body.user_id, header=variant_header, query_id=query_id
     )
@@ -76,6 +76,8 @@ class QueryCall:
     body: QueryBody
     components: Components
     variant_header: str | None
+    #: the request as the fast path began it (its exact lookup done and missed), if it did
+    begun: Answering | None = None
 
 
 async def read_query(http: Request) -> QueryCall:
@@ -97,7 +99,7 @@ async def read_query(http: Request) -> QueryCall:
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)],
             body=raw,
         ) from None
-    return QueryCall(body, components, http.headers.get(VARIANT_HEADER))
+    return QueryCall(body, components, http.headers.get(VARIANT_HEADER), http.scope.get(SCOPE_KEY))
 
 
 QueryCallDep = Annotated[QueryCall, Depends(read_query)]
@@ -112,11 +114,15 @@ _BODY_SCHEMA = {
 @router.post("/v1/query", response_model=None, openapi_extra=_BODY_SCHEMA)
 async def query(call: QueryCallDep) -> Response:
     body, components = call.body, call.components
-    request = to_request(body, components, variant_header=call.variant_header)
+    begun = call.begun if not body.stream and not body.refine else None
+    if begun is not None:
+        request = begun.request
+    else:
+        request = to_request(body, components, variant_header=call.variant_header)
     pipeline = components.pipeline
     headers = {VARIANT_HEADER: request.variant}
     if not body.stream:
-        result = await pipeline.answer(request)
+        result = await pipeline.answer(request, begun=begun)
         extra = {"refine": await _refine(components, result, body.user_id)} if body.refine else None
         return Response(result.to_json(extra), media_type="application/json", headers=headers)
     events = pipeline.stream(request)

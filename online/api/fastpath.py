@@ -1,0 +1,143 @@
+"""The exact-cache-hit path of ``POST /v1/query`` as plain ASGI.
+
+A hot answer is one Redis GET; FastAPI's routing, dependency resolution, body machinery and
+response classes cost more than that. :class:`ExactHitFastPath` sits inside the metrics and
+body-limit middleware and answers a plain JSON query (no ``stream``, no ``refine``) whose body
+passes quick checks and whose answer is in the exact cache. Everything else goes on to the
+FastAPI route unchanged, with the body replayed: other routes, streaming, refinement, any body
+the quick checks do not accept (the route's pydantic model gives the 422 naming the field), and
+every miss, which carries the lookup already done in the scope (``SCOPE_KEY``) so the route does
+not repeat it. The quick checks accept a subset of what :class:`online.api.schemas.QueryBody`
+accepts, so a body is never answered here that the route would refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from online.answers import AnswerRequest, new_query_id
+from online.errors import OnlineError
+from online.experiments import VARIANT_HEADER
+
+log = logging.getLogger(__name__)
+
+PATH = "/v1/query"
+SCOPE_KEY = "tandem.answering"
+_HEADER = VARIANT_HEADER.lower().encode()
+_TOP_K_MAX = 50
+_USER_ID_MAX = 200
+
+
+class _Route:
+    """What :class:`online.api.middleware.MetricsMiddleware` reads the route label from."""
+
+    path = PATH
+
+
+_ROUTE = _Route()
+
+
+def quick_body(raw: bytes, max_chars: int) -> tuple[str, int | None, str | None] | None:
+    """``(question, top_k, user_id)`` of a plain query body, or None to leave it to the route."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if type(body) is not dict:
+        return None
+    question = body.get("question")
+    if type(question) is not str or len(question) > max_chars:
+        return None
+    question = question.strip()
+    if not question or body.get("stream", False) is not False:
+        return None
+    if body.get("refine", False) is not False:
+        return None
+    top_k = body.get("top_k")
+    if top_k is not None and (type(top_k) is not int or not 1 <= top_k <= _TOP_K_MAX):
+        return None
+    user_id = body.get("user_id")
+    if user_id is not None and (type(user_id) is not str or len(user_id) > _USER_ID_MAX):
+        return None
+    return question, top_k, user_id
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class ExactHitFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # gone before the body ended: the route says so
+                await self.app(scope, _replay(b"".join(chunks), receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if await self._answer(scope, raw, send):
+            return
+        await self.app(scope, _replay(raw, receive), send)
+
+    async def _answer(self, scope: Scope, raw: bytes, send: Send) -> bool:
+        """Answer from the exact cache; False (nothing sent) to leave the request to the route."""
+        components: Any = getattr(scope["app"].state, "components", None)
+        if components is None:
+            return False
+        parsed = quick_body(raw, components.settings.max_question_chars)
+        if parsed is None:
+            return False
+        question, top_k, user_id = parsed
+        header = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                header = value.decode("latin-1")
+                break
+        query_id = new_query_id()
+        variant = components.experiments.assign(user_id=user_id, header=header, query_id=query_id)
+        request = AnswerRequest(question, top_k, user_id, variant, True, query_id)
+        try:
+            result, begun = await components.pipeline.exact_hit(request)
+        except (OnlineError, ValueError) as exc:  # no index, unencodable text: the route answers
+            log.debug("fast path declined: %s", exc)
+            return False
+        if result is None:
+            scope[SCOPE_KEY] = begun
+            return False
+        payload = result.to_json()
+        scope["route"] = _ROUTE
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (_HEADER, variant.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        return True
