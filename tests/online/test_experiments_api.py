@@ -1,0 +1,215 @@
+"""A/B variants and canaries through the API: assignment, what a variant changes, rollback."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from online.app import create_app
+from online.components import build_components
+from online.experiments import VARIANT_HEADER, Variant, VariantRouter
+from online.prompt import PROMPTS
+from shared_schemas.events import QueryLogEvent
+from shared_schemas.layout import QUERY_LOG_STREAM
+from tests.online.conftest import flush_querylog
+from tests.online.fakes import FakeLLM
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+AB = json.dumps([{"name": "a", "weight": 1}, {"name": "b", "weight": 1}])
+QUESTION = "What is the capital of France?"
+
+
+def _metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in Prometheus text (labels matched as a subset)."""
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if m is None:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(m.group(2))
+    return None
+
+
+def _ask(client: Any, question: str = QUESTION, **kw: Any) -> Any:
+    header = kw.pop("header", None)
+    headers = {VARIANT_HEADER: header} if header is not None else {}
+    r = client.post("/v1/query", json={"question": question, **kw}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_sticky_weighted_assignment_and_header_override(
+    client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    settings = settings_factory(variants=AB, experiment_salt="s1")
+    client, _ = client_factory(settings, fake_llm)
+    expected = VariantRouter(settings.variants, salt="s1")
+    seen: Counter[str] = Counter()
+    for i in range(120):
+        r = _ask(client, user_id=f"user-{i}")
+        body = r.json()
+        assert body["variant"] == r.headers[VARIANT_HEADER]
+        assert body["variant"] == expected.assign(user_id=f"user-{i}").name  # same hash everywhere
+        seen[body["variant"]] += 1
+    assert 35 <= seen["a"] <= 85 and seen["a"] + seen["b"] == 120
+    # sticky: the same user gets the same arm again, on a hit as on a miss
+    first = [_ask(client, user_id=f"user-{i}").json()["variant"] for i in range(10)]
+    again = [_ask(client, user_id=f"user-{i}").json()["variant"] for i in range(10)]
+    assert first == again
+    # the header forces an arm; an unknown one is ignored (assigned as without it)
+    a_user = next(
+        f"user-{i}" for i in range(120) if expected.assign(user_id=f"user-{i}").name == "a"
+    )
+    assert _ask(client, user_id=a_user, header="b").json()["variant"] == "b"
+    assert _ask(client, user_id=a_user, header="B ").headers[VARIANT_HEADER] == "b"
+    assert _ask(client, user_id=a_user, header="nope").json()["variant"] == "a"
+    # the chat API assigns by the OpenAI `user` field and takes the same header
+    chat = {"messages": [{"role": "user", "content": QUESTION}], "user": a_user}
+    r = client.post("/v1/chat/completions", json=chat)
+    assert r.status_code == 200 and r.headers[VARIANT_HEADER] == "a"
+    assert r.json()["tandem"]["variant"] == "a"
+    r = client.post("/v1/chat/completions", json=chat, headers={VARIANT_HEADER: "b"})
+    assert r.json()["tandem"]["variant"] == "b"
+
+
+def test_variant_on_query_log_metrics_and_feedback(
+    client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    client, components = client_factory(settings_factory(variants=AB), fake_llm)
+    ids = {v: _ask(client, header=v).json()["query_id"] for v in ("a", "b", "a")}
+    flush_querylog(client, components)
+    events = [QueryLogEvent.parse(f[b"event"]) for _, f in redis_client.xrange(QUERY_LOG_STREAM)]
+    assert [(e.variant, e.cache) for e in events] == [("a", "miss"), ("b", "exact"), ("a", "exact")]
+    assert {e.query_id: e.variant for e in events}[ids["b"]] == "b"
+    metrics = client.get("/metrics").text
+    assert _metric(metrics, "tandem_answers_total", variant="a", cache="exact") == 1.0
+    assert _metric(metrics, "tandem_answers_total", variant="b", cache="exact") == 1.0
+    assert _metric(metrics, "tandem_variant_weight", variant="b") == 1.0
+    r = client.post("/v1/feedback", json={"query_id": ids["b"], "rating": 1})
+    assert r.status_code == 202 and r.json()["variant"] == "b"
+    r = client.post("/v1/feedback", json={"query_id": "not-seen-here", "rating": 1})
+    assert r.json()["variant"] == "default"
+
+
+def test_prompt_version_and_namespace_keep_caches_apart(
+    client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    variants = json.dumps(
+        [{"name": "a"}, {"name": "b", "prompt_version": "p2", "cache_namespace": "exp-b"}]
+    )
+    client, components = client_factory(settings_factory(variants=variants), fake_llm)
+    assert _ask(client, header="a").json()["cache"] == "miss"
+    assert fake_llm.last_messages[0]["content"] == PROMPTS["p1"].system
+    assert _ask(client, header="a").json()["cache"] == "exact"
+    # variant b never gets the answer cached for a: its own prompt, its own namespace
+    assert _ask(client, header="b").json()["cache"] == "miss"
+    assert fake_llm.last_messages[0]["content"] == PROMPTS["p2"].system
+    assert fake_llm.calls == 2
+    assert _ask(client, header="b").json()["cache"] == "exact"
+    assert _ask(client, header="a").json()["cache"] == "exact"
+    assert list(redis_client.scan_iter(match="tandem:ans:exp-b:*"))
+    # a miss through the fast path looks the exact cache up once, not twice
+    lookups: list[str] = []
+    real = components.cache.get_exact
+
+    async def counting(scope: Any, qhash: str) -> Any:
+        lookups.append(qhash)
+        return await real(scope, qhash)
+
+    components.cache.get_exact = counting  # type: ignore[method-assign]
+    assert _ask(client, "Who won Super Bowl 50?", header="a").json()["cache"] == "miss"
+    assert len(lookups) == 1
+
+
+def test_canary_rolled_back_through_the_api(
+    encoder: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    variants = json.dumps(
+        [{"name": "base", "weight": 1}, {"name": "canary", "weight": 1, "llm_model": "canary-llm"}]
+    )
+    canary_llm = FakeLLM("canary-llm")
+    canary_llm.fail = True
+    settings = settings_factory(
+        variants=variants,
+        canary={"min_samples": 4, "window": 10, "check_every": 1, "error_margin": 0.1},
+    )
+    built: list[str] = []
+
+    def factory(variant: Variant) -> FakeLLM:
+        built.append(variant.name)
+        return canary_llm
+
+    components = build_components(settings, encoder=encoder, llm=fake_llm, variant_llm=factory)
+    with TestClient(create_app(settings, components=components)) as client:
+        users = [f"u{i}" for i in range(40)]
+        router = VariantRouter(settings.variants, salt=settings.experiment_salt)
+        assert any(router.assign(user_id=u).name == "canary" for u in users)
+        for i in range(4):
+            assert _ask(client, f"question {i}?", header="base").json()["answer"]
+            body = _ask(client, f"question {i}?", header="canary").json()
+            assert body["answer"] is None and "llm_unavailable" in body["degraded"]
+        assert built == ["canary"]  # built once, lazily
+        assert components.experiments.router.weights()["canary"] == 0.0
+        after = Counter(_ask(client, user_id=u).json()["variant"] for u in users)
+        assert after == Counter({"base": 40})
+        # the header still reaches a rolled-back arm (QA)
+        assert _ask(client, header="canary").json()["variant"] == "canary"
+        metrics = client.get("/metrics").text
+        assert _metric(metrics, "tandem_canary_rollbacks_total", variant="canary") == 1.0
+        assert _metric(metrics, "tandem_variant_weight", variant="canary") == 0.0
+        assert _metric(metrics, "tandem_variant_weight", variant="base") == 1.0
+
+
+def test_pinned_index_and_unbuildable_llm_degrade_only_their_variant(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: FakeLLM,
+    built_indexes: dict[str, Any],
+    redis_client: Any,
+) -> None:
+    v2 = built_indexes["v2"]
+    variants = json.dumps(
+        [
+            {"name": "live"},
+            {"name": "pinned", "index_version": v2},
+            {"name": "lost", "index_version": "20990101-deadbeef"},
+            {"name": "nollm", "llm_backend": "openai"},  # no URL anywhere: cannot be built
+        ]
+    )
+    client, components = client_factory(settings_factory(variants=variants), fake_llm)
+    live = components.indexes.require().version
+    assert live != v2
+    assert _ask(client, "Tokyo?", header="live").json()["index_version"] == live
+    pinned = _ask(client, "What is the capital of Japan?", header="pinned").json()
+    assert pinned["index_version"] == v2
+    assert pinned["sources"][0]["doc_id"] == "tokyo"  # only v2 has it
+    assert _ask(client, "Tokyo?", header="lost").json()["index_version"] == live
+    body = _ask(client, "Rome?", header="nollm").json()
+    assert body["answer"] is None and "could not be built" in body["degraded"]
+    assert _ask(client, "Rome?", header="live").json()["answer"] == "answer: Rome?"
+    metrics = client.get("/metrics").text
+    assert _metric(metrics, "tandem_variant_fallbacks_total", variant="lost", what="index") == 1.0
+    assert _metric(metrics, "tandem_variant_fallbacks_total", variant="nollm", what="llm") == 1.0
+    assert _metric(metrics, "tandem_variant_fallbacks_total", variant="pinned") is None
+    assert client.get("/readyz").status_code == 200
+
+
+def test_in_flight_gauge(
+    client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    client, _ = client_factory(settings_factory(), fake_llm)
+    for _ in range(3):
+        _ask(client)
+    client.post("/v1/query", json={"question": ""})  # a 422 leaves the gauge as well
+    metrics = client.get("/metrics").text
+    assert "# TYPE tandem_requests_in_flight gauge" in metrics
+    assert _metric(metrics, "tandem_requests_in_flight") == 1.0  # the scrape itself
