@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system demo test lint typecheck schemas airflow airflow-stop clean
 
-setup: $(STAMP) system
+setup: system $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt | system
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -c constraints.txt -e '.[dev]'
@@ -23,7 +23,7 @@ demo: setup
 	bash scripts/with_redis.sh $(VENV)/bin/tandem demo
 
 test: setup
-	bash scripts/with_redis.sh bash scripts/test.sh
+	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh bash scripts/test.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -169,7 +169,11 @@ def _ask_server(questions: list[str]) -> None:
         console.print(table)
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def register(app: typer.Typer) -> None:
