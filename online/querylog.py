@@ -4,7 +4,8 @@
 the cache-hit path never waits on the log: events are written at most ``interval_s`` late, by one
 scripted command per batch that appends one stream entry (field ``event``) per event, ``MAXLEN ~``
 bounded. The batch travels as one argument, the events' JSON texts joined by newlines (JSON text
-has none of its own outside whitespace), which costs the client far less than one per event. A Redis outage drops events (counted); it never fails a request.
+has none of its own outside whitespace), which costs the client far less than one per event.
+A Redis outage drops events (counted); it never fails a request.
 """
 
 from __future__ import annotations

@@ -250,6 +250,7 @@ class LoadedIndex:
         self._tokenizer = tokenizer
         self._vocab: dict[str, int] = dict(bm25.vocab_dict) if bm25 is not None else {}
         self._can_reconstruct = _supports_reconstruct(faiss_index)
+        self._rows: dict[str, int] | None = None  # chunk id -> row, built on first lookup
 
     def __len__(self) -> int:
         return len(self._chunk_ids)
@@ -261,6 +262,18 @@ class LoadedIndex:
     @property
     def has_lexical(self) -> bool:
         return self._bm25 is not None
+
+    def chunk(self, chunk_id: str) -> Hit | None:
+        """The chunk ``chunk_id`` of this version (score 0), or None when it has none such.
+
+        Answers served from the cache name their chunks by id; this resolves them from the
+        texts the index holds anyway, so they are not kept a second time.
+        """
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = {c: i for i, c in enumerate(self._chunk_ids)}
+        row = rows.get(chunk_id)
+        return None if row is None else self._hit(row, 0.0)
 
     def _hit(self, row: int, score: float) -> Hit:
         return Hit(

@@ -104,6 +104,29 @@ def test_dense_only_search_and_k_larger_than_index(
         index.search(np.zeros(10, dtype=np.float32), q, 3)
 
 
+def test_chunk_lookup_by_id(
+    built: tuple[BatchSettings, str], paragraphs: list[SquadParagraph], encoder
+) -> None:  # type: ignore[no-untyped-def]
+    from online.index_state import load_state
+
+    index = load_index(_vdir(built))
+    q = paragraphs[5].questions[0]
+    hit = index.search(encoder.encode([q])[0], q, 1)[0]
+    got = index.chunk(hit.chunk_id)
+    assert got is not None
+    assert (got.doc_id, got.title, got.text, got.content_hash) == (
+        hit.doc_id,
+        hit.title,
+        hit.text,
+        hit.content_hash,
+    )
+    assert index.chunk("no-such-chunk") is None
+    state = load_state(_vdir(built), expected_model=None)
+    assert state.index_lookup and not state.chunks  # chunk texts are held once, by the index
+    info = state.chunk(hit.chunk_id)
+    assert info is not None and info.text == hit.text
+
+
 def test_tampered_artifact_is_refused(built: tuple[BatchSettings, str], tmp_path: Path) -> None:
     import shutil
 
