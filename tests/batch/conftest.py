@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import gzip
+import functools
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from batch.corpus import CorpusError, locate_demo_corpus, read_bytes
 from batch.settings import BatchSettings
-from tests.conftest import SHARED_SQUAD
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SLICE_PARAGRAPHS = 40
+CORPUS_CACHE = Path(tempfile.gettempdir()) / "tandem-test-corpus"
+
+
+@functools.cache
+def squad_path() -> Path:
+    """The SQuAD v1.1 dev file: ../shared/data, else a verified download cached under the temp
+    dir. The test fails (never skips) when neither can be had."""
+    try:
+        return locate_demo_corpus(None, data_dir=CORPUS_CACHE)
+    except CorpusError as exc:
+        pytest.fail(f"SQuAD dev set unavailable: {exc}")
+
+
+@functools.cache
+def _squad_bytes() -> bytes:
+    return read_bytes(squad_path())
 
 
 def load_squad() -> dict[str, Any]:
-    """The shared SQuAD v1.1 dev set (skips the test when the file is absent)."""
-    if not SHARED_SQUAD.exists():
-        pytest.skip(f"SQuAD dev set not found at {SHARED_SQUAD}")
-    with gzip.open(SHARED_SQUAD, "rt", encoding="utf-8") as fh:
-        data: dict[str, Any] = json.load(fh)
+    """The SQuAD v1.1 dev set, parsed (a fresh copy each call; see :func:`squad_path`)."""
+    data: dict[str, Any] = json.loads(_squad_bytes())
     return data
 
 

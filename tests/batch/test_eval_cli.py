@@ -18,7 +18,7 @@ from batch.labelled import iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings, get_settings
 from shared_schemas.documents import Chunk
 from tandem_cli import index_cmds
-from tests.conftest import SHARED_SQUAD
+from tests.batch.conftest import squad_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,9 +35,7 @@ def app() -> typer.Typer:
 @pytest.fixture
 def squad_slice(tmp_path: Path) -> Path:
     """A SQuAD file with the first paragraphs of the first article, two questions each."""
-    if not SHARED_SQUAD.exists():
-        pytest.skip("shared SQuAD dev file not present")
-    data = read_squad(SHARED_SQUAD)
+    data = read_squad(squad_path())
     article = dict(data["data"][0])
     article["paragraphs"] = [{**p, "qas": p["qas"][:2]} for p in article["paragraphs"][:N_PARAS]]
     path = tmp_path / "slice.json.gz"

@@ -22,7 +22,8 @@ from online.retrieval import load_index, read_live_version
 from shared_schemas.documents import Chunk
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY, MANIFEST_FILE
 from shared_schemas.manifest import IndexManifest
-from tests.conftest import SHARED_SQUAD, TEST_REDIS_URL
+from tests.batch.conftest import squad_path
+from tests.conftest import TEST_REDIS_URL
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,11 +32,9 @@ COLS = ["chunk_id", "doc_id", "title", "text", "content_hash"]
 
 @pytest.fixture(scope="module")
 def corpus() -> tuple[pa.Table, np.ndarray, list[SquadParagraph]]:
-    if not SHARED_SQUAD.exists():
-        pytest.skip("shared SQuAD dev file not present")
     from online.embedding import get_encoder
 
-    paras = list(iter_squad_paragraphs(read_squad(SHARED_SQUAD)))[:30]
+    paras = list(iter_squad_paragraphs(read_squad(squad_path())))[:30]
     chunks = [Chunk(doc_id=p.doc_id, ordinal=0, title=p.title, text=p.text) for p in paras]
     table = pa.table({c: [getattr(ch, c) for ch in chunks] for c in COLS})
     return table, get_encoder().encode([c.text for c in chunks]), paras
