@@ -23,7 +23,11 @@ class CorpusError(RuntimeError):
 
 
 def read_bytes(path: Path) -> bytes:
-    """The corpus's JSON bytes, gunzipped when the file is gzip."""
+    """A file's bytes, gunzipped when it is gzip (by its magic bytes, not its name).
+
+    The one reader of maybe-gzipped inputs (corpus, ingest sources, labelled sets). Raises
+    ``OSError`` (a bad gzip stream is ``gzip.BadGzipFile``) or ``EOFError`` (truncated gzip).
+    """
     raw = path.read_bytes()
     return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
 

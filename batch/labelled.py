@@ -1,20 +1,36 @@
 """Labelled retrieval sets: SQuAD JSON(.gz) and JSONL ``{question, relevant_doc_ids}``.
 
-:func:`squad_doc_id` (defined once, in ``batch.ingest.sources``) is the document id of a SQuAD
-paragraph; ingest and evaluation both use it, so a question's gold paragraph is found under the
-same id the index stores.
+SQuAD paragraphs come from :func:`batch.ingest.squad.iter_squad_paragraphs`, the iterator ingest
+uses too, so a question's gold paragraph is found under the same id the index stores.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batch.ingest.sources import squad_doc_id
+from batch.corpus import read_bytes
+from batch.ingest.squad import (
+    SquadFormatError,
+    SquadParagraph,
+    iter_squad_paragraphs,
+    squad_articles,
+    squad_doc_id,
+    squad_title,
+)
+
+__all__ = [
+    "LabelledQuestion",
+    "LabelledSetError",
+    "SquadParagraph",
+    "iter_squad_paragraphs",
+    "read_labelled",
+    "read_squad",
+    "squad_doc_id",
+    "squad_title",
+]
 
 
 class LabelledSetError(ValueError):
@@ -27,53 +43,16 @@ class LabelledQuestion:
     relevant_doc_ids: frozenset[str]
 
 
-@dataclass(frozen=True)
-class SquadParagraph:
-    doc_id: str
-    title: str
-    text: str
-    questions: tuple[str, ...]
-
-
-def squad_title(article_title: str) -> str:
-    """Human title of a SQuAD article (``Super_Bowl_50`` -> ``Super Bowl 50``)."""
-    return article_title.replace("_", " ")
-
-
-def _read_json_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-
-
-def is_squad(data: Any) -> bool:
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("data"), list)
-        and all(isinstance(a, dict) and "paragraphs" in a for a in data["data"][:3])
-    )
-
-
-def iter_squad_paragraphs(data: dict[str, Any]) -> Iterator[SquadParagraph]:
-    """Every paragraph of a parsed SQuAD document, with its questions."""
-    for a_index, article in enumerate(data["data"]):
-        title = str(article.get("title") or f"article-{a_index}")
-        for i, para in enumerate(article.get("paragraphs", [])):
-            qs = tuple(str(qa["question"]) for qa in para.get("qas", []) if qa.get("question"))
-            yield SquadParagraph(
-                doc_id=squad_doc_id(title, i),
-                title=squad_title(title),
-                text=str(para.get("context", "")),
-                questions=qs,
-            )
-
-
 def read_squad(path: Path) -> dict[str, Any]:
+    """A parsed SQuAD file, its structure checked."""
     try:
-        data = json.loads(_read_json_bytes(path))
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_bytes(path))
+    except (OSError, EOFError, ValueError) as exc:
         raise LabelledSetError(f"{path}: not readable as JSON ({exc})") from exc
-    if not is_squad(data):
-        raise LabelledSetError(f"{path}: not a SQuAD file (no data[].paragraphs)")
+    try:
+        squad_articles(data)
+    except SquadFormatError as exc:
+        raise LabelledSetError(f"{path}: {exc}") from exc
     return dict(data)
 
 
@@ -95,7 +74,10 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
 
 def _read_jsonl(path: Path) -> list[LabelledQuestion]:
     out: list[LabelledQuestion] = []
-    text = _read_json_bytes(path).decode("utf-8", errors="replace")
+    try:
+        text = read_bytes(path).decode("utf-8", errors="replace")
+    except (OSError, EOFError) as exc:
+        raise LabelledSetError(f"{path}: cannot read: {exc}") from exc
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

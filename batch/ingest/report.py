@@ -16,6 +16,7 @@ SKIP_TOO_LARGE = "too_large"
 SKIP_INVALID_RECORD = "invalid_record"
 SKIP_DUPLICATE_ID = "duplicate_id"
 SKIP_UNSUPPORTED_TYPE = "unsupported_type"
+SKIP_UNREADABLE = "unreadable"
 
 
 class IngestReport(BaseModel):

@@ -6,27 +6,42 @@
 * SQuAD JSON (``.json`` or ``.json.gz``): each paragraph of each article is a document with id
   :func:`squad_doc_id` (``<article title>#<paragraph index>``).
 
-A record that cannot become a document yields :class:`Skipped`; a file that cannot be parsed
-at all raises :class:`~batch.ingest.errors.IngestError` naming the file and line.
+A record that cannot become a document yields :class:`Skipped` (so does a folder's file that
+cannot be read); a source file that cannot be parsed at all raises
+:class:`~batch.ingest.errors.IngestError` naming the file and line.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from batch.corpus import read_bytes
 from batch.ingest.errors import IngestError
 from batch.ingest.html_text import html_to_text
 from batch.ingest.report import (
     SKIP_INVALID_RECORD,
     SKIP_TOO_LARGE,
     SKIP_UNDECODABLE,
+    SKIP_UNREADABLE,
     SKIP_UNSUPPORTED_TYPE,
 )
+from batch.ingest.squad import SquadFormatError, iter_squad_paragraphs, squad_doc_id
+
+__all__ = [
+    "RawRecord",
+    "Skipped",
+    "SourceKind",
+    "detect_kind",
+    "read_folder",
+    "read_jsonl",
+    "read_source",
+    "read_squad",
+    "squad_doc_id",
+]
 
 SourceKind = Literal["folder", "jsonl", "squad"]
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -51,11 +66,6 @@ class Skipped:
 
     reason: str
     where: str
-
-
-def squad_doc_id(article_title: str, paragraph_index: int) -> str:
-    """Document id of a SQuAD paragraph: ``<article title>#<paragraph index>``."""
-    return f"{article_title}#{paragraph_index}"
 
 
 def detect_kind(source: Path) -> SourceKind:
@@ -88,8 +98,7 @@ def read_source(
 
 def _read_raw(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        return read_bytes(path)
     except (OSError, EOFError) as exc:  # gzip errors are OSError/EOFError
         raise IngestError(f"{path}: cannot read: {exc}") from exc
 
@@ -109,11 +118,16 @@ def read_folder(root: Path, *, max_doc_bytes: int) -> Iterator[RawRecord | Skipp
         if suffix not in TEXT_SUFFIXES | HTML_SUFFIXES:
             yield Skipped(SKIP_UNSUPPORTED_TYPE, rel)
             continue
-        if path.stat().st_size > max_doc_bytes:
-            yield Skipped(SKIP_TOO_LARGE, rel)
+        try:
+            if path.stat().st_size > max_doc_bytes:
+                yield Skipped(SKIP_TOO_LARGE, rel)
+                continue
+            raw = path.read_bytes()
+        except OSError:  # one unreadable file (permissions, vanished, I/O error) is one skip
+            yield Skipped(SKIP_UNREADABLE, rel)
             continue
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             yield Skipped(SKIP_UNDECODABLE, rel)
             continue
@@ -194,27 +208,25 @@ def read_squad(path: Path, *, max_doc_bytes: int) -> Iterator[RawRecord | Skippe
         raise IngestError(
             f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
         ) from exc
-    articles = doc.get("data") if isinstance(doc, dict) else None
-    if not isinstance(articles, list):
-        raise IngestError(f"{path}: not SQuAD format (no top-level 'data' list)")
-    for a_index, article in enumerate(articles):
-        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
-            raise IngestError(f"{path}: article {a_index} has no 'paragraphs' list")
-        raw_title = str(article.get("title") or f"article-{a_index}")
-        for p_index, para in enumerate(article["paragraphs"]):
-            doc_id = squad_doc_id(raw_title, p_index)
-            context = para.get("context") if isinstance(para, dict) else None
-            if not isinstance(context, str):
-                yield Skipped(SKIP_INVALID_RECORD, doc_id)
-                continue
-            if len(context.encode("utf-8")) > max_doc_bytes:
-                yield Skipped(SKIP_TOO_LARGE, doc_id)
-                continue
-            qas = para.get("qas") if isinstance(para.get("qas"), list) else []
-            yield RawRecord(
-                doc_id=doc_id,
-                text=context,
-                where=doc_id,
-                title=raw_title.replace("_", " "),
-                metadata={"article": raw_title, "paragraph": p_index, "questions": len(qas)},
-            )
+    try:
+        paragraphs = list(iter_squad_paragraphs(doc))
+    except SquadFormatError as exc:
+        raise IngestError(f"{path}: {exc}") from exc
+    for para in paragraphs:
+        if not para.valid:
+            yield Skipped(SKIP_INVALID_RECORD, para.doc_id)
+            continue
+        if len(para.text.encode("utf-8")) > max_doc_bytes:
+            yield Skipped(SKIP_TOO_LARGE, para.doc_id)
+            continue
+        yield RawRecord(
+            doc_id=para.doc_id,
+            text=para.text,
+            where=para.doc_id,
+            title=para.title,
+            metadata={
+                "article": para.article,
+                "paragraph": para.index,
+                "questions": len(para.questions),
+            },
+        )

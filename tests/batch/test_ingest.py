@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from batch.corpus import CorpusError
 from batch.ingest.errors import IngestError
 from batch.ingest.report import IngestReport
 from batch.ingest.run import ingest
 from batch.ingest.snapshot import CHUNKS_FILE, CHUNKS_SCHEMA, DOCUMENTS_FILE, REPORT_FILE
+from batch.labelled import LabelledSetError, iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings
 from shared_schemas import Chunk
 from shared_schemas.hashing import chunk_id_for, normalize_text
@@ -205,3 +209,86 @@ def test_changed_document_changes_only_its_chunk_ids(tmp_path: Path, data_dir: P
     }
     assert {new[c] for c in set(new) - set(old)} == {"d2"}
     assert {old[c] for c in set(old) - set(new)} == {"d2"}
+
+
+def test_unreadable_file_in_a_folder_is_one_skip(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "ok.txt").write_text("A readable document about Spark.")
+    locked = src / "locked.txt"
+    locked.write_text("secret")
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads mode-000 files: make this one file fail as it would
+        real = Path.read_bytes
+
+        def read_bytes(self: Path) -> bytes:
+            if self == locked:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self)
+
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    try:
+        report = ingest(src, run_date=DAY, settings=BatchSettings(data_dir=data_dir))
+    finally:
+        locked.chmod(0o644)
+    assert report.documents_written == 1
+    assert report.skipped == {"unreadable": 1}
+    assert report.skipped_examples["unreadable"] == ["locked.txt"]
+
+
+def test_squad_ingest_and_labelled_set_share_doc_ids(
+    squad_slice_file: Path, batch_settings: BatchSettings
+) -> None:
+    report = ingest(squad_slice_file, run_date=DAY, settings=batch_settings)
+    assert report.snapshot_path is not None
+    stored = set(pq.read_table(report.snapshot_path / DOCUMENTS_FILE)["doc_id"].to_pylist())
+    gold = {d for q in read_labelled(squad_slice_file) for d in q.relevant_doc_ids}
+    paragraphs = {p.doc_id for p in iter_squad_paragraphs(read_squad(squad_slice_file))}
+    assert gold and gold <= stored == paragraphs
+
+
+def test_squad_bad_paragraph_is_skipped_bad_article_names_the_file(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    settings = BatchSettings(data_dir=data_dir)
+    good = {"context": "Fine text.", "qas": [{"question": "Fine?"}, {"id": "no question"}]}
+    src = tmp_path / "squad.json"
+    src.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [good, {"qas": []}]}]}))
+    report = ingest(src, run_date=DAY, settings=settings)
+    assert report.documents_written == 1 and report.skipped == {"invalid_record": 1}
+    assert [q.question for q in read_labelled(src)] == ["Fine?"]
+    src.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [good]}, {"title": "U"}]}))
+    with pytest.raises(IngestError, match=r"squad\.json: article 1 has no 'paragraphs' list"):
+        ingest(src, run_date=date(2024, 3, 2), settings=settings)
+    with pytest.raises(LabelledSetError, match=r"squad\.json: article 1 has no 'paragraphs'"):
+        read_labelled(src)
+
+
+def test_gzipped_sources_and_labelled_sets_read_alike(tmp_path: Path, data_dir: Path) -> None:
+    rows = [{"id": "a", "text": "Alpha text."}, {"id": "b", "text": "Beta text."}]
+    src = tmp_path / "docs.jsonl.gz"
+    src.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in rows).encode()))
+    assert (
+        ingest(src, run_date=DAY, settings=BatchSettings(data_dir=data_dir)).documents_written == 2
+    )
+    gold = tmp_path / "gold.jsonl.gz"
+    gold.write_bytes(gzip.compress(b'{"question": "q?", "relevant_doc_ids": "a"}\n'))
+    assert read_labelled(gold)[0].relevant_doc_ids == frozenset({"a"})
+    (tmp_path / "bad.jsonl.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(IngestError, match=r"bad\.jsonl\.gz: cannot read"):
+        ingest(tmp_path / "bad.jsonl.gz", run_date=DAY, settings=BatchSettings(data_dir=data_dir))
+
+
+def test_missing_squad_fails_the_test_rather_than_skipping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.batch import conftest
+
+    def unavailable(*args: object, **kwargs: object) -> Path:
+        raise CorpusError("no network")
+
+    monkeypatch.setattr(conftest, "locate_demo_corpus", unavailable)
+    with pytest.raises(pytest.fail.Exception, match="SQuAD dev set unavailable: no network"):
+        conftest.squad_path.__wrapped__()
