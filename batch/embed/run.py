@@ -47,7 +47,8 @@ def embed_snapshot(
 ) -> EmbedReport:
     """Embed the new chunks of ``snapshots/<run_date>/`` into the store; see the module doc.
 
-    ``spark``: a session to use (left running); by default one is made and stopped at the end.
+    ``spark``: a session to use (left running). By default the process's running session is
+    used (and left running), else one is made and stopped at the end.
     ``partitions``: Spark tasks to split the new chunks into (default: :func:`default_partitions`).
     """
     started = time.perf_counter()
@@ -80,8 +81,7 @@ def embed_snapshot(
         model_path = settings.embedding_model_path
         if model_path is not None and not model_path.is_dir():
             raise EmbedError(f"embedding model folder {model_path} does not exist")
-        own_session = spark is None
-        session = spark if spark is not None else _session(settings)
+        session, own_session = (spark, False) if spark is not None else _session(settings)
         # spark-submit may have chosen the master
         report.spark_master = session.sparkContext.master or settings.spark_master
         try:
@@ -98,10 +98,10 @@ def embed_snapshot(
     return report
 
 
-def _session(settings: BatchSettings) -> SparkSession:
-    from batch.embed.spark_session import get_spark
+def _session(settings: BatchSettings) -> tuple[SparkSession, bool]:
+    from batch.embed.spark_session import acquire_spark
 
-    return get_spark(settings)
+    return acquire_spark(settings)
 
 
 def _encode_with_spark(

@@ -87,3 +87,28 @@ def get_spark(settings: BatchSettings) -> SparkSession:
     spark.sparkContext.setLogLevel("WARN")
     log.info("spark session master=%s", spark.sparkContext.master)
     return spark
+
+
+def acquire_spark(settings: BatchSettings) -> tuple[SparkSession, bool]:
+    """A session for one job and whether this call created it (only then may the job stop it).
+
+    A session already running in the process (a test fixture, an in-process Airflow task, a
+    notebook) is used as it is: it is not reconfigured, and its master wins over
+    ``settings.spark_master`` (logged when they differ).
+    """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    existing = SparkSession.getActiveSession()
+    if existing is None and SparkContext._active_spark_context is not None:
+        existing = get_spark(settings)  # a context started in another thread: wrap, don't own
+    if existing is None:
+        return get_spark(settings), True
+    master = existing.sparkContext.master
+    if master != settings.spark_master and not launched_by_spark_submit():
+        log.warning(
+            "using the process's running Spark session master=%s, not spark_master=%s",
+            master,
+            settings.spark_master,
+        )
+    return existing, False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -172,3 +173,21 @@ def test_failing_workers_give_one_embed_error(
     with pytest.raises(EmbedError, match="Spark embed job failed"):
         embed_snapshot(DAY1, settings=settings, spark=spark)
     assert EmbeddingStore.for_settings(settings).part_files() == []
+
+
+def test_default_session_uses_the_running_one_and_leaves_it_running(
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = BatchSettings(data_dir=tmp_path / "var", spark_master="local[1]")
+    src = tmp_path / "docs.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "Spark runs the embed job."}\n'
+        '{"id": "b", "text": "FAISS serves the vectors."}\n'
+    )
+    ingest(src, run_date=DAY1, settings=settings)
+    with caplog.at_level(logging.WARNING, logger="batch.embed.spark_session"):
+        report = embed_snapshot(DAY1, settings=settings)  # no session passed
+    assert report.embedded == 2
+    assert report.spark_master == "local[2]"  # the running session's, not a new local[1]
+    assert "spark_master=local[1]" in caplog.text  # the override is logged
+    assert spark.range(3).count() == 3  # the fixture's session was not stopped
