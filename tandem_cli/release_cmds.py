@@ -141,19 +141,33 @@ def rollback_manifest(manifest: Path, *, now: datetime | None = None) -> SwitchR
 # --- kubectl (only when a context is configured) -------------------------------------------
 
 
-def _kubectl(context: str, *args: str) -> str:
+# what `kubectl rollout status --timeout=N` may take beyond its own N seconds to answer
+KUBECTL_GRACE_S = 30
+
+
+def _kubectl(context: str, *args: str, timeout_s: float) -> str:
     exe = shutil.which("kubectl")
     if exe is None:
         raise ReleaseError("a kube context is configured but kubectl is not on PATH")
-    proc = subprocess.run(
-        [exe, "--context", context, *args], capture_output=True, text=True, check=False
-    )
+    try:
+        proc = subprocess.run(
+            [exe, "--context", context, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ReleaseError(
+            f"kubectl {' '.join(args)} gave no answer within {timeout_s:g}s "
+            "(cluster unreachable? raise TANDEM_ROLLOUT_TIMEOUT_S to wait longer)"
+        ) from exc
     if proc.returncode != 0:
         raise ReleaseError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
 
 
-def sync_from_cluster(manifest: Path, context: str) -> None:
+def sync_from_cluster(manifest: Path, context: str, *, timeout_s: float = 300) -> None:
     """Make the manifest's colours and recorded previous colour those the cluster serves.
 
     The cluster is the truth when one is configured (a CI checkout has the colours of the last
@@ -162,7 +176,17 @@ def sync_from_cluster(manifest: Path, context: str) -> None:
     docs = _load(manifest)
     ns = _service(docs, LIVE_SERVICE, manifest).get("metadata", {}).get("namespace")
     ns_args = ["--namespace", str(ns)] if ns else []
-    raw = _kubectl(context, *ns_args, "get", "service", LIVE_SERVICE, PREVIEW_SERVICE, "-o", "json")
+    raw = _kubectl(
+        context,
+        *ns_args,
+        "get",
+        "service",
+        LIVE_SERVICE,
+        PREVIEW_SERVICE,
+        "-o",
+        "json",
+        timeout_s=timeout_s,
+    )
     try:
         items = {i["metadata"]["name"]: i for i in json.loads(raw)["items"]}
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -192,9 +216,10 @@ def _release(rollback: bool, to: Track | None, context: str | None, check_ready:
     settings = _settings()
     manifest = settings.release_manifest
     context = context or settings.kube_context
+    timeout_s = settings.rollout_timeout_s
     with user_errors(ReleaseError):
         if context:
-            sync_from_cluster(manifest, context)
+            sync_from_cluster(manifest, context, timeout_s=timeout_s)
         if rollback:
             _, target = live_track(manifest)
             if target is None:
@@ -210,11 +235,12 @@ def _release(rollback: bool, to: Track | None, context: str | None, check_ready:
                 "rollout",
                 "status",
                 f"deployment/tandem-online-{target}",
-                f"--timeout={settings.rollout_timeout_s}s",
+                f"--timeout={timeout_s}s",
+                timeout_s=timeout_s + KUBECTL_GRACE_S,
             )
         result = switch_manifest(manifest, to=target)
         if context:
-            _kubectl(context, "apply", "-f", str(manifest))
+            _kubectl(context, "apply", "-f", str(manifest), timeout_s=timeout_s)
     verb = "rolled back" if rollback else "switched"
     if not result.changed:
         Console().print(f"live track is already {result.live}; nothing changed")
