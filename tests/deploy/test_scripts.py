@@ -65,16 +65,23 @@ def serve(handler: Handler) -> Iterator[str]:
         server.server_close()
 
 
-def _api(answer: str = "Denver Broncos", *, ready_after: int = 0) -> Handler:
+def _api(
+    answer: str = "Denver Broncos",
+    *,
+    ready_after: int = 0,
+    queries: list[dict[str, Any]] | None = None,
+) -> Handler:
+    """The online API's stub; each query body is appended to ``queries`` for the test to check
+    (an assert in this handler runs in the server's thread and could never fail the test)."""
     calls = {"readyz": 0}
+    seen = queries if queries is not None else []
 
     def handle(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if path == "/readyz":
             calls["readyz"] += 1
             return (200, {"ok": True}) if calls["readyz"] > ready_after else (503, {})
         if path == "/v1/query" and method == "POST":
-            q = json.loads(body)
-            assert q["question"] and q["user_id"] == "smoke-check"
+            seen.append(json.loads(body))
             return 200, {"answer": answer, "query_id": "x"}
         return 404, {}
 
@@ -82,7 +89,8 @@ def _api(answer: str = "Denver Broncos", *, ready_after: int = 0) -> Handler:
 
 
 def test_smoke_passes_on_a_healthy_server(capsys: pytest.CaptureFixture[str]) -> None:
-    with serve(_api(ready_after=1)) as url:
+    queries: list[dict[str, Any]] = []
+    with serve(_api(ready_after=1, queries=queries)) as url:
         rc = smoke.main(
             [
                 "--url",
@@ -99,6 +107,8 @@ def test_smoke_passes_on_a_healthy_server(capsys: pytest.CaptureFixture[str]) ->
         )
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["ok"] and out["questions"] == 3
+    assert len(queries) == 3
+    assert all(q["question"] and q["user_id"] == "smoke-check" for q in queries)
 
 
 def test_smoke_fails_on_empty_answers_budget_and_not_ready(
