@@ -4,6 +4,8 @@ Every ``CacheEntry`` records the chunk ids and content hashes it cites. When a n
 built, an entry of the old version whose cited chunks all exist unchanged in the new version is
 copied to the new version's key (same TTL, same semantic vector); an entry citing a chunk that
 changed or disappeared is not carried: exactly the entries whose sources changed drop out.
+A copy always expires: an old key without a TTL gets the rest of the entry's ``expires_at``,
+else ``ttl_s``; a key that expired while being read is skipped.
 Old-version keys are left alone, so a rollback still finds its answers.
 """
 
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from online.cache.codec import CacheScope, decode_entry
+from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,14 @@ def carry_over(
     old: CacheScope,
     new: CacheScope,
     new_chunks: dict[str, str],
+    ttl_s: int | None = None,
+    now: datetime | None = None,
 ) -> CarryReport:
     """Copy ``old``-scope entries whose cited (chunk id, content hash) pairs are all in
-    ``new_chunks`` (chunk id -> content hash of the new version) to the ``new`` scope."""
+    ``new_chunks`` (chunk id -> content hash of the new version) to the ``new`` scope.
+
+    The copy keeps the old key's remaining TTL; for an old key without one, the rest of the
+    entry's ``expires_at``, else ``ttl_s``; with neither, the entry is not carried."""
     report = CarryReport(old.index_version, new.index_version)
     if old == new:
         return report
@@ -57,10 +66,13 @@ def carry_over(
         ):
             report.evicted.append(qhash)
             continue
-        ttl_ms = int(client.pttl(key))
+        ttl_ms = copy_ttl_ms(int(client.pttl(key)), entry, ttl_s=ttl_s, now=now)
+        if ttl_ms is None:
+            log.warning("cache entry not carried, expired or no TTL to give it: key=%s", key)
+            continue
         moved = entry.model_copy(update={"index_version": new.index_version})
         pipe = client.pipeline(transaction=True)
-        pipe.set(new.key(qhash), moved.dumps(), px=ttl_ms if ttl_ms > 0 else None)
+        pipe.set(new.key(qhash), moved.dumps(), px=ttl_ms)
         vec = vectors.get(qhash.encode()) or vectors.get(qhash)
         if vec is not None:
             pipe.hset(new.semantic_key(), qhash, vec)
@@ -74,3 +86,27 @@ def carry_over(
         len(report.evicted),
     )
     return report
+
+
+def copy_ttl_ms(
+    pttl_ms: int, entry: CacheEntry, *, ttl_s: int | None, now: datetime | None = None
+) -> int | None:
+    """The TTL (ms) of a carried copy, or None when it must not be copied.
+
+    ``pttl_ms`` is Redis's PTTL of the old key: -2 (gone: expired after it was read) skips it;
+    -1 (no TTL) falls back to the rest of ``entry.expires_at``, else ``ttl_s``.
+    """
+    if pttl_ms > 0:
+        return pttl_ms
+    if pttl_ms != -1:
+        return None
+    if entry.expires_at is not None:
+        when = now or datetime.now(UTC)
+        expires = entry.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        left_ms = int((expires - when).total_seconds() * 1000)
+        return left_ms if left_ms > 0 else None
+    if ttl_s is not None and ttl_s > 0:
+        return ttl_s * 1000
+    return None

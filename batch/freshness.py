@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared_schemas.layout import (
     FRESHNESS_KEY,
     IDMAP_FILE,
-    LIVE_POINTER,
     MANIFEST_FILE,
-    QUERY_LOG_STREAM,
     REDIS_PREFIX,
+    parse_cache_key,
 )
 
 if TYPE_CHECKING:
@@ -107,14 +106,6 @@ class FreshnessReport(BaseModel):
 # --- reading the data dir -------------------------------------------------------------------
 
 
-def read_live_pointer(indexes_dir: Path) -> str | None:
-    pointer = indexes_dir / LIVE_POINTER
-    if not pointer.exists():
-        return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    return name or None
-
-
 def _read_manifest(version_dir: Path) -> dict[str, Any]:
     path = version_dir / MANIFEST_FILE
     try:
@@ -175,29 +166,12 @@ def _client(settings: BatchSettings) -> Redis:
 
 
 def _hot_question_hashes(client: Redis, *, start: datetime, end: datetime, top_k: int) -> list[str]:
-    """Question-key hashes of the ``top_k`` most asked questions logged in ``[start, end)``.
-
-    The stream ids (ms since epoch) bound the window, as in ``batch.query_log``.
-    """
+    """Question-key hashes of the ``top_k`` most asked questions logged in ``[start, end)``."""
+    from batch.query_log import iter_events_between, top_questions
     from shared_schemas.hashing import question_key_hash
 
-    counts: Counter[str] = Counter()
-    cursor = f"{int(start.timestamp() * 1000)}-0"
-    hi = f"{int(end.timestamp() * 1000) - 1}-18446744073709551615"
-    while True:
-        batch = client.xrange(QUERY_LOG_STREAM, min=cursor, max=hi, count=1000)
-        for _entry_id, fields in batch:
-            try:
-                event = json.loads(fields.get(b"event") or fields.get("event"))
-                if event.get("status") != "error":
-                    counts[question_key_hash(str(event["question"]))] += 1
-            except (KeyError, ValueError, TypeError, AttributeError):
-                continue  # one bad event never stops the figures
-        if len(batch) < 1000:
-            break
-        ms, seq = _s(batch[-1][0]).split("-")
-        cursor = f"{ms}-{int(seq) + 1}"
-    return [q for q, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]]
+    events = iter_events_between(client, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+    return [question_key_hash(h.question) for h in top_questions(events, top_k)]
 
 
 def _cache_versions(client: Redis, namespace: str) -> tuple[Counter[str], dict[str, set[str]]]:
@@ -205,15 +179,29 @@ def _cache_versions(client: Redis, namespace: str) -> tuple[Counter[str], dict[s
     per_version: Counter[str] = Counter()
     questions: dict[str, set[str]] = {}
     for raw in client.scan_iter(match=CACHE_PATTERN, count=1000):
-        key = raw.decode() if isinstance(raw, bytes) else str(raw)
-        parts = key.split(":")
-        if len(parts) != 9:
+        parts = parse_cache_key(raw)
+        if parts is None:
             continue
-        version = parts[4]
+        version = parts["index_version"]
         per_version[version] += 1
-        if parts[2] == namespace:
-            questions.setdefault(version, set()).add(parts[8])
+        if parts["namespace"] == namespace:
+            questions.setdefault(version, set()).add(parts["question_hash"])
     return per_version, questions
+
+
+def _dag_success_ages(raw: dict[Any, Any], now: datetime) -> dict[str, float]:
+    """Hours since each DAG's last success; an unparseable time is skipped with a warning."""
+    ages: dict[str, float] = {}
+    for dag, ts in raw.items():
+        try:
+            at = _aware(datetime.fromisoformat(_s(ts)))
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            log.warning(
+                "last-success time of dag %s unreadable, skipped: %r (%s)", _s(dag), ts, exc
+            )
+            continue
+        ages[_s(dag)] = round(max(0.0, _hours(now - at)), 3)
+    return ages
 
 
 def record_dag_success(
@@ -227,8 +215,11 @@ def record_dag_success(
         stamp = _aware(at).isoformat()
         if current is not None:
             kept = current.decode() if isinstance(current, bytes) else str(current)
-            if _aware(datetime.fromisoformat(kept)) >= _aware(at):
-                return kept
+            try:
+                if _aware(datetime.fromisoformat(kept)) >= _aware(at):
+                    return kept
+            except ValueError:
+                log.warning("unreadable last success of dag %s replaced: %r", dag_id, kept)
         client.hset(DAG_SUCCESS_KEY, dag_id, stamp)
         return stamp
     finally:
@@ -264,7 +255,9 @@ def compute_freshness(
     now = _aware(now)
     figures: dict[str, Any] = {"computed_at": now}
 
-    live = read_live_pointer(settings.indexes_dir)
+    from online.retrieval import read_live_version
+
+    live = read_live_version(settings.indexes_dir)
     index_ids: set[str] = set()
     index_docs: set[str] = set()
     live_docs: set[tuple[str, str]] | None = None
@@ -322,10 +315,7 @@ def compute_freshness(
             figures["hot_cache_coverage"] = round(figures["hot_cached"] / len(hot), 4)
         figures["live_cache_entries"] = per_version.get(live, 0) if live else 0
         figures["stale_cache_entries"] = sum(n for v, n in per_version.items() if v != live)
-        figures["dag_success_age_h"] = {
-            _s(dag): round(max(0.0, _hours(now - _aware(datetime.fromisoformat(_s(ts))))), 3)
-            for dag, ts in client.hgetall(DAG_SUCCESS_KEY).items()
-        }
+        figures["dag_success_age_h"] = _dag_success_ages(client.hgetall(DAG_SUCCESS_KEY), now)
         report = FreshnessReport(**figures)
         report = report.model_copy(
             update={"breaches": tuple(b.message for b in check_thresholds(report, thresholds))}

@@ -101,7 +101,6 @@ def warm_cache(
     """Warm ``version`` (default: the live one) with the hot questions of ``run_date``."""
     import redis
 
-    from online.cache import RedisAnswerCache
     from online.retrieval import load_index, read_live_version
 
     live = read_live_version(settings.indexes_dir)
@@ -112,23 +111,58 @@ def warm_cache(
     if not version_dir.is_dir():
         raise HotAnswersError(f"index version {target} not found in {settings.indexes_dir}")
     index = load_index(version_dir, expected_model=settings.embedding_model)
-    client = redis_client or redis.Redis.from_url(settings.redis_url)
-    if pipeline is None:
-        pipeline = build_batch_pipeline()
+    own_client = redis_client is None
+    own_pipeline = pipeline is None
+    client = redis_client if redis_client is not None else redis.Redis.from_url(settings.redis_url)
+    try:
+        if pipeline is None:
+            pipeline = build_batch_pipeline()
+        report = _warm(
+            client,
+            pipeline,
+            index,
+            settings=settings,
+            run_date=run_date,
+            target=target,
+            live=live,
+            questions_file=questions_file,
+            top_k=top_k or settings.hot_top_k,
+        )
+    finally:
+        if own_pipeline and pipeline is not None:
+            pipeline.llm.close()
+        if own_client:
+            client.close()
+    log.info("cache warmed %s", report.summary())
+    return report
+
+
+def _warm(
+    client: Any,
+    pipeline: Any,
+    index: Any,
+    *,
+    settings: BatchSettings,
+    run_date: date,
+    target: str,
+    live: str | None,
+    questions_file: Path | None,
+    top_k: int,
+) -> WarmReport:
+    from online.cache import RedisAnswerCache
+
     cache = RedisAnswerCache(client, default_ttl_s=settings.cache_ttl_s)
     scope = pipeline.scope(target)
-
     report = WarmReport(run_date=run_date.isoformat(), index_version=target)
     if live and live != target:
         report.carry = carry_over(
             client,
             old=pipeline.scope(live),
             new=scope,
-            new_chunks=index_chunk_hashes(version_dir),
+            new_chunks=index_chunk_hashes(settings.indexes_dir / target),
+            ttl_s=settings.cache_ttl_s,
         )
-    questions, report.mined, report.seeds = _questions(
-        client, run_date, top_k or settings.hot_top_k, questions_file
-    )
+    questions, report.mined, report.seeds = _questions(client, run_date, top_k, questions_file)
     for question in tqdm(questions, desc=f"warm {target}", unit="q", disable=None):
         qhash = question_key_hash(question)
         if cache.get(scope, qhash) is not None:
@@ -145,7 +179,6 @@ def warm_cache(
         )
         cache.put(entry, computed.question_vector)
         report.written += 1
-    log.info("cache warmed %s", report.summary())
     return report
 
 

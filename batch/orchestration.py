@@ -69,12 +69,25 @@ def resolve_labelled(param: str | None, *, source: Path, settings: BatchSettings
     configured = settings.labelled_set
     if configured is not None:
         return configured
-    if source.is_file() and ".json" in "".join(source.suffixes) and source.suffix != ".jsonl":
+    if _is_squad_source(source):
         return source
     raise OrchestrationError(
         f"no labelled set for the gate: source {source} is not SQuAD; "
         "set the DAG param 'labelled' or TANDEM_LABELLED_SET"
     )
+
+
+def _is_squad_source(source: Path) -> bool:
+    """True when ingest reads ``source`` as SQuAD (``.json``/``.json.gz``, not JSONL)."""
+    from batch.ingest import IngestError
+    from batch.ingest.sources import detect_kind
+
+    if not source.is_file():
+        return False
+    try:
+        return detect_kind(source) == "squad"
+    except IngestError:
+        return False
 
 
 # --- tandem_index -----------------------------------------------------------------------------
@@ -112,11 +125,9 @@ def gate_step(version: str, *, source: str | None = None, labelled: str | None =
         labelled, source=resolve_source(source, settings=settings), settings=settings
     )
     decision = check_gate(version, settings=settings, labelled=labelled_path)
-    passed = bool(getattr(decision, "passed", decision))
-    reason = str(getattr(decision, "reason", ""))
-    if not passed:
-        raise OrchestrationError(f"quality gate refused {version}: {reason}")
-    return {"version": version, "passed": True, "reason": reason}
+    if not decision.passed:
+        raise OrchestrationError(f"quality gate refused {version}: {decision.reason}")
+    return {"version": version, "passed": True, "reason": decision.reason}
 
 
 def warm_step(ds: str, version: str | None = None, questions_file: str | None = None) -> dict:
@@ -133,17 +144,33 @@ def warm_step(ds: str, version: str | None = None, questions_file: str | None = 
 
 
 def publish_step(version: str) -> dict[str, Any]:
-    """Publish ``version`` unless the live one is the same or newer (backfills never roll back)."""
-    from batch.freshness import read_live_pointer
-    from batch.index.publish import publish
+    """Publish ``version`` unless the live version is of a later date (backfills never roll
+    back). Publishing the live version again re-notifies Redis. Raises
+    :class:`OrchestrationError` when Redis was not updated, so Airflow retries the task."""
+    from batch.index.publish import publish_version
+    from online.retrieval import read_live_version
 
     settings = _settings()
-    live = read_live_pointer(settings.indexes_dir)
-    if live is not None and live.split("-")[0] >= version.split("-")[0]:
-        log.info("publish skipped version=%s live=%s (same or newer)", version, live)
+    live = read_live_version(settings.indexes_dir)
+    if live is not None and _version_date(live) > _version_date(version):
+        log.info("publish skipped version=%s live=%s (a later date)", version, live)
         return {"version": version, "published": False, "live": live}
-    manifest = publish(version, settings=settings)
-    return {"version": manifest.index_version, "published": True, "live": manifest.index_version}
+    outcome = publish_version(version, settings=settings)
+    if not outcome.redis_ok:
+        raise OrchestrationError(
+            f"{version} is live on disk but Redis was not updated; retry to notify replicas"
+        )
+    return {
+        "version": outcome.manifest.index_version,
+        "published": True,
+        "moved": outcome.previous != version,
+        "live": outcome.manifest.index_version,
+    }
+
+
+def _version_date(version: str) -> str:
+    """The ``YYYYMMDD`` date part of a version name (``<YYYYMMDD>-<digest8>``)."""
+    return version.split("-", 1)[0]
 
 
 # --- every DAG ----------------------------------------------------------------------------------

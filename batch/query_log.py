@@ -1,4 +1,4 @@
-"""Read the online query log (a Redis stream of ``QueryLogEvent``) one day at a time."""
+"""Read the online query log (a Redis stream of ``QueryLogEvent``) by day or time window."""
 
 from __future__ import annotations
 
@@ -34,10 +34,18 @@ def iter_events(
 ) -> Iterator[QueryLogEvent]:
     """Every readable event logged on ``day`` (UTC); unreadable ones are skipped and logged."""
     lo, hi = day_bounds_ms(day)
-    cursor = f"{lo}-0"
+    return iter_events_between(client, lo, hi + 1, stream=stream, page=page)
+
+
+def iter_events_between(
+    client: Any, start_ms: int, end_ms: int, *, stream: str = QUERY_LOG_STREAM, page: int = 1000
+) -> Iterator[QueryLogEvent]:
+    """Every readable event whose stream id (ms since epoch) is in ``[start_ms, end_ms)``."""
+    cursor = f"{start_ms}-0"
+    hi = f"{end_ms - 1}-18446744073709551615"
     skipped = 0
-    while True:
-        batch = client.xrange(stream, min=cursor, max=f"{hi}-18446744073709551615", count=page)
+    while end_ms > start_ms:
+        batch = client.xrange(stream, min=cursor, max=hi, count=page)
         if not batch:
             break
         for entry_id, fields in batch:
@@ -54,7 +62,9 @@ def iter_events(
         if len(batch) < page:
             break
     if skipped:
-        log.warning("query-log day=%s skipped=%d unreadable events", day, skipped)
+        log.warning(
+            "query-log from_ms=%d to_ms=%d skipped=%d unreadable events", start_ms, end_ms, skipped
+        )
 
 
 def top_questions(events: Iterator[QueryLogEvent], k: int) -> list[HotQuestion]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import TypedDict
+
 from shared_schemas.base import VersionedModel
 
 # --- index version directory (``<data_dir>/indexes/<version>/``) ---
@@ -52,8 +55,45 @@ def cache_key(
     )
 
 
+# namespace and prompt version are not sanitised by ``cache_key``, so they may hold ':'; the
+# other parts never do (versions are ``YYYYMMDD-hex``, model names pass through ``_safe``,
+# question hashes are hex). The namespace ends at the first ``:s<digits>:``.
+_CACHE_KEY = re.compile(
+    rf"^{REDIS_PREFIX}:ans:(?P<namespace>.+?):s(?P<schema_version>\d+):"
+    r"(?P<index_version>[^:]+):(?P<embedding_model>[^:]+):(?P<llm_model>[^:]+):"
+    r"(?P<prompt_version>.+):(?P<question_hash>[^:]+)$"
+)
+
+
+class CacheKeyParts(TypedDict):
+    namespace: str
+    schema_version: int
+    index_version: str
+    embedding_model: str  # as sanitised in the key
+    llm_model: str  # as sanitised in the key
+    prompt_version: str
+    question_hash: str
+
+
+def parse_cache_key(key: str | bytes) -> CacheKeyParts | None:
+    """The parts of a :func:`cache_key`; None when ``key`` is not a hot-answer key."""
+    text = key.decode() if isinstance(key, bytes) else key
+    m = _CACHE_KEY.match(text)
+    if m is None:
+        return None
+    return CacheKeyParts(
+        namespace=m["namespace"],
+        schema_version=int(m["schema_version"]),
+        index_version=m["index_version"],
+        embedding_model=m["embedding_model"],
+        llm_model=m["llm_model"],
+        prompt_version=m["prompt_version"],
+        question_hash=m["question_hash"],
+    )
+
+
 def _safe(name: str) -> str:
     return name.replace(":", "_").replace("/", "_").replace(" ", "_")
 
 
-__all__ = ["VersionedModel", "cache_key"]
+__all__ = ["CacheKeyParts", "VersionedModel", "cache_key", "parse_cache_key"]

@@ -53,9 +53,9 @@ def status(
             figures = read_freshness(settings=settings)
         except Exception as exc:  # redis errors: say so instead of a traceback
             raise FreshnessError(f"cannot read Redis at {settings.redis_url}: {exc}") from exc
-    from batch.freshness import read_live_pointer
+    from online.retrieval import read_live_version
 
-    live = read_live_pointer(settings.indexes_dir)
+    live = read_live_version(settings.indexes_dir)
     if as_json:
         out.print_json(json.dumps({"live_pointer": live, "freshness": figures}))
         return

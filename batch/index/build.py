@@ -143,8 +143,9 @@ def write_index_version(
 
     indexes_dir = settings.indexes_dir
     final = indexes_dir / version
-    if final.exists():
-        return _existing(final, digest)
+    existing = existing_version(final, digest)
+    if existing is not None:
+        return existing
 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1)
@@ -209,6 +210,16 @@ def write_index_version(
     return manifest
 
 
+def existing_version(final: Path, digest: str) -> IndexManifest | None:
+    """The manifest of the version at ``final`` when it is already built, else None.
+
+    Raises :class:`IndexBuildError` when it exists with another chunk set (never overwritten).
+    """
+    if not final.exists():
+        return None
+    return _existing(final, digest)
+
+
 def _existing(final: Path, digest: str) -> IndexManifest:
     try:
         manifest = read_manifest(final)
@@ -270,8 +281,9 @@ def build_index(run_date: date, *, settings: BatchSettings) -> IndexManifest:
     chunk_ids = [str(v) for v in chunks.column("chunk_id").to_pylist()]
     digest = store.chunk_set_digest(chunk_ids)
     final = settings.indexes_dir / store.version_name(run_date.isoformat(), digest)
-    if final.exists():
-        return _existing(final, digest)
+    existing = existing_version(final, digest)
+    if existing is not None:
+        return existing
     vectors = load_vectors(chunk_ids, settings=settings)
     return write_index_version(
         chunks,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from batch.evaluate import EvalResult, evaluate
 from batch.index import store
+from online.retrieval import read_live_version
 
 if TYPE_CHECKING:
     from batch.settings import BatchSettings
@@ -84,7 +85,7 @@ def check_gate(
     """Evaluate ``version`` on ``labelled``, compare with the floor and the live version."""
     labelled = Path(labelled)
     result = evaluate(labelled, settings=settings, version=version, encoder=encoder)
-    live = store.live_version(settings.indexes_dir)
+    live = read_live_version(settings.indexes_dir)
     live_r5: float | None = None
     if live is not None and live != version:
         live_r5 = _live_recall5(

@@ -1,8 +1,9 @@
 """Publish, roll back and list index versions.
 
 Publishing is one pointer swap: the version directory is verified (every sha256, the model,
-FAISS and id map readable), the intent is appended to ``indexes/HISTORY``, then ``indexes/LIVE``
-is replaced atomically (temporary file + ``os.replace``). Only then is Redis told
+FAISS and id map readable), ``indexes/LIVE`` is replaced atomically (temporary file +
+``os.replace``), then the move is appended to ``indexes/HISTORY`` (so a publish that dies
+before the swap never marks its version as having been live). Only then is Redis told
 (``SET tandem:index:live <manifest>`` and ``PUBLISH tandem:index:events <version>``); when Redis
 is down the pointer has still moved, a warning is logged and ``PublishOutcome.redis_ok`` is
 False (online replicas also poll the LIVE file). A failure at any step before the replace
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch.index import PublishError, store
-from online.retrieval import IndexLoadError, load_index
+from online.retrieval import IndexLoadError, load_index, read_live_version
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY
 from shared_schemas.manifest import IndexManifest
 
@@ -111,10 +112,10 @@ def publish_version(
     if manifest.quality.gate_passed is None:
         log.warning("publishing %s, which has not been through the quality gate", version)
     indexes_dir = settings.indexes_dir
-    previous = store.live_version(indexes_dir)
+    previous = read_live_version(indexes_dir)
     if previous != version:
-        store.append_history(indexes_dir, "publish", version, previous)
         store.set_live_pointer(indexes_dir, version)
+        store.append_history(indexes_dir, "publish", version, previous)
         log.info("live pointer moved version=%s previous=%s", version, previous)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
     removed = apply_retention(settings=settings)
@@ -129,15 +130,15 @@ def publish(version: str, *, settings: BatchSettings, force: bool = False) -> In
 def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> PublishOutcome:
     """Move the live pointer back to the version that was live before the current one."""
     indexes_dir = settings.indexes_dir
-    live = store.live_version(indexes_dir)
+    live = read_live_version(indexes_dir)
     if live is None:
         raise PublishError("nothing is live, nothing to roll back")
     target = _previous_of(indexes_dir, live)
     if target is None:
         raise PublishError(f"no version was live before {live}; nothing to roll back to")
     manifest = _verify(settings, target)
-    store.append_history(indexes_dir, "rollback", target, live)
     store.set_live_pointer(indexes_dir, target)
+    store.append_history(indexes_dir, "rollback", target, live)
     log.info("rolled back live=%s from=%s", target, live)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
     return PublishOutcome(manifest, live, redis_ok)
@@ -148,7 +149,7 @@ def rollback(*, settings: BatchSettings) -> IndexManifest:
 
 
 def _protected(indexes_dir: Path) -> set[str]:
-    live = store.live_version(indexes_dir)
+    live = read_live_version(indexes_dir)
     keep: set[str] = set()
     if live:
         keep.add(live)
@@ -192,7 +193,7 @@ def _clean_staging(indexes_dir: Path) -> None:
 def list_versions(*, settings: BatchSettings) -> list[VersionInfo]:
     """Every complete version on disk, oldest first, with live/previous flags and quality."""
     indexes_dir = settings.indexes_dir
-    live = store.live_version(indexes_dir)
+    live = read_live_version(indexes_dir)
     prev = _previous_of(indexes_dir, live) if live else None
     out: list[VersionInfo] = []
     for vdir in store.version_dirs(indexes_dir):

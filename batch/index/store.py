@@ -78,10 +78,6 @@ def version_dirs(indexes_dir: Path) -> list[Path]:
     )
 
 
-def live_version(indexes_dir: Path) -> str | None:
-    return read_live_version(indexes_dir)
-
-
 def set_live_pointer(indexes_dir: Path, version: str) -> None:
     write_text_atomic(indexes_dir / LIVE_POINTER, version + "\n")
 
@@ -126,7 +122,7 @@ def append_history(indexes_dir: Path, action: str, version: str, previous: str |
 def ever_live(indexes_dir: Path) -> set[str]:
     """Versions that have been live at some point (their manifest is frozen)."""
     names = {h.version for h in read_history(indexes_dir)}
-    live = live_version(indexes_dir)
+    live = read_live_version(indexes_dir)
     if live:
         names.add(live)
     return names

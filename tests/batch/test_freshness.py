@@ -23,7 +23,7 @@ from batch.freshness import (
 from batch.settings import BatchSettings, FreshnessConfig
 from shared_schemas import QueryLogEvent
 from shared_schemas.hashing import normalize_question, question_key_hash
-from shared_schemas.layout import FRESHNESS_KEY, QUERY_LOG_STREAM, cache_key
+from shared_schemas.layout import FRESHNESS_KEY, QUERY_LOG_STREAM, cache_key, parse_cache_key
 from tests.dags.fake_index import write_snapshot, write_version
 from tests.dags.webhook_sink import WebhookSink, webhook_fixture  # noqa: F401 - fixture
 
@@ -140,6 +140,43 @@ def test_figures_against_live_index(batch_settings: BatchSettings, redis_client:
     assert stored["live_version"] == live
     assert stored["hot_cache_coverage"] == "0.5"
     assert stored["dag_success_age_h:tandem_index"] == "50.0"
+
+
+@pytest.mark.integration
+def test_unreadable_dag_success_time_is_skipped(
+    batch_settings: BatchSettings, redis_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    redis_client.hset(DAG_SUCCESS_KEY, "broken", "yesterday-ish")
+    record_dag_success(
+        "tandem_index", now - timedelta(hours=2), settings=batch_settings, client=redis_client
+    )
+    report = compute_freshness(settings=batch_settings, now=now, client=redis_client)
+    assert report.dag_success_age_h == {"tandem_index": 2.0}
+    assert "broken" in caplog.text and "unreadable" in caplog.text
+    # the next success of that DAG replaces the unreadable time
+    record_dag_success("broken", now, settings=batch_settings, client=redis_client)
+    assert redis_client.hget(DAG_SUCCESS_KEY, "broken").decode() == now.isoformat()
+
+
+def test_parse_cache_key_round_trips_odd_parts() -> None:
+    parts = {
+        "namespace": "team:a b",
+        "index_version": "20260301-abcdef12",
+        "embedding_model": "BAAI/bge-small-en-v1.5",
+        "llm_model": "hf:SmolLM2 135M",
+        "prompt_version": "p2:beta",
+        "question_hash": "0f" * 16,
+    }
+    parsed = parse_cache_key(cache_key(**parts).encode())
+    assert parsed == {
+        **parts,
+        "schema_version": 1,
+        "embedding_model": "BAAI_bge-small-en-v1.5",  # as sanitised in the key
+        "llm_model": "hf_SmolLM2_135M",
+    }
+    assert parse_cache_key("tandem:ans:default:s1:v:e:l:p") is None  # one part short
+    assert parse_cache_key("tandem:semvec:default:s1:v:e:l:p:q") is None
 
 
 @pytest.mark.integration

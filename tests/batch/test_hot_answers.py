@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from batch.cache_carry import carry_over, copy_ttl_ms
 from batch.hot_answers import HotAnswersError, warm_cache
 from batch.index.build import write_index_version
 from batch.index.publish import publish
@@ -21,6 +22,7 @@ from online.llm.base import ChatMessage, GenerationStats
 from online.pipeline import AnswerPipeline
 from online.settings import OnlineSettings
 from shared_schemas import Chunk, QueryLogEvent
+from shared_schemas.cache import CacheEntry, CitedChunk
 from shared_schemas.hashing import content_hash, normalize_question, question_key_hash
 from shared_schemas.layout import QUERY_LOG_STREAM
 
@@ -40,6 +42,7 @@ class EchoLLM:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.closed = False
 
     def generate(
         self,
@@ -58,7 +61,7 @@ class EchoLLM:
         return True
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 def _chunks(docs: dict[str, tuple[str, str]]) -> pa.Table:
@@ -144,6 +147,109 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
         redis_client=redis_client,
     )
     assert (again.written, again.already_cached) == (0, 3)
+    assert not pipeline.llm.closed  # a pipeline passed in belongs to the caller
+
+
+def test_warm_closes_the_client_and_llm_it_created(
+    settings: BatchSettings,
+    pipeline: AnswerPipeline,
+    redis_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redis
+
+    import batch.hot_answers as hot
+
+    day = datetime.now(UTC).date()
+    publish(_build(settings, DOCS, day), settings=settings)
+    made: list[ClosingRedis] = []
+    real_from_url = redis.Redis.from_url
+
+    class ClosingRedis:
+        """A real client that records whether it was closed."""
+
+        def __init__(self, url: str) -> None:
+            self.client = real_from_url(url)
+            self.closed = False
+            made.append(self)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def close(self) -> None:
+            self.closed = True
+            self.client.close()
+
+    monkeypatch.setattr(redis.Redis, "from_url", ClosingRedis)
+    monkeypatch.setattr(hot, "build_batch_pipeline", lambda: pipeline)
+    report = warm_cache(settings=settings, run_date=day)
+    assert report.mined == 0
+    assert pipeline.llm.closed
+    assert [c.closed for c in made] == [True]
+
+
+def _entry(scope: CacheScope, question: str, chunk: str, expires_at: datetime | None) -> str:
+    entry = CacheEntry(
+        question=question,
+        normalized_key=normalize_question(question),
+        answer="a",
+        cited=(CitedChunk(chunk_id=chunk, content_hash="h-" + chunk),),
+        index_version=scope.index_version,
+        embedding_model=scope.embedding_model,
+        llm_model=scope.llm_model,
+        prompt_version=scope.prompt_version,
+        created_at=datetime.now(UTC),
+        expires_at=expires_at,
+    )
+    return entry.dumps()
+
+
+def test_carry_never_copies_without_expiry(redis_client: Any) -> None:
+    old = CacheScope("20260301-aaaaaaaa", "emb", "llm", "p1")
+    new = CacheScope("20260302-bbbbbbbb", "emb", "llm", "p1")
+    now = datetime.now(UTC)
+    rows = {  # question -> (TTL of the old key in s or None, entry's expires_at)
+        "with ttl": (30, now + timedelta(days=9)),
+        "no ttl, expires_at": (None, now + timedelta(seconds=100)),
+        "no ttl, no expires_at": (None, None),
+        "no ttl, already expired": (None, now - timedelta(seconds=1)),
+        "vanishes": (None, None),
+    }
+    for i, (q, (ttl, expires)) in enumerate(rows.items()):
+        redis_client.set(old.key(question_key_hash(q)), _entry(old, q, f"c{i}", expires), ex=ttl)
+    chunks = {f"c{i}": f"h-c{i}" for i in range(len(rows))}
+    gone = old.key(question_key_hash("vanishes"))
+
+    class ExpiresBetweenGetAndPttl:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(redis_client, name)
+
+        def pttl(self, key: str) -> int:
+            return -2 if key == gone else int(redis_client.pttl(key))
+
+    report = carry_over(ExpiresBetweenGetAndPttl(), old=old, new=new, new_chunks=chunks, ttl_s=50)
+    assert sorted(report.carried) == sorted(
+        question_key_hash(q) for q in ["with ttl", "no ttl, expires_at", "no ttl, no expires_at"]
+    )
+
+    def pttl(q: str) -> int:
+        return int(redis_client.pttl(new.key(question_key_hash(q))))
+
+    assert 0 < pttl("with ttl") <= 30_000
+    assert 90_000 < pttl("no ttl, expires_at") <= 100_000
+    assert 0 < pttl("no ttl, no expires_at") <= 50_000
+    assert pttl("no ttl, already expired") == -2 and pttl("vanishes") == -2
+
+
+def test_copy_ttl_rule() -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    entry = CacheEntry.parse(_entry(CacheScope("v", "e", "l", "p"), "q?", "c", None))
+    timed = entry.model_copy(update={"expires_at": now + timedelta(seconds=5)})
+    assert copy_ttl_ms(1234, entry, ttl_s=None) == 1234
+    assert copy_ttl_ms(-2, timed, ttl_s=60, now=now) is None
+    assert copy_ttl_ms(-1, timed, ttl_s=60, now=now) == 5000
+    assert copy_ttl_ms(-1, entry, ttl_s=60, now=now) == 60_000
+    assert copy_ttl_ms(-1, entry, ttl_s=None, now=now) is None
 
 
 def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(

@@ -235,6 +235,8 @@ def test_crash_during_publish_leaves_live_intact(
         publish(second.index_version, settings=settings)
     monkeypatch.undo()
     assert read_live_version(settings.indexes_dir) == first.index_version
+    # the dead publish never made it live: the gate may still record its figures
+    assert second.index_version not in store.ever_live(settings.indexes_dir)
     assert not list(settings.indexes_dir.glob(".LIVE.*"))
     assert IndexManifest.parse(redis_client.get(LIVE_MANIFEST_KEY)).index_version == (
         first.index_version

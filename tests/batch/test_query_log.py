@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from batch.query_log import day_bounds_ms, iter_events, top_questions
+from batch.query_log import day_bounds_ms, iter_events, iter_events_between, top_questions
 from shared_schemas import QueryLogEvent
 from shared_schemas.hashing import normalize_question
 from shared_schemas.layout import QUERY_LOG_STREAM
@@ -53,3 +53,21 @@ def test_top_questions_of_one_day_only(redis_client: Any) -> None:
 def test_day_bounds_cover_24_hours() -> None:
     lo, hi = day_bounds_ms(date(2026, 1, 1))
     assert hi - lo + 1 == 86_400_000
+
+
+def test_events_between_is_half_open(redis_client: Any) -> None:
+    start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    start_ms = int(start.timestamp() * 1000)
+    for offset_ms, q in [(-1, "before"), (0, "first"), (999, "last"), (1000, "after")]:
+        ev = QueryLogEvent(
+            query_id=uuid.uuid4().hex,
+            question=q,
+            normalized_key=q,
+            ts=start,
+            cache="miss",
+            latency_ms=1.0,
+        )
+        redis_client.xadd(STREAM, {"event": ev.dumps()}, id=f"{start_ms + offset_ms}-{next(_SEQ)}")
+    got = iter_events_between(redis_client, start_ms, start_ms + 1000, stream=STREAM, page=1)
+    assert [e.question for e in got] == ["first", "last"]
+    assert list(iter_events_between(redis_client, start_ms, start_ms, stream=STREAM)) == []

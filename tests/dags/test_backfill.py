@@ -37,15 +37,63 @@ def _free_port() -> int:
 
 
 def _poll(check: Any, *, timeout: float, what: str, interval: float = 2.0) -> Any:
-    """Call ``check`` until it returns neither None nor a falsy value; fail after ``timeout``."""
+    """Call ``check`` until it returns a truthy value; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
-        if isinstance(value, httpx.Response) or value:
+        if value:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)  # polling an external server's state, not synchronising threads
+
+
+def retryable(status: int) -> bool:
+    """Answers worth asking again: server errors (SQLite 'database is locked' is a 503) and
+    409 conflicts (another backfill of the DAG still finishing)."""
+    return status >= 500 or status == 409
+
+
+def _request_until_answered(
+    send: Any, *, timeout: float, what: str, interval: float = 3.0
+) -> httpx.Response:
+    """``send()`` until the API gives a non-retryable answer; after ``timeout``, fail with the
+    last answer's status and body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            resp: httpx.Response = send()
+        except httpx.TransportError as exc:  # the API server restarting
+            last = f"transport error: {exc}"
+        else:
+            if not retryable(resp.status_code):
+                return resp
+            last = f"{resp.status_code}: {resp.text[:2000]}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last}")
+        time.sleep(interval)  # polling an external server's state, not synchronising threads
+
+
+def test_retryable_answers_are_asked_again_until_the_deadline() -> None:
+    answers = iter([503, 409, 500, 200])
+    sent: list[int] = []
+
+    def send() -> httpx.Response:
+        sent.append(status := next(answers))
+        return httpx.Response(status, text=f"answer {status}")
+
+    got = _request_until_answered(send, timeout=60, what="x", interval=0)
+    assert (got.status_code, sent) == (200, [503, 409, 500, 200])
+    assert (
+        _request_until_answered(
+            lambda: httpx.Response(422, text="bad"), timeout=60, what="x", interval=0
+        ).status_code
+        == 422
+    )  # a client error is the answer: no retry
+    with pytest.raises(AssertionError, match=r"last: 502: still starting"):
+        _request_until_answered(
+            lambda: httpx.Response(502, text="still starting"), timeout=0, what="x", interval=0
+        )
 
 
 @pytest.fixture(scope="module")
@@ -107,21 +155,29 @@ def _backfill(client: httpx.Client, **extra: Any) -> dict[str, Any]:
         **extra,
     }
 
-    def post() -> httpx.Response | None:
-        resp = client.post("/backfills", json=body)
-        # SQLite only: the API answers 503 "Database is locked" while the scheduler writes
-        return None if resp.status_code == 503 and "locked" in resp.text else resp
-
-    resp = _poll(post, timeout=120, what="the backfill to be accepted", interval=3)
+    resp = _request_until_answered(
+        lambda: client.post("/backfills", json=body),
+        timeout=120,
+        what="the backfill to be accepted",
+    )
     assert resp.status_code == 200, resp.text
     created: dict[str, Any] = resp.json()
-    done = _poll(
-        lambda: client.get(f"/backfills/{created['id']}").json().get("completed_at"),
+
+    def completed() -> Any:
+        got = _request_until_answered(
+            lambda: client.get(f"/backfills/{created['id']}"),
+            timeout=120,
+            what=f"backfill {created['id']}",
+        )
+        assert got.status_code == 200, got.text
+        return got.json().get("completed_at")
+
+    _poll(
+        completed,
         timeout=BACKFILL_TIMEOUT_S,
         what=f"backfill {created['id']} to complete",
         interval=5,
     )
-    assert done
     return created
 
 

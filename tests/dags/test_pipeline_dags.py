@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from online.retrieval import read_live_version
 from tests.batch.conftest import squad_slice, write_squad
 from tests.conftest import TEST_REDIS_URL
 from tests.dags.conftest import DAGS_DIR
@@ -61,37 +62,46 @@ def _states(dr: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
 
 
-def test_index_dag_end_to_end_and_rerun(env: dict[str, Any]) -> None:
-    from batch.freshness import DAG_SUCCESS_KEY, read_live_pointer
+@pytest.fixture(scope="module")
+def indexed(env: dict[str, Any]) -> dict[str, Any]:
+    """One run of the index DAG for DAY (ingest → embed → build → gate → publish)."""
+    dag = env["bag"].dags["tandem_index"]
+    dr = dag.test(logical_date=DAY, run_conf={"warm_candidate": False})
+    assert str(dr.state) == "success", _states(dr)
+    return {"dag": dag, "run": dr, "live": read_live_version(env["data"] / "indexes")}
+
+
+def test_index_dag_end_to_end_and_rerun(env: dict[str, Any], indexed: dict[str, Any]) -> None:
+    from batch.freshness import DAG_SUCCESS_KEY
     from shared_schemas.layout import LIVE_MANIFEST_KEY
 
-    dag = env["bag"].dags["tandem_index"]
-    conf = {"warm_candidate": False}
-    dr = dag.test(logical_date=DAY, run_conf=conf)
-    assert str(dr.state) == "success", _states(dr)
+    dr = indexed["run"]
     data: Path = env["data"]
-    live = read_live_pointer(data / "indexes")
-    assert live is not None and live.startswith("20260301-")
+    live = read_live_version(data / "indexes")
+    assert live is not None and live.startswith("20260301-") and live == indexed["live"]
     assert (data / "snapshots" / "2026-03-01" / "chunks.parquet").exists()
     assert env["redis"].get(LIVE_MANIFEST_KEY) is not None
     assert env["redis"].hget(DAG_SUCCESS_KEY, "tandem_index") is not None
     assert dr.get_task_instance("publish").xcom_pull(task_ids="publish")["published"] is True
 
     before = tree_digest(data, skip=("report.json", ".staging"))
-    again = dag.test(logical_date=DAY.replace(minute=1), run_conf=conf)  # same ds: 2026-03-01
+    again = indexed["dag"].test(  # same ds: 2026-03-01
+        logical_date=DAY.replace(minute=1), run_conf={"warm_candidate": False}
+    )
     assert str(again.state) == "success", _states(again)
-    assert read_live_pointer(data / "indexes") == live
+    assert read_live_version(data / "indexes") == live
     assert tree_digest(data, skip=("report.json", ".staging")) == before
 
 
-def test_hot_answers_dag_warms_the_live_version(env: dict[str, Any]) -> None:
-    from batch.freshness import read_live_pointer
+def test_hot_answers_dag_warms_the_live_version(
+    env: dict[str, Any], indexed: dict[str, Any]
+) -> None:
     from shared_schemas import QueryLogEvent
     from shared_schemas.hashing import normalize_question
     from shared_schemas.layout import QUERY_LOG_STREAM
 
-    live = read_live_pointer(env["data"] / "indexes")
-    assert live is not None, "runs after the index DAG test"
+    live = indexed["live"]
+    assert live is not None and read_live_version(env["data"] / "indexes") == live
     client = env["redis"]
     day = datetime(2026, 3, 2, 9, tzinfo=UTC)
     questions = ["Which NFL team represented the AFC at Super Bowl 50?"] * 2 + ["Who won?"]
