@@ -205,6 +205,11 @@ def bench_hits(
                 svc_port, body, seconds=args.seconds, connections=args.connections, keep_bodies=True
             )
         )
+    # the same at one connection: latency without queueing behind the other connections
+    single: dict[str, list[LoadResult]] = {"baseline": [], "service": []}
+    for _ in range(args.rounds):
+        for name, port in (("baseline", base_port), ("service", svc_port)):
+            single[name].append(load(port, body, seconds=args.seconds / 2, connections=1))
     hit_check = [json.loads(b)["cache"] for r in runs["service"] for b in r.bodies[:50]]
     assert set(hit_check) == {"exact"}, set(hit_check)
     out: dict[str, Any] = {}
@@ -216,6 +221,9 @@ def bench_hits(
             "p99": sorted(lat)[int(0.99 * len(lat))] * 1000,
             "failed": sum(r.failed for r in rs),
             "rounds_rps": [round(r.rps) for r in rs],
+            "p50_1conn": statistics.median([x for r in single[name] for x in r.latencies]) * 1000,
+            "rps_1conn": sum(len(r.latencies) for r in single[name])
+            / sum(r.seconds for r in single[name]),
         }
     return out
 
@@ -422,6 +430,10 @@ def main() -> None:
             f"rounds {s['rounds_rps']}"
             f"\n    throughput ratio {s['rps'] / b['rps']:.3f}x (goal >= 0.85), p50 delta "
             f"{s['p50'] - b['p50']:+.2f} ms (goal <= +0.3), failed {b['failed']}/{s['failed']}"
+            f"\n    one connection: baseline {b['rps_1conn']:.0f} req/s "
+            f"p50 {b['p50_1conn']:.3f} ms, service {s['rps_1conn']:.0f} req/s "
+            f"p50 {s['p50_1conn']:.3f} ms "
+            f"(p50 delta {s['p50_1conn'] - b['p50_1conn']:+.3f} ms)"
         )
         print(f"\n[5] service RSS with both models and the SQuAD index loaded: {rss:.0f} MB")
 

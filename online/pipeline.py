@@ -98,18 +98,19 @@ class AnswerPipeline:
         self.cache = cache
         self.observer = observer
         self.arms = arms or ArmTable(settings, llm=llm, runner=runner)
-        self._scopes: dict[tuple[str, str], CacheScope] = {}
+        self._scopes: dict[tuple[str, ...], CacheScope] = {}
         self._sources_memo: dict[tuple[Any, ...], tuple[list[Source], str]] = {}
 
     # ---------- shared pieces ----------
     def scope(self, index_version: str, arm: Arm | None = None) -> CacheScope:
         """The cache scope of ``index_version`` for ``arm`` (default: the service's own)."""
         arm = arm or self.arms.default
-        scope = self._scopes.get((index_version, arm.name))
+        key = (index_version, arm.llm_model, arm.prompt_version, arm.namespace)
+        scope = self._scopes.get(key)
         if scope is None:
             if len(self._scopes) > 64:
                 self._scopes.clear()
-            scope = self._scopes[(index_version, arm.name)] = CacheScope(
+            scope = self._scopes[key] = CacheScope(
                 index_version=index_version,
                 embedding_model=self.settings.embedding_model,
                 llm_model=arm.llm_model,
