@@ -11,6 +11,8 @@ this process over loopback):
 
     .venv/bin/python bench/bench_online.py [--seconds 5] [--rounds 3] [--connections 16]
 
+Step 1 also measures both sides at one connection (latency without queueing).
+
 Uses Redis db 11 (``--redis-url``) and ``var/bench/online`` for the SQuAD index versions.
 """
 
