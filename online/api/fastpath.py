@@ -66,14 +66,13 @@ def quick_body(raw: bytes, max_chars: int) -> tuple[str, int | None, str | None]
     return question, top_k, user_id
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first gives back the messages already read, in order."""
+    pending = list(messages)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            return pending.pop(0)
         return await receive()
 
     return replay
@@ -87,19 +86,22 @@ class ExactHitFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
+        messages: list[Message] = []
         while True:
             message = await receive()
+            messages.append(message)
             if message["type"] != "http.request":  # gone before the body ended: the route says so
-                await self.app(scope, _replay(b"".join(chunks), receive), send)
+                await self.app(scope, _replay(messages, receive), send)
                 return
-            chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if len(messages) == 1:
+            raw = messages[0].get("body", b"")
+        else:
+            raw = b"".join(m.get("body", b"") for m in messages)
         if await self._answer(scope, raw, send):
             return
-        await self.app(scope, _replay(raw, receive), send)
+        await self.app(scope, _replay(messages, receive), send)
 
     async def _answer(self, scope: Scope, raw: bytes, send: Send) -> bool:
         """Answer from the exact cache; False (nothing sent) to leave the request to the route."""

@@ -78,3 +78,48 @@ def test_query_ids_are_unique_hex() -> None:
     ids = {new_query_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+class _State:
+    components = None  # not started: everything goes on to the app
+
+
+class _App:
+    state = _State()
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [
+            {"type": "http.request", "body": b'{"question": ', "more_body": True},
+            {"type": "http.request", "body": b'"q"}', "more_body": False},
+        ],
+        [
+            {"type": "http.request", "body": b'{"quest', "more_body": True},
+            {"type": "http.disconnect"},
+        ],
+    ],
+)
+def test_requests_it_does_not_answer_reach_the_app_unchanged(messages: list[dict]) -> None:
+    import asyncio
+
+    from online.api.fastpath import ExactHitFastPath
+
+    seen: list[dict] = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        for _ in messages:
+            seen.append(await receive())  # type: ignore[operator]
+
+    incoming = list(messages)
+
+    async def receive() -> dict:
+        return incoming.pop(0)
+
+    async def send(message: dict) -> None:
+        raise AssertionError("the fast path must not answer")
+
+    scope = {"type": "http", "path": "/v1/query", "method": "POST", "app": _App(), "headers": []}
+    asyncio.run(ExactHitFastPath(app)(scope, receive, send))  # type: ignore[arg-type]
+    assert seen == messages
