@@ -167,6 +167,7 @@ def test_canary_rolled_back_through_the_api(
         assert _metric(metrics, "tandem_canary_rollbacks_total", variant="canary") == 1.0
         assert _metric(metrics, "tandem_variant_weight", variant="canary") == 0.0
         assert _metric(metrics, "tandem_variant_weight", variant="base") == 1.0
+        assert client.get("/readyz").json()["variants"] == {"base": 1.0, "canary": 0.0}
 
 
 def test_pinned_index_and_unbuildable_llm_degrade_only_their_variant(

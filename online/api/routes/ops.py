@@ -42,7 +42,7 @@ async def readyz(components: ComponentsDep) -> JSONResponse:
             "llm_ready": components.llm.ready(),
         },
         "redis": "up" if redis_up else "down",
-        "variant": "default",
+        "variants": dict(components.experiments.router.weights()),
     }
     if holder.last_error:
         body["reload_error"] = {"version": holder.last_error_version, "error": holder.last_error}
