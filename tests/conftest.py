@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Tests use their own Redis database so a developer's data in db 0 is never touched.
 TEST_REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SHARED_SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-dev-v1.1.json.gz"
+CORPUS_CACHE = Path(tempfile.gettempdir()) / "tandem-test-corpus"
+
+
+@functools.cache
+def squad_path() -> Path:
+    """The SQuAD v1.1 dev file: ../shared/data, else a verified download cached under the temp
+    dir. A test that needs it fails (never skips) when neither can be had."""
+    from batch.corpus import CorpusError, locate_demo_corpus
+
+    try:
+        return locate_demo_corpus(None, data_dir=CORPUS_CACHE)
+    except CorpusError as exc:
+        pytest.fail(f"SQuAD dev set unavailable: {exc}")
 
 
 @pytest.fixture

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from batch.corpus import CorpusError, locate_demo_corpus, read_bytes
+from batch.corpus import read_bytes
 from batch.settings import BatchSettings
+from tests.conftest import squad_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SLICE_PARAGRAPHS = 40
-CORPUS_CACHE = Path(tempfile.gettempdir()) / "tandem-test-corpus"
-
-
-@functools.cache
-def squad_path() -> Path:
-    """The SQuAD v1.1 dev file: ../shared/data, else a verified download cached under the temp
-    dir. The test fails (never skips) when neither can be had."""
-    try:
-        return locate_demo_corpus(None, data_dir=CORPUS_CACHE)
-    except CorpusError as exc:
-        pytest.fail(f"SQuAD dev set unavailable: {exc}")
 
 
 @functools.cache

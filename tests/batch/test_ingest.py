@@ -284,11 +284,12 @@ def test_gzipped_sources_and_labelled_sets_read_alike(tmp_path: Path, data_dir: 
 def test_missing_squad_fails_the_test_rather_than_skipping(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.batch import conftest
+    import batch.corpus
+    from tests import conftest
 
     def unavailable(*args: object, **kwargs: object) -> Path:
         raise CorpusError("no network")
 
-    monkeypatch.setattr(conftest, "locate_demo_corpus", unavailable)
+    monkeypatch.setattr(batch.corpus, "locate_demo_corpus", unavailable)
     with pytest.raises(pytest.fail.Exception, match="SQuAD dev set unavailable: no network"):
         conftest.squad_path.__wrapped__()

@@ -21,7 +21,7 @@ from online.retrieval import (
 )
 from shared_schemas.documents import Chunk
 from shared_schemas.layout import FAISS_FILE, IDMAP_FILE, MANIFEST_FILE
-from tests.conftest import SHARED_SQUAD
+from tests.conftest import squad_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,9 +30,7 @@ N_PARAS = 40
 
 @pytest.fixture(scope="module")
 def paragraphs() -> list[SquadParagraph]:
-    if not SHARED_SQUAD.exists():
-        pytest.skip("shared SQuAD dev file not present")
-    return list(iter_squad_paragraphs(read_squad(SHARED_SQUAD)))[:N_PARAS]
+    return list(iter_squad_paragraphs(read_squad(squad_path())))[:N_PARAS]
 
 
 @pytest.fixture(scope="module")
