@@ -61,7 +61,7 @@ class OnlineSettings(CommonSettings):
     variants: tuple[Variant, ...] = Field(
         default_factory=default_variants,
         description="A/B and canary arms as JSON: [{name, weight, index_version?, prompt_version?, "
-        "llm_backend?, llm_model?, cache_namespace?, baseline?}]; default: one arm `default`.",
+        "llm_backend?, llm_model?, llm_url?, cache_namespace?, baseline?}]; default: one arm `default`.",
     )
     canary: CanaryPolicy = Field(
         default_factory=CanaryPolicy,
