@@ -60,8 +60,9 @@ class OnlineSettings(CommonSettings):
     refine_stream_maxlen: int = Field(default=10_000, gt=0, description="Refine stream bound.")
     variants: tuple[Variant, ...] = Field(
         default_factory=default_variants,
-        description="A/B and canary arms as JSON: [{name, weight, index_version?, prompt_version?, "
-        "llm_backend?, llm_model?, llm_url?, cache_namespace?, baseline?}]; default: one arm `default`.",
+        description="A/B and canary arms as JSON: [{name, weight, index_version?, "
+        "prompt_version?, llm_backend?, llm_model?, llm_url?, cache_namespace?, baseline?}]; "
+        "default: one arm `default`.",
     )
     canary: CanaryPolicy = Field(
         default_factory=CanaryPolicy,
