@@ -152,14 +152,25 @@ def _backfill(client: httpx.Client, **extra: Any) -> dict[str, Any]:
         "to_date": "2026-03-02T00:00:00Z",
         "max_active_runs": 1,
         "dag_run_conf": {"warm_candidate": False},
+        # re-run dates whose runs a cancelled half-created backfill (below) left failed
+        "reprocess_behavior": "failed",
         **extra,
     }
+    failed_post = False
 
-    resp = _request_until_answered(
-        lambda: client.post("/backfills", json=body),
-        timeout=120,
-        what="the backfill to be accepted",
-    )
+    def post() -> httpx.Response:
+        # SQLite: a POST answered 503 "database is locked" may have committed the backfill row
+        # without its runs; every retry then gets 409 "already a running backfill". After a
+        # failed POST of ours, that running backfill is ours: cancel it and post again.
+        nonlocal failed_post
+        resp = client.post("/backfills", json=body)
+        if resp.status_code >= 500:
+            failed_post = True
+        elif resp.status_code == 409 and failed_post:
+            _cancel_running_backfills(client, body["dag_id"])
+        return resp
+
+    resp = _request_until_answered(post, timeout=120, what="the backfill to be accepted")
     assert resp.status_code == 200, resp.text
     created: dict[str, Any] = resp.json()
 
@@ -179,6 +190,15 @@ def _backfill(client: httpx.Client, **extra: Any) -> dict[str, Any]:
         interval=5,
     )
     return created
+
+
+def _cancel_running_backfills(client: httpx.Client, dag_id: str) -> None:
+    listed = client.get("/backfills", params={"dag_id": dag_id, "limit": 100})
+    if listed.status_code != 200:
+        return  # asked again on the next retry
+    for backfill in listed.json()["backfills"]:
+        if backfill["completed_at"] is None:
+            client.put(f"/backfills/{backfill['id']}/cancel")
 
 
 def _runs(client: httpx.Client) -> dict[str, dict[str, Any]]:
