@@ -24,6 +24,30 @@ class OrchestrationError(RuntimeError):
     """A DAG step cannot run as configured (no source, no labelled set, gate refused)."""
 
 
+#: identity of the Asset the index DAG's publish task updates and the hot-answers DAG waits on
+LIVE_INDEX_ASSET_NAME = "tandem_live_index"
+LIVE_INDEX_ASSET_URI = "tandem://index/live"
+
+
+def alert_on_failure(context: dict[str, Any]) -> None:
+    """Every DAG's ``on_failure_callback`` (imports the webhook poster only when it fires)."""
+    from batch.alerts import on_failure_callback
+
+    on_failure_callback(context)
+
+
+def dag_default_args(settings: BatchSettings) -> dict[str, Any]:
+    """The ``default_args`` every Tandem DAG shares: owner, retries, failure alert."""
+    from datetime import timedelta
+
+    return {
+        "owner": "tandem",
+        "retries": settings.dag_retries,
+        "retry_delay": timedelta(seconds=settings.dag_retry_delay_s),
+        "on_failure_callback": alert_on_failure,
+    }
+
+
 def spark_job_path() -> Path:
     """The file SparkSubmitOperator submits (``batch/embed/spark_job.py``)."""
     return Path(__file__).resolve().parent / "embed" / "spark_job.py"

@@ -11,16 +11,11 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DeltaTriggerTimetable, dag, get_current_context, task
 
+from batch.orchestration import dag_default_args
 from batch.settings import get_settings
 
 CONF = get_settings()  # env-only pydantic settings: no I/O
 INTERVAL = timedelta(minutes=CONF.freshness.interval_min)
-
-
-def _alert(context: dict) -> None:
-    from batch.alerts import on_failure_callback
-
-    on_failure_callback(context)
 
 
 DOC = """
@@ -46,12 +41,7 @@ end.
     dagrun_timeout=INTERVAL * 2,
     tags=["tandem", "monitoring"],
     doc_md=DOC,
-    default_args={
-        "owner": "tandem",
-        "retries": CONF.dag_retries,
-        "retry_delay": timedelta(seconds=CONF.dag_retry_delay_s),
-        "on_failure_callback": _alert,
-    },
+    default_args=dag_default_args(CONF),
 )
 def tandem_freshness() -> None:
     @task

@@ -6,7 +6,7 @@ publish task updates). Batch modules are imported inside the tasks.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pendulum
 from airflow.sdk import (
@@ -19,16 +19,11 @@ from airflow.sdk import (
     task,
 )
 
+from batch.orchestration import LIVE_INDEX_ASSET_NAME, LIVE_INDEX_ASSET_URI, dag_default_args
 from batch.settings import get_settings
 
-LIVE_INDEX = Asset(name="tandem_live_index", uri="tandem://index/live")
+LIVE_INDEX = Asset(name=LIVE_INDEX_ASSET_NAME, uri=LIVE_INDEX_ASSET_URI)
 CONF = get_settings()  # env-only pydantic settings: no I/O
-
-
-def _alert(context: dict) -> None:
-    from batch.alerts import on_failure_callback
-
-    on_failure_callback(context)
 
 
 DOC = """
@@ -55,12 +50,7 @@ same pipeline as the online service and writes the versioned cache entries with 
     max_active_runs=1,
     tags=["tandem", "cache"],
     doc_md=DOC,
-    default_args={
-        "owner": "tandem",
-        "retries": CONF.dag_retries,
-        "retry_delay": timedelta(seconds=CONF.dag_retry_delay_s),
-        "on_failure_callback": _alert,
-    },
+    default_args=dag_default_args(CONF),
     params={
         "version": Param("", type="string", description="Index version to warm (empty: live)."),
         "questions_file": Param("", type="string", description="Questions file (empty: log)."),

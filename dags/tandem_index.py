@@ -20,17 +20,16 @@ from airflow.sdk import (
     task,
 )
 
-from batch.orchestration import spark_job_path
+from batch.orchestration import (
+    LIVE_INDEX_ASSET_NAME,
+    LIVE_INDEX_ASSET_URI,
+    dag_default_args,
+    spark_job_path,
+)
 from batch.settings import get_settings
 
-LIVE_INDEX = Asset(name="tandem_live_index", uri="tandem://index/live")
+LIVE_INDEX = Asset(name=LIVE_INDEX_ASSET_NAME, uri=LIVE_INDEX_ASSET_URI)
 CONF = get_settings()  # env-only pydantic settings: no I/O
-
-
-def _alert(context: dict) -> None:
-    from batch.alerts import on_failure_callback
-
-    on_failure_callback(context)
 
 
 DOC = """
@@ -58,12 +57,7 @@ version of that date, check it against the quality gate, warm its hot answers, p
     max_active_runs=1,
     tags=["tandem", "index", "spark"],
     doc_md=DOC,
-    default_args={
-        "owner": "tandem",
-        "retries": CONF.dag_retries,
-        "retry_delay": timedelta(seconds=CONF.dag_retry_delay_s),
-        "on_failure_callback": _alert,
-    },
+    default_args=dag_default_args(CONF),
     params={
         "source": Param("", type="string", description="Source to ingest (empty: default)."),
         "labelled": Param("", type="string", description="Labelled set for the gate."),
