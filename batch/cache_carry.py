@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from online.cache.codec import CacheScope, decode_entry
+from core.cache.codec import CacheScope, decode_entry
 from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from batch.labelled import LabelledQuestion, read_labelled
-from online.retrieval import LoadedIndex, load_index, read_live_version
+from core.index import LoadedIndex, load_index, read_live_version
 from shared_schemas.manifest import QualityMetrics
 
 if TYPE_CHECKING:
     from batch.settings import BatchSettings
-    from online.embedding import Encoder
+    from core.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def evaluate(
 ) -> EvalResult:
     """Recall@1/5/10 and MRR of a version (default: the live one) on a labelled set."""
     from batch.labelled import LabelledSetError
-    from online.embedding import get_encoder
+    from core.encoder import get_encoder
 
     name = resolve_version(version, settings=settings)
     version_dir = settings.indexes_dir / name

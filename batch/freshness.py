@@ -255,7 +255,7 @@ def compute_freshness(
     now = _aware(now)
     figures: dict[str, Any] = {"computed_at": now}
 
-    from online.retrieval import read_live_version
+    from core.index import read_live_version
 
     live = read_live_version(settings.indexes_dir)
     index_ids: set[str] = set()

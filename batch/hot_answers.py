@@ -1,9 +1,10 @@
 """Precompute the answers to the hot questions of a date and write them to Redis.
 
 ``warm_cache`` mines the day's top-K questions from the online query log, adds an optional seed
-list, and answers each one with the online service's own pipeline (``AnswerPipeline.compute``), so
-a precomputed answer is the one the service would give. Entries go under versioned keys
-(schema, index version, embedding model, LLM, prompt, question hash) with a TTL. Warming a
+list, and answers each one with the core's one answer computation (``Answerer.answer_once``,
+built by ``core.bootstrap.build_answerer`` as the service builds its own), so a precomputed
+answer is the one the service would give. Entries go under versioned keys (schema, index
+version, embedding model, LLM, prompt, question hash) with a TTL. Warming a
 candidate version first carries over the live version's entries whose sources did not change.
 Re-running a date rewrites the same keys: the result is the same.
 """
@@ -22,6 +23,10 @@ from tqdm import tqdm
 from batch.cache_carry import CarryReport, carry_over
 from batch.query_log import HotQuestion, iter_events, top_questions
 from batch.settings import BatchSettings
+from core.answering import Answerer
+from core.bootstrap import build_answerer
+from core.cache.redis_store import RedisAnswerCache
+from core.index import LoadedIndex, load_index, read_live_version
 from shared_schemas.hashing import normalize_question, question_key_hash
 from shared_schemas.layout import IDMAP_FILE
 
@@ -95,13 +100,11 @@ def warm_cache(
     questions_file: Path | None = None,
     version: str | None = None,
     top_k: int | None = None,
-    pipeline: Any = None,
+    answerer: Answerer | None = None,
     redis_client: Any = None,
 ) -> WarmReport:
     """Warm ``version`` (default: the live one) with the hot questions of ``run_date``."""
     import redis
-
-    from online.retrieval import load_index, read_live_version
 
     live = read_live_version(settings.indexes_dir)
     target = version or live
@@ -112,14 +115,14 @@ def warm_cache(
         raise HotAnswersError(f"index version {target} not found in {settings.indexes_dir}")
     index = load_index(version_dir, expected_model=settings.embedding_model)
     own_client = redis_client is None
-    own_pipeline = pipeline is None
+    own_answerer = answerer is None
     client = redis_client if redis_client is not None else redis.Redis.from_url(settings.redis_url)
     try:
-        if pipeline is None:
-            pipeline = build_batch_pipeline()
+        if answerer is None:
+            answerer = build_answerer(settings)
         report = _warm(
             client,
-            pipeline,
+            answerer,
             index,
             settings=settings,
             run_date=run_date,
@@ -129,8 +132,8 @@ def warm_cache(
             top_k=top_k or settings.hot_top_k,
         )
     finally:
-        if own_pipeline and pipeline is not None:
-            pipeline.llm.close()
+        if own_answerer and answerer is not None:
+            answerer.llm.close()
         if own_client:
             client.close()
     log.info("cache warmed %s", report.summary())
@@ -139,8 +142,8 @@ def warm_cache(
 
 def _warm(
     client: Any,
-    pipeline: Any,
-    index: Any,
+    answerer: Answerer,
+    index: LoadedIndex,
     *,
     settings: BatchSettings,
     run_date: date,
@@ -149,15 +152,14 @@ def _warm(
     questions_file: Path | None,
     top_k: int,
 ) -> WarmReport:
-    from online.cache import RedisAnswerCache
 
     cache = RedisAnswerCache(client, default_ttl_s=settings.cache_ttl_s)
-    scope = pipeline.scope(target)
+    scope = answerer.scope(target)
     report = WarmReport(run_date=run_date.isoformat(), index_version=target)
     if live and live != target:
         report.carry = carry_over(
             client,
-            old=pipeline.scope(live),
+            old=answerer.scope(live),
             new=scope,
             new_chunks=index_chunk_hashes(settings.indexes_dir / target),
             ttl_s=settings.cache_ttl_s,
@@ -169,7 +171,7 @@ def _warm(
             report.already_cached += 1
             continue
         try:
-            computed = pipeline.compute(question, index)
+            computed = answerer.answer_once(question, index)
         except Exception as exc:  # one failing question never stops the run
             report.failed[question] = str(exc)
             log.warning("hot answer failed question=%r error=%s", question, exc)
@@ -180,18 +182,3 @@ def _warm(
         cache.put(entry, computed.question_vector)
         report.written += 1
     return report
-
-
-def build_batch_pipeline() -> Any:
-    """The online answer pipeline with the service's own settings and models."""
-    from online.embedding import get_encoder
-    from online.llm.factory import build_llm
-    from online.pipeline import AnswerPipeline
-    from online.settings import OnlineSettings
-
-    online = OnlineSettings()
-    return AnswerPipeline(
-        settings=online,
-        encoder=get_encoder(online.embedding_model_path, device=online.device),
-        llm=build_llm(online),
-    )

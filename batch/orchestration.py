@@ -172,7 +172,7 @@ def publish_step(version: str) -> dict[str, Any]:
     back). Publishing the live version again re-notifies Redis. Raises
     :class:`OrchestrationError` when Redis was not updated, so Airflow retries the task."""
     from batch.index.publish import publish_version
-    from online.retrieval import read_live_version
+    from core.index import read_live_version
 
     settings = _settings()
     live = read_live_version(settings.indexes_dir)

@@ -141,7 +141,7 @@ def main() -> None:
     from batch.ingest.run import ingest
     from batch.ingest.snapshot import CHUNKS_FILE
     from batch.settings import BatchSettings
-    from online.embedding import get_encoder
+    from core.encoder import get_encoder
 
     work = Path(tempfile.mkdtemp(prefix="bench-embed-"))
     squad = squad_slice(args.paragraphs)

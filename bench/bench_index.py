@@ -31,9 +31,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from batch.index.build import build_faiss, write_index_version
 from batch.labelled import iter_squad_paragraphs, read_squad
 from batch.settings import BatchSettings
+from core.index.writer import build_faiss, write_index_version
 from shared_schemas.hashing import chunk_id_for, content_hash
 
 DIM = 384
@@ -74,7 +74,14 @@ def raw_faiss(x: np.ndarray, factory: str) -> object:
 
 
 def build_version(t: pa.Table, x: np.ndarray, s: BatchSettings) -> None:
-    write_index_version(t, x, settings=s, source_snapshot="bench")
+    write_index_version(
+        t,
+        x,
+        indexes_dir=s.indexes_dir,
+        embedding_model=s.embedding_model,
+        factory=s.faiss_factory,
+        source_snapshot="bench",
+    )
 
 
 def timed(fn: object, *args: object) -> float:
@@ -89,7 +96,14 @@ def child_rss(n: int, factory: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryDirectory() as d:
         s = BatchSettings(data_dir=Path(d), faiss_factory=factory)
-        write_index_version(t, x, settings=s, source_snapshot="bench")
+        write_index_version(
+            t,
+            x,
+            indexes_dir=s.indexes_dir,
+            embedding_model=s.embedding_model,
+            factory=s.faiss_factory,
+            source_snapshot="bench",
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"{before / 1024:.0f} {peak / 1024:.0f}")
 

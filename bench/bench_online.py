@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_online_load import LoadResult, load  # noqa: E402
 from bench_online_servers import baseline_key  # noqa: E402
 
-from online.embedding import get_encoder  # noqa: E402
+from core.encoder import get_encoder  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 
 DATA = ROOT / "var" / "bench" / "online"
@@ -56,9 +56,9 @@ def prepare_indexes(settings: OnlineSettings) -> tuple[str, str]:
 
     import pyarrow as pa
 
-    from batch.index.build import write_index_version
     from batch.labelled import iter_squad_paragraphs, read_squad
     from batch.settings import BatchSettings
+    from core.index.writer import write_index_version
     from shared_schemas.documents import Chunk
 
     paras = list(iter_squad_paragraphs(read_squad(SQUAD)))
@@ -79,7 +79,14 @@ def prepare_indexes(settings: OnlineSettings) -> tuple[str, str]:
     bs = BatchSettings(data_dir=DATA)
     versions = []
     for day in (date(2026, 1, 1), date(2026, 1, 2)):
-        m = write_index_version(table, vecs, settings=bs, source_snapshot="squad", run_date=day)
+        m = write_index_version(
+            table,
+            vecs,
+            indexes_dir=bs.indexes_dir,
+            embedding_model=bs.embedding_model,
+            source_snapshot="squad",
+            run_date=day,
+        )
         versions.append(m.index_version)
     (DATA / "indexes" / "LIVE").write_text(versions[0])
     return versions[0], versions[1]
@@ -136,35 +143,17 @@ def squad_questions(n: int) -> list[str]:
     return qs[:: max(1, len(qs) // n)][:n]
 
 
-class _NoLLM:
-    model_id = OnlineSettings().llm_model
-
-    def generate(self, *a: Any, **k: Any) -> str:
-        raise RuntimeError("not used")
-
-    def stream(self, *a: Any, **k: Any) -> Any:
-        raise RuntimeError("not used")
-
-    def ready(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        return None
-
-
 # ---------------------------------------------------------------- 1. cache hits
 def warm(settings: OnlineSettings, redis_url: str, version: str, questions: list[str]) -> None:
     import redis
 
-    from online.cache.redis_cache import RedisAnswerCache
-    from online.pipeline import AnswerPipeline
-    from online.retrieval import load_index
+    from core.cache.redis_store import RedisAnswerCache
+    from core.index import load_index
 
     client = redis.Redis.from_url(redis_url)
     index = load_index(DATA / "indexes" / version, expected_model=settings.embedding_model)
-    pipe = AnswerPipeline(settings=settings, encoder=get_encoder(device="cpu"), llm=_NoLLM())  # type: ignore[arg-type]
     cache = RedisAnswerCache(client)
-    vecs = pipe.encoder.encode(questions)
+    vecs = get_encoder(device="cpu").encode(questions)
     from shared_schemas.cache import CacheEntry, CitedChunk
     from shared_schemas.hashing import question_key_hash
 
@@ -236,12 +225,11 @@ def bench_retrieval(
 ) -> dict[str, float]:
     from sentence_transformers import SentenceTransformer
 
-    from online.embedding import bundled_model_path
-    from online.pipeline import AnswerPipeline
-    from online.retrieval import load_index
+    from core.encoder import bundled_model_path
+    from core.index import load_index
 
     index = load_index(DATA / "indexes" / version, expected_model=settings.embedding_model)
-    pipe = AnswerPipeline(settings=settings, encoder=get_encoder(device="cpu"), llm=_NoLLM())  # type: ignore[arg-type]
+    encoder = get_encoder(device="cpu")
     raw_model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     faiss_index = index.faiss_index
     k = settings.top_k
@@ -251,10 +239,10 @@ def bench_retrieval(
         faiss_index.search(np.ascontiguousarray(v, dtype=np.float32), k)
 
     def dense(q: str) -> None:
-        pipe.retrieve(index, q, pipe.embed(q), k, lexical=False)
+        index.search(encoder.encode([q])[0], q, k, lexical=False)
 
     def hybrid(q: str) -> None:
-        pipe.retrieve(index, q, pipe.embed(q), k, lexical=True)
+        index.search(encoder.encode([q])[0], q, k, lexical=True)
 
     fns = {"raw": raw, "dense": dense, "hybrid": hybrid}
     for q in questions[:20]:
@@ -275,7 +263,7 @@ def bench_generation(
 ) -> dict[str, float]:
     import torch
 
-    from online.llm.local import TransformersLocalLLM
+    from core.llm.local import TransformersLocalLLM
     from online.llm.runner import GenerationRunner
 
     llm = TransformersLocalLLM(model_id=settings.llm_model, device="cpu")

@@ -34,11 +34,11 @@ from batch.evaluate import (
     first_relevant_rank,
     score_ranks,
 )
-from batch.index.build import write_index_version
 from batch.labelled import iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings
-from online.embedding import Encoder, get_encoder
-from online.retrieval import LoadedIndex, load_index
+from core.encoder import Encoder, get_encoder
+from core.index import LoadedIndex, load_index
+from core.index.writer import write_index_version
 from shared_schemas.documents import Chunk
 
 COLS = ["chunk_id", "doc_id", "title", "text", "content_hash"]
@@ -131,7 +131,12 @@ def main() -> None:
         vecs = encode_cached(enc, texts, args.cache, f"{kind}-chunks")
         t0 = time.perf_counter()
         m = write_index_version(
-            table, vecs, settings=settings, source_snapshot=kind, version=f"quality-{kind}"
+            table,
+            vecs,
+            indexes_dir=settings.indexes_dir,
+            embedding_model=settings.embedding_model,
+            source_snapshot=kind,
+            version=f"quality-{kind}",
         )
         print(f"  index built in {time.perf_counter() - t0:.2f}s ({m.faiss_factory})")
         index = load_index(settings.indexes_dir / m.index_version, expected_model=enc_model())

@@ -35,11 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.cache.codec import CacheScope  # noqa: E402
+from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.encoder import get_encoder  # noqa: E402
 from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
-from online.cache.codec import CacheScope  # noqa: E402
-from online.cache.redis_cache import RedisAnswerCache  # noqa: E402
 from online.cache.semantic import SemanticMirror  # noqa: E402
-from online.embedding import get_encoder  # noqa: E402
 from online.redis_conn import async_redis, sync_redis  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from online.signature import question_signature  # noqa: E402

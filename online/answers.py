@@ -7,13 +7,9 @@ import itertools
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
-
-from online.retrieval import Hit
-from shared_schemas.cache import CacheEntry, CitedChunk
+from core.index import Hit
 from shared_schemas.events import CacheOutcome
 
 DEFAULT_VARIANT = "default"
@@ -146,49 +142,3 @@ class AnswerResult:
             parts += (', "similarity": ', to_json_text(round(self.similarity, 4)))
         parts.append("}")
         return "".join(parts).encode()
-
-
-@dataclass(frozen=True)
-class ComputedAnswer:
-    """A live answer computed without HTTP: what batch precompute and the worker store."""
-
-    question: str
-    question_hash: str
-    answer: str
-    hits: tuple[Hit, ...]
-    question_vector: np.ndarray
-    index_version: str
-    embedding_model: str
-    llm_model: str
-    prompt_version: str
-    timings_ms: dict[str, float]
-    tokens: int = 0
-
-    def to_cache_entry(
-        self,
-        *,
-        origin: Literal["batch", "live", "refined"] = "batch",
-        ttl_s: int | None = None,
-        namespace: str = "default",
-        now: datetime | None = None,
-    ) -> CacheEntry:
-        created = now or datetime.now(UTC)
-        return CacheEntry(
-            question=self.question,
-            normalized_key=self.question_hash,
-            answer=self.answer,
-            cited=tuple(
-                CitedChunk(
-                    chunk_id=h.chunk_id, doc_id=h.doc_id, content_hash=h.content_hash, score=h.score
-                )
-                for h in self.hits
-            ),
-            index_version=self.index_version,
-            embedding_model=self.embedding_model,
-            llm_model=self.llm_model,
-            prompt_version=self.prompt_version,
-            created_at=created,
-            expires_at=created + timedelta(seconds=ttl_s) if ttl_s else None,
-            origin=origin,
-            namespace=namespace,
-        )

@@ -1,9 +1,5 @@
-"""Experiments in the serving path: which variant a request gets, and what that variant changes.
+"""What each variant changes in an answer (assignment is :mod:`online.experiments.service`).
 
-- :class:`Experiments` assigns requests (:class:`VariantRouter`: header override, sticky hash of
-  the user id, else the query id), feeds every finished answer to the :class:`CanaryGuard` (which
-  sets a failing canary's weight to 0, logs and counts it) and remembers recent query ids'
-  variants so feedback is attributed without a lookup.
 - :class:`ArmTable` resolves each declared variant into an :class:`Arm`: prompt version and
   cache namespace (both part of the cache scope), its LLM (the service's own, or one built lazily
   for the arm from ``llm_backend``/``llm_model``/``llm_url``) and, when it pins an
@@ -19,19 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from online.errors import LLMUnavailableError
-from online.experiments import CanaryGuard, Variant, VariantRouter
+from core.llm.base import LLMBackend
+from core.llm.unavailable import UnavailableLLM
+from core.prompt import PROMPTS
+from online.experiments import Variant
 from online.index_state import IndexState
-from online.llm.base import ChatMessage, GenerationStats, LLMBackend
 from online.llm.runner import GenerationRunner, ObserveFn
 from online.metrics import ServiceMetrics
-from online.prompt import PROMPTS
 from online.settings import OnlineSettings
 
 log = logging.getLogger(__name__)
@@ -42,100 +37,11 @@ LLMFactory = Callable[[Variant], LLMBackend]
 IndexLoader = Callable[[Path], IndexState]
 
 
-class Experiments:
-    """Assignment, canary bookkeeping and the query id → variant memory of one service."""
-
-    def __init__(
-        self,
-        router: VariantRouter,
-        guard: CanaryGuard | None,
-        *,
-        metrics: ServiceMetrics,
-        remember: int = 50_000,
-    ) -> None:
-        self.router = router
-        self.guard = guard
-        self.metrics = metrics
-        #: one arm only: every request is that arm, nothing to judge or remember (hot path)
-        self.single: str | None = router.variants[0].name if len(router.variants) == 1 else None
-        self._recent: OrderedDict[str, str] = OrderedDict()
-        self._remember = remember
-        self.publish_weights()
-
-    def assign(self, *, user_id: str | None, header: str | None, query_id: str) -> str:
-        if self.single is not None:
-            return self.single
-        return self.router.assign(user_id=user_id, header=header, query_id=query_id).name
-
-    def finished(self, query_id: str, variant: str, *, latency_ms: float, error: bool) -> None:
-        """One answered request: remembered for feedback, judged by the canary guard."""
-        if self.single is not None:
-            return
-        recent = self._recent
-        recent[query_id] = variant
-        if len(recent) > self._remember:
-            recent.popitem(last=False)
-        if self.guard is None:
-            return
-        event = self.guard.record(variant, latency_ms=latency_ms, error=error)
-        if event is not None:  # the guard set the weight (policy enabled), logged and counted it
-            self.publish_weights()
-
-    def variant_of(self, query_id: str) -> str | None:
-        if self.single is not None:
-            return self.single
-        return self._recent.get(query_id)
-
-    def publish_weights(self) -> None:
-        for name, weight in self.router.weights().items():
-            self.metrics.variant_weight.labels(variant=name).set(weight)
-
-
-def build_experiments(settings: OnlineSettings, metrics: ServiceMetrics) -> Experiments:
-    router = VariantRouter(settings.variants, salt=settings.experiment_salt)
-    guard = None
-    if len(router.variants) > 1:
-        guard = CanaryGuard(router, settings.canary, counter=metrics.canary_rollbacks)
-    return Experiments(router, guard, metrics=metrics)
-
-
-class UnavailableLLM:
-    """Stands in for an arm's LLM that could not be built: every generation fails at once."""
-
-    def __init__(self, model_id: str, reason: str) -> None:
-        self.model_id = model_id
-        self.reason = reason
-
-    def generate(
-        self,
-        messages: list[ChatMessage],
-        *,
-        max_new_tokens: int,
-        stats: GenerationStats | None = None,
-    ) -> str:
-        raise LLMUnavailableError(self.reason)
-
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        *,
-        max_new_tokens: int,
-        stats: GenerationStats | None = None,
-    ) -> Iterator[str]:
-        raise LLMUnavailableError(self.reason)
-
-    def ready(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        return None
-
-
 def default_llm_factory(settings: OnlineSettings) -> LLMFactory:
-    """Builds an arm's own backend with :func:`online.llm.factory.build_llm`."""
+    """Builds an arm's own backend with :func:`core.llm.factory.build_llm`."""
 
     def build(variant: Variant) -> LLMBackend:
-        from online.llm.factory import build_llm
+        from core.llm.factory import build_llm
 
         update: dict[str, object] = {"llm_backend": variant.llm_backend or settings.llm_backend}
         if variant.llm_model:
@@ -159,9 +65,6 @@ class Arm:
     llm: LLMBackend | None = None
     runner: GenerationRunner | None = None
     pinned: IndexState | None = None
-
-    def state(self, live: IndexState) -> IndexState:
-        return self.pinned if self.pinned is not None else live
 
 
 class ArmTable:

@@ -14,17 +14,21 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from online.arms import ArmTable, Experiments, LLMFactory, build_experiments
+from core.answering import Answerer
+from core.bootstrap import build_answerer
+from core.encoder import TextEncoder
+from core.llm.base import LLMBackend
+from online.arms import ArmTable, LLMFactory
 from online.cache.async_cache import AsyncRedisAnswerCache
+from online.cache.port import AnswerCache
+from online.experiments.service import Experiments, build_experiments
 from online.index_state import IndexHolder
-from online.llm.base import LLMBackend
 from online.llm.runner import GenerationRunner
 from online.metrics import ServiceMetrics
 from online.observer import ServiceObserver
-from online.pipeline import AnswerPipeline, TextEncoder
+from online.pipeline import AnswerPipeline
 from online.querylog import QueryLogWriter
 from online.redis_conn import async_redis, deadline
-from online.refine.config import RefineSettings
 from online.reload import IndexReloader
 from online.settings import OnlineSettings
 
@@ -34,11 +38,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class Components:
     settings: OnlineSettings
-    refine: RefineSettings
-    encoder: TextEncoder
-    llm: LLMBackend
+    answerer: Answerer
     redis: Any
-    cache: AsyncRedisAnswerCache
+    cache: AnswerCache
     indexes: IndexHolder
     reloader: IndexReloader
     runner: GenerationRunner
@@ -47,6 +49,14 @@ class Components:
     pipeline: AnswerPipeline
     experiments: Experiments
     arms: ArmTable
+
+    @property
+    def encoder(self) -> TextEncoder:
+        return self.answerer.encoder
+
+    @property
+    def llm(self) -> LLMBackend:
+        return self.answerer.llm
 
     async def start(self) -> None:
         outcome = await self.reloader.reload()
@@ -89,21 +99,15 @@ def build_components(
     redis: Any | None = None,
     metrics: ServiceMetrics | None = None,
     variant_llm: LLMFactory | None = None,
+    cache: AnswerCache | None = None,
 ) -> Components:
     """Build every adapter (blocking: loads the models unless given).
 
     ``variant_llm`` builds the LLM of a variant that names its own backend/model/URL (default:
-    ``online.llm.factory.build_llm``); it is called lazily, on that variant's first live answer.
+    ``core.llm.factory.build_llm``); it is called lazily, on that variant's first live answer.
     """
-    if encoder is None:
-        from online.embedding import get_encoder
-
-        encoder = get_encoder(settings.embedding_model_path, device=settings.device)
-    if llm is None:
-        from online.llm.factory import build_llm
-
-        llm = build_llm(settings)
-    refine = settings
+    answerer = build_answerer(settings, encoder=encoder, llm=llm)
+    llm = answerer.llm
     redis = redis if redis is not None else async_redis(settings.redis_url)
     metrics = metrics or ServiceMetrics()
     indexes = IndexHolder()
@@ -119,7 +123,7 @@ def build_components(
         timeout_s=settings.llm_timeout_s,
         observe=metrics.observe_generation,
     )
-    cache = AsyncRedisAnswerCache(redis)
+    cache = cache if cache is not None else AsyncRedisAnswerCache(redis)
     experiments = build_experiments(settings, metrics)
     arms = ArmTable(
         settings,
@@ -132,8 +136,7 @@ def build_components(
     )
     pipeline = AnswerPipeline(
         settings=settings,
-        encoder=encoder,
-        llm=llm,
+        answerer=answerer,
         indexes=indexes,
         cache=cache,
         observer=ServiceObserver(metrics, querylog, experiments),
@@ -142,9 +145,7 @@ def build_components(
     reloader = IndexReloader(settings=settings, holder=indexes, redis=redis, metrics=metrics)
     return Components(
         settings=settings,
-        refine=refine,
-        encoder=encoder,
-        llm=llm,
+        answerer=answerer,
         redis=redis,
         cache=cache,
         indexes=indexes,

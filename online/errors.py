@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+from core.errors import (
+    CacheUnavailableError,
+    CoreError,
+    LLMError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+)
+
+__all__ = [
+    "CacheUnavailableError",
+    "CoreError",
+    "InvalidInputError",
+    "JobNotFoundError",
+    "LLMError",
+    "LLMTimeoutError",
+    "LLMUnavailableError",
+    "NoIndexError",
+    "OnlineError",
+    "OverloadedError",
+]
+
 
 class OnlineError(Exception):
     """Base of every error the online service raises on purpose."""
@@ -26,22 +47,6 @@ class OverloadedError(OnlineError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
-
-
-class CacheUnavailableError(OnlineError):
-    """Redis could not be reached or answered badly; callers degrade to a live answer."""
-
-
-class LLMError(OnlineError):
-    """The language model failed to produce an answer."""
-
-
-class LLMUnavailableError(LLMError):
-    """The model is not loaded, the upstream is unreachable or its circuit is open."""
-
-
-class LLMTimeoutError(LLMError):
-    """The model did not answer in time."""
 
 
 class JobNotFoundError(OnlineError):

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from core.index import Hit, LoadedIndex, load_index
 from online.errors import NoIndexError
-from online.retrieval import Hit, LoadedIndex, load_index
 from shared_schemas.layout import IDMAP_FILE
 
 log = logging.getLogger(__name__)

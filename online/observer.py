@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from online.answers import AnswerRequest, AnswerResult, to_json_text
-from online.arms import Experiments
+from online.experiments.service import Experiments
 from online.metrics import ServiceMetrics
 from online.querylog import QueryLogWriter
 from shared_schemas.events import QueryLogEvent

@@ -1,10 +1,8 @@
-"""The answer pipeline: exact cache → semantic cache → live (embed, search, prompt, generate).
+"""The service's answer path: exact cache → semantic cache → live (embed, search, generate).
 
-One pipeline serves both sides: the API awaits :meth:`AnswerPipeline.answer` /
-:meth:`AnswerPipeline.stream`; batch precompute and the refinement worker call the blocking
-:meth:`AnswerPipeline.compute` against a given :class:`LoadedIndex` and store
-``result.to_cache_entry(...)`` with ``RedisAnswerCache.put(entry, result.question_vector)``,
-so a precomputed answer is exactly what the live path would have produced.
+The live miss runs the core's :class:`~core.answering.Answerer` steps (the same ones batch warm
+and the refine worker chain in ``answer_once``), generating through the arm's bounded runner, so
+a live answer is written through as exactly the entry a precompute would have stored.
 """
 
 from __future__ import annotations
@@ -18,28 +16,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from online.answers import AnswerRequest, AnswerResult, ComputedAnswer, Source, render_sources
+from core.answering import Answerer
+from core.cache.codec import CacheScope
+from core.index import Hit
+from online.answers import AnswerRequest, AnswerResult, Source, render_sources
 from online.arms import Arm, ArmTable
-from online.cache.async_cache import AsyncRedisAnswerCache
-from online.cache.codec import CacheScope
+from online.cache.port import AnswerCache
 from online.errors import CacheUnavailableError, LLMError
 from online.index_state import IndexHolder, IndexState
-from online.llm.base import LLMBackend
-from online.llm.runner import GenerationRunner
-from online.prompt import build_messages
-from online.retrieval import Hit, LoadedIndex
 from online.settings import OnlineSettings
 from shared_schemas.cache import CacheEntry
 from shared_schemas.events import CacheOutcome
 from shared_schemas.hashing import question_key_hash
 
 log = logging.getLogger(__name__)
-
-
-class TextEncoder(Protocol):
-    dimension: int
-
-    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray: ...
 
 
 class AnswerObserver(Protocol):
@@ -83,21 +73,18 @@ class AnswerPipeline:
         self,
         *,
         settings: OnlineSettings,
-        encoder: TextEncoder,
-        llm: LLMBackend,
+        answerer: Answerer,
+        arms: ArmTable,
         indexes: IndexHolder | None = None,
-        cache: AsyncRedisAnswerCache | None = None,
-        runner: GenerationRunner | None = None,
+        cache: AnswerCache | None = None,
         observer: AnswerObserver | None = None,
-        arms: ArmTable | None = None,
     ) -> None:
         self.settings = settings
-        self.encoder = encoder
-        self.llm = llm
+        self.answerer = answerer
         self.indexes = indexes or IndexHolder()
         self.cache = cache
         self.observer = observer
-        self.arms = arms or ArmTable(settings, llm=llm, runner=runner)
+        self.arms = arms
         self._scopes: dict[tuple[str, ...], CacheScope] = {}
         self._sources_memo: dict[tuple[Any, ...], tuple[list[Source], str]] = {}
 
@@ -110,64 +97,13 @@ class AnswerPipeline:
         if scope is None:
             if len(self._scopes) > 64:
                 self._scopes.clear()
-            scope = self._scopes[key] = CacheScope(
-                index_version=index_version,
-                embedding_model=self.settings.embedding_model,
+            scope = self._scopes[key] = self.answerer.scope(
+                index_version,
                 llm_model=arm.llm_model,
                 prompt_version=arm.prompt_version,
                 namespace=arm.namespace,
             )
         return scope
-
-    def embed(self, question: str) -> np.ndarray:
-        return self.encoder.encode([question])[0]
-
-    def retrieve(
-        self, index: LoadedIndex, question: str, vector: np.ndarray, k: int, *, lexical: bool = True
-    ) -> list[Hit]:
-        return index.search(vector, question, k, lexical=lexical)
-
-    # ---------- blocking: batch precompute, refinement worker ----------
-    def compute(
-        self,
-        question: str,
-        index: LoadedIndex,
-        *,
-        top_k: int | None = None,
-        max_new_tokens: int | None = None,
-        context_chars: int | None = None,
-        llm: LLMBackend | None = None,
-    ) -> ComputedAnswer:
-        """Answer one question against ``index`` with no cache and no HTTP (raises LLMError)."""
-        model = llm or self.llm
-        t0 = time.perf_counter()
-        vector = self.embed(question)
-        t1 = time.perf_counter()
-        hits = self.retrieve(index, question, vector, top_k or self.settings.top_k)
-        t2 = time.perf_counter()
-        messages = build_messages(
-            question, hits, prompt_version=self.settings.prompt_version, context_chars=context_chars
-        )
-        from online.llm.base import GenerationStats
-
-        stats = GenerationStats()
-        answer = model.generate(
-            messages, max_new_tokens=max_new_tokens or self.settings.max_new_tokens, stats=stats
-        )
-        t3 = time.perf_counter()
-        return ComputedAnswer(
-            question=question,
-            question_hash=question_key_hash(question),
-            answer=answer,
-            hits=tuple(hits),
-            question_vector=vector,
-            index_version=index.manifest.index_version,
-            embedding_model=self.settings.embedding_model,
-            llm_model=self.llm.model_id,
-            prompt_version=self.settings.prompt_version,
-            timings_ms={"embed": _ms(t1 - t0), "search": _ms(t2 - t1), "generate": _ms(t3 - t2)},
-            tokens=stats.tokens,
-        )
 
     # ---------- async: the API ----------
     async def answer(
@@ -245,7 +181,7 @@ class AnswerPipeline:
             sources=sources,
             cache=cache,
             index_version=ctx.state.version,
-            embed_model=self.settings.embedding_model,
+            embed_model=self.answerer.config.embedding_model,
             llm_model=ctx.arm.llm_model,
             variant=ctx.request.variant,
             timings_ms=ctx.timings,
@@ -279,7 +215,7 @@ class AnswerPipeline:
         """Semantic cache, then retrieval and generation."""
         request, state, timings = ctx.request, ctx.state, ctx.timings
         te = time.perf_counter()
-        vector = await asyncio.to_thread(self.embed, request.question)
+        vector = await asyncio.to_thread(self.answerer.embed, request.question)
         self._stage("embed", time.perf_counter() - te, timings)
         if ctx.use_cache and ctx.outcome != "unavailable":
             assert self.cache is not None
@@ -308,24 +244,28 @@ class AnswerPipeline:
                 return
         ts = time.perf_counter()
         k = request.top_k or self.settings.top_k
-        hits = await asyncio.to_thread(self.retrieve, state.index, request.question, vector, k)
+        hits = await asyncio.to_thread(
+            self.answerer.retrieve, state.index, request.question, vector, top_k=k
+        )
         self._stage("search", time.perf_counter() - ts, timings)
         sources = [Source.of(h) for h in hits]
-        messages = build_messages(request.question, hits, prompt_version=ctx.arm.prompt_version)
+        messages = self.answerer.prompt(
+            request.question, hits, prompt_version=ctx.arm.prompt_version
+        )
         tg = time.perf_counter()
         pieces: list[str] = []
         try:
             runner = await self.arms.runner_for(ctx.arm)
             if tokens:
                 async for piece in runner.stream(
-                    messages, max_new_tokens=self.settings.max_new_tokens
+                    messages, max_new_tokens=self.answerer.config.max_new_tokens
                 ):
                     pieces.append(piece)
                     yield StreamEvent("token", text=piece)
                 answer = "".join(pieces).strip()
             else:
                 generated = await runner.generate(
-                    messages, max_new_tokens=self.settings.max_new_tokens
+                    messages, max_new_tokens=self.answerer.config.max_new_tokens
                 )
                 answer = generated.text
         except LLMError as exc:
@@ -342,11 +282,6 @@ class AnswerPipeline:
         yield StreamEvent("final", result=self._finish(ctx, answer, sources, ctx.outcome))
 
     # ---------- internals ----------
-    @property
-    def runner(self) -> GenerationRunner:
-        """The runner of the service's own LLM (arms with their own LLM have theirs)."""
-        return self.arms.shared_runner()
-
     def _stage(self, name: str, seconds: float, timings: dict[str, float]) -> None:
         timings[name] = _ms(seconds)
         if self.observer:
@@ -389,17 +324,14 @@ class AnswerPipeline:
     ) -> None:
         assert self.cache is not None
         scope = ctx.scope
-        computed = ComputedAnswer(
-            question=ctx.request.question,
-            question_hash=ctx.qhash,
-            answer=answer,
-            hits=tuple(hits),
-            question_vector=vector,
+        computed = self.answerer.computed(
+            ctx.request.question,
+            answer,
+            hits,
+            vector,
             index_version=scope.index_version,
-            embedding_model=scope.embedding_model,
             llm_model=scope.llm_model,
             prompt_version=scope.prompt_version,
-            timings_ms={},
         )
         ttl = self.settings.live_cache_ttl_s
         if ttl <= 0:

@@ -19,10 +19,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from core.index import IndexLoadError, read_live_version
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
 from online.redis_conn import deadline
-from online.retrieval import IndexLoadError, read_live_version
 from online.settings import OnlineSettings
 from shared_schemas.base import SchemaError
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY

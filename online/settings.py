@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -20,19 +20,11 @@ from shared_schemas.config import CommonSettings
 class OnlineSettings(CommonSettings):
     host: str = Field(default="127.0.0.1", description="Address `tandem serve` binds.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `tandem serve` binds.")
-    top_k: int = Field(default=5, ge=1, le=50, description="Chunks retrieved per question.")
     max_question_chars: int = Field(default=2000, gt=0, description="Longer questions get 422.")
     max_body_bytes: int = Field(default=64_000, gt=0, description="Larger bodies get 413/422.")
     semantic_threshold: float = Field(
         default=0.95, ge=0, le=1, description="Cosine similarity a semantic cache hit needs."
     )
-    llm_backend: Literal["local", "openai"] = Field(
-        default="local", description="local: bundled SmolLM2 GGUF; openai: upstream by URL."
-    )
-    llm_url: str | None = Field(default=None, description="OpenAI-compatible upstream base URL.")
-    llm_api_key: SecretStr = Field(default=SecretStr(""), description="Upstream API key.")
-    llm_timeout_s: float = Field(default=60.0, gt=0, description="Upstream LLM timeout.")
-    max_new_tokens: int = Field(default=64, gt=0, le=2048, description="Answer length cap.")
     generation_concurrency: int = Field(default=1, gt=0, description="Generations at once.")
     generation_queue: int = Field(default=8, ge=0, description="Waiting generations before 503.")
     admin_token: SecretStr | None = Field(default=None, description="Bearer token for /admin.")

@@ -8,9 +8,9 @@ read from the environment with the ``TANDEM_`` prefix, environment over defaults
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDING_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -21,6 +21,39 @@ def project_root() -> Path:
     """The checkout this package runs from (or the working directory when installed)."""
     here = Path(__file__).resolve().parent.parent
     return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+class LocalLLMConfig(BaseModel):
+    """The in-process backend on a GGUF file (default: the bundled SmolLM2-135M)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: Literal["local"] = "local"
+    model_id: str = Field(description="Id of the model recorded in cache keys and responses.")
+    gguf_path: Path | None = Field(default=None, description="GGUF file; default: bundled.")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Torch device.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Longest one generation may run.")
+
+
+class OpenAILLMConfig(BaseModel):
+    """An OpenAI-compatible chat server reached by URL (llama.cpp server, vLLM, ...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: Literal["openai"] = "openai"
+    model_id: str = Field(description="Model name sent upstream and recorded everywhere.")
+    url: str = Field(min_length=1, description="Base URL of the server (required).")
+    api_key: SecretStr = Field(default=SecretStr(""), description="Bearer token, if any.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("LLM url must start with http:// or https://")
+        return v
+
+
+#: the LLM a process answers with, chosen by ``backend``; each choice brings its own fields
+LLMConfig = Annotated[LocalLLMConfig | OpenAILLMConfig, Field(discriminator="backend")]
 
 
 class CommonSettings(BaseSettings):
@@ -48,6 +81,14 @@ class CommonSettings(BaseSettings):
     )
     llm_model: str = Field(default=LLM_MODEL_ID, description="Id of the LLM recorded everywhere.")
     prompt_version: str = Field(default="p1", description="Version of the answer prompt.")
+    top_k: int = Field(default=5, ge=1, le=50, description="Chunks retrieved per question.")
+    max_new_tokens: int = Field(default=64, gt=0, le=2048, description="Answer length cap.")
+    llm_backend: Literal["local", "openai"] = Field(
+        default="local", description="local: bundled SmolLM2 GGUF; openai: upstream by URL."
+    )
+    llm_url: str | None = Field(default=None, description="OpenAI-compatible upstream base URL.")
+    llm_api_key: SecretStr = Field(default=SecretStr(""), description="Upstream API key.")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="Upstream LLM timeout.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Torch device for models: auto picks cuda when available."
     )
@@ -60,6 +101,31 @@ class CommonSettings(BaseSettings):
         if not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return v
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> CommonSettings:
+        if self.llm_backend == "openai" and not self.llm_url:
+            raise ValueError("TANDEM_LLM_BACKEND=openai needs TANDEM_LLM_URL")
+        return self
+
+    def llm_config(self, *, url: str | None = None) -> LocalLLMConfig | OpenAILLMConfig:
+        """The configured LLM as a typed choice; ``url`` forces an upstream at that address.
+
+        Raises ``pydantic.ValidationError`` when the choice lacks a field it needs (a URL).
+        """
+        if url or self.llm_backend == "openai":
+            return OpenAILLMConfig(
+                model_id=self.llm_model,
+                url=url or self.llm_url or "",
+                api_key=self.llm_api_key,
+                timeout_s=self.llm_timeout_s,
+            )
+        return LocalLLMConfig(
+            model_id=self.llm_model,
+            gguf_path=self.llm_gguf_path,
+            device=self.device,
+            timeout_s=self.llm_timeout_s,
+        )
 
     @property
     def indexes_dir(self) -> Path:

@@ -34,8 +34,8 @@ def warm_cmd(
 
     from batch.hot_answers import HotAnswersError, warm_cache
     from batch.settings import get_settings
-    from online.errors import LLMError
-    from online.retrieval import IndexLoadError
+    from core.errors import LLMError
+    from core.index import IndexLoadError
 
     settings = get_settings()
     setup(settings)
@@ -60,7 +60,8 @@ def purge_cmd(
     import redis
 
     from batch.settings import get_settings
-    from online.cache import CacheScope, RedisAnswerCache
+    from core.cache.codec import CacheScope
+    from core.cache.redis_store import RedisAnswerCache
 
     settings = get_settings()
     setup(settings)
@@ -70,11 +71,8 @@ def purge_cmd(
         cache = RedisAnswerCache(redis.Redis.from_url(settings.redis_url))
         scope = None
         if version:
-            from online.settings import OnlineSettings
-
-            online = OnlineSettings()
             scope = CacheScope(
-                version, online.embedding_model, online.llm_model, online.prompt_version
+                version, settings.embedding_model, settings.llm_model, settings.prompt_version
             )
         removed = cache.purge(scope)
     console.print(f"removed {removed} keys")

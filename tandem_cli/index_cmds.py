@@ -40,7 +40,7 @@ def _errors() -> AbstractContextManager[None]:
     from batch.evaluate import EvalError
     from batch.index import IndexBuildError, PublishError
     from batch.labelled import LabelledSetError
-    from online.retrieval import IndexLoadError
+    from core.index import IndexLoadError
 
     return user_errors(
         IndexBuildError, PublishError, EvalError, IndexLoadError, LabelledSetError, CorpusError

@@ -41,6 +41,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run the refinement worker (consumes tandem:refine)."""
+    from core.errors import CoreError
     from online.errors import OnlineError
     from online.refine.config import RefineSettings
     from online.refine.worker import build_worker
@@ -50,7 +51,7 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with user_errors(OnlineError):
+    with user_errors(OnlineError, CoreError):
         stats = build_worker(settings).run(stop=stop, max_jobs=max_jobs)
     typer.echo(f"refinement worker stopped: done={stats.done} failed={stats.failed}")
 

@@ -53,7 +53,7 @@ def status(
             figures = read_freshness(settings=settings)
         except Exception as exc:  # redis errors: say so instead of a traceback
             raise FreshnessError(f"cannot read Redis at {settings.redis_url}: {exc}") from exc
-    from online.retrieval import read_live_version
+    from core.index import read_live_version
 
     live = read_live_version(settings.indexes_dir)
     if as_json:

@@ -2,22 +2,24 @@
 
 :func:`encode_frame` turns a pandas frame of ``chunk_id, text`` into ``chunk_id, vector``;
 :func:`encode_batches` is its ``mapInPandas`` form: it takes the worker's cached encoder
-(:mod:`batch.embed.model_cache`), encodes each Arrow batch and reports the worker's load count
+(:func:`core.encoder.get_encoder`), encodes each Arrow batch and reports the worker's load count
 and rows through a Spark accumulator.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from batch.embed import model_cache
+from core import encoder as encoders
 
 if TYPE_CHECKING:
-    from online.embedding import Encoder
+    from core.encoder import Encoder
 
 #: Spark schema of the encode step's output (also the store's columns).
 OUTPUT_DDL = "chunk_id string, vector array<float>"
@@ -41,6 +43,11 @@ class WorkerStats:
     rows: int
 
 
+def worker_id() -> str:
+    """An id for this worker process (host and pid)."""
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
 def encode_frame(frame: pd.DataFrame, encoder: Encoder, *, batch_size: int) -> pd.DataFrame:
     """``chunk_id, text`` in, ``chunk_id, vector`` (normalised float32 arrays) out."""
     vectors = encoder.encode([str(t) for t in frame["text"].tolist()], batch_size=batch_size)
@@ -57,10 +64,9 @@ def encode_batches(
         if frame.empty:
             continue
         if encoder is None:  # loaded on the first non-empty batch; cached for the process
-            encoder = model_cache.encoder(spec.model_path, spec.device)
+            path = Path(spec.model_path) if spec.model_path else None
+            encoder = encoders.get_encoder(path, device=spec.device)
         rows += len(frame)
         yield encode_frame(frame, encoder, batch_size=spec.batch_size)
     if stats is not None and encoder is not None:
-        stats.add(
-            {model_cache.worker_id(): WorkerStats(model_cache.load_count(), encoder.device, rows)}
-        )
+        stats.add({worker_id(): WorkerStats(encoders.load_count(), encoder.device, rows)})

@@ -2,7 +2,7 @@
 
 The driver finds the new chunks (chunk ids of the snapshot not in the store for this model),
 writes them to a staging Parquet file, and Spark encodes that with ``mapInPandas`` over Arrow
-batches: each Python worker loads the model once (:mod:`batch.embed.model_cache`). The output is
+batches: each Python worker loads the model once (:func:`core.encoder.get_encoder`). The output is
 written by Spark into staging and then moved into the store as new part files; when nothing is
 new, Spark is not started at all.
 """

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from batch.evaluate import EvalResult, evaluate
 from batch.index import store
-from online.retrieval import read_live_version
+from core.index import read_live_version
 
 if TYPE_CHECKING:
     from batch.settings import BatchSettings
-    from online.embedding import Encoder
+    from core.encoder import Encoder
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch.index import PublishError, store
-from online.retrieval import IndexLoadError, load_index, read_live_version
+from core.index import IndexLoadError, load_index, read_live_version
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY
 from shared_schemas.manifest import IndexManifest
 

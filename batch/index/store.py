@@ -4,67 +4,34 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from online.retrieval import read_live_version, read_manifest, sha256_file
-from shared_schemas.hashing import sha256_hex
-from shared_schemas.layout import LIVE_POINTER, MANIFEST_FILE
-from shared_schemas.manifest import ArtifactFile, IndexManifest
+from core.artifacts import LocalArtifactStore, read_live_version
+from core.index.format import read_manifest
+from core.index.writer import (
+    STAGING_DIR,
+    chunk_set_digest,
+    list_artifacts,
+    new_staging_dir,
+    remove_tree,
+    write_manifest,
+    write_text_atomic,
+)
+from shared_schemas.layout import MANIFEST_FILE
+from shared_schemas.manifest import IndexManifest
 
-STAGING_DIR = ".staging"
+__all__ = [
+    "STAGING_DIR",
+    "chunk_set_digest",
+    "list_artifacts",
+    "new_staging_dir",
+    "remove_tree",
+    "write_manifest",
+    "write_text_atomic",
+]
 HISTORY_FILE = "HISTORY"  # JSON lines: {"at", "action", "version", "previous"}
-
-
-def chunk_set_digest(chunk_ids: list[str]) -> str:
-    """sha256 over the sorted chunk ids, one per line: the identity of a chunk set."""
-    return sha256_hex("\n".join(sorted(chunk_ids)))
-
-
-def version_name(run_date: str, digest: str) -> str:
-    """``<YYYYMMDD>-<first 8 hex of the digest>`` from an ISO date (or YYYYMMDD)."""
-    return f"{run_date.replace('-', '')}-{digest[:8]}"
-
-
-def list_artifacts(version_dir: Path) -> tuple[ArtifactFile, ...]:
-    """Every file under the version dir except the manifest, with size and sha256."""
-    out: list[ArtifactFile] = []
-    for path in sorted(p for p in version_dir.rglob("*") if p.is_file()):
-        rel = path.relative_to(version_dir).as_posix()
-        if rel == MANIFEST_FILE:
-            continue
-        out.append(ArtifactFile(path=rel, sha256=sha256_file(path), bytes=path.stat().st_size))
-    return tuple(out)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, fsync, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_manifest(version_dir: Path, manifest: IndexManifest) -> None:
-    write_text_atomic(version_dir / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n")
-
-
-def new_staging_dir(indexes_dir: Path, version: str) -> Path:
-    staging = indexes_dir / STAGING_DIR / f"{version}-{secrets.token_hex(4)}"
-    staging.mkdir(parents=True)
-    return staging
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def version_dirs(indexes_dir: Path) -> list[Path]:
@@ -79,7 +46,7 @@ def version_dirs(indexes_dir: Path) -> list[Path]:
 
 
 def set_live_pointer(indexes_dir: Path, version: str) -> None:
-    write_text_atomic(indexes_dir / LIVE_POINTER, version + "\n")
+    LocalArtifactStore(indexes_dir).write_live(version)
 
 
 @dataclass(frozen=True)

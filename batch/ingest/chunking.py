@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def load_tokenizer(model_path: Path | None = None) -> Tokenizer:
     """The fast tokenizer of the embedding model, with truncation and padding turned off."""
-    from online.embedding import bundled_model_path
+    from core.encoder import bundled_model_path
 
     folder = model_path or bundled_model_path()
     tokenizer_file = folder / "tokenizer.json"

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from online.errors import (
     CacheUnavailableError,
+    CoreError,
     InvalidInputError,
     JobNotFoundError,
     LLMError,
@@ -87,3 +88,4 @@ def _online(_: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(OnlineError, _online)
+    app.add_exception_handler(CoreError, _online)  # LLM, cache and index errors of the core

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from redis.exceptions import RedisError
 
-from online.cache.codec import CacheScope, decode_entry, decode_vector
-from online.cache.redis_cache import purge_patterns, queue_put
+from core.cache.codec import CacheScope, decode_entry, decode_vector
+from core.cache.redis_store import purge_patterns, queue_put
+from online.cache.port import SemanticHit
 from online.cache.semantic import SemanticMirror
 from online.errors import CacheUnavailableError
 from online.redis_conn import REDIS_OP_TIMEOUT_S, deadline
@@ -28,13 +28,9 @@ _MAX_MIRRORS = 4
 _MAX_DECODED = 4096
 
 
-@dataclass(frozen=True)
-class SemanticHit:
-    entry: CacheEntry
-    similarity: float
-
-
 class AsyncRedisAnswerCache:
+    """The :class:`~online.cache.port.AnswerCache` on asyncio Redis."""
+
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self._mirrors: OrderedDict[str, SemanticMirror] = OrderedDict()

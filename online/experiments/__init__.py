@@ -4,7 +4,8 @@
 - :mod:`online.experiments.assignment` — sticky weighted routing (``VariantRouter``);
 - :mod:`online.experiments.canary` — automatic canary rollback (``CanaryGuard``);
 - :mod:`online.experiments.report` — per-variant statistics for ``tandem ab report``;
-- :mod:`online.experiments.streams` — reading the query-log and feedback streams.
+- :mod:`online.experiments.streams` — reading the query-log and feedback streams;
+- :mod:`online.experiments.service` — the experiments a running service holds (`Experiments`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,1 @@
-"""Language-model backends behind one interface (:class:`online.llm.base.LLMBackend`)."""
-
-from online.llm.base import ChatMessage, GenerationStats, LLMBackend
-from online.llm.runner import Generated, GenerationRunner
-
-__all__ = ["ChatMessage", "Generated", "GenerationRunner", "GenerationStats", "LLMBackend"]
+"""Runs the core's LLM backends off the event loop (:class:`online.llm.runner.GenerationRunner`)."""

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from core.llm.base import ChatMessage, GenerationStats, LLMBackend
 from online.errors import LLMError, LLMTimeoutError, LLMUnavailableError, OverloadedError
-from online.llm.base import ChatMessage, GenerationStats, LLMBackend
 
 _DONE = object()
 

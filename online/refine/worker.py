@@ -19,13 +19,15 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
 
+from core.answering import Answerer
+from core.bootstrap import build_answerer
+from core.cache.port import AnswerStore
+from core.cache.redis_store import RedisAnswerCache
+from core.index import IndexLoadError, read_live_version
 from online.answers import Source
-from online.cache.redis_cache import RedisAnswerCache
 from online.index_state import IndexState, load_state
-from online.pipeline import AnswerPipeline
 from online.refine.config import RefineSettings
 from online.refine.jobs import REFINE_GROUP, JobStatus, RefineJob, job_key, write_status
-from online.retrieval import IndexLoadError, read_live_version
 from shared_schemas.base import SchemaError
 from shared_schemas.layout import LIVE_MANIFEST_KEY, REFINE_STREAM
 from shared_schemas.manifest import IndexManifest
@@ -54,13 +56,15 @@ class RefineWorker:
         *,
         settings: RefineSettings,
         redis: Any,
-        pipeline: AnswerPipeline,
+        answerer: Answerer,
+        store: AnswerStore | None = None,
         consumer: str | None = None,
     ) -> None:
+        """``answerer``: the deep one (:func:`refine_answerer`); ``store``: default Redis."""
         self.settings = settings
         self.redis = redis
-        self.pipeline = pipeline
-        self.cache = RedisAnswerCache(redis)
+        self.answerer = answerer
+        self.cache: AnswerStore = store if store is not None else RedisAnswerCache(redis)
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
         self._state: IndexState | None = None
@@ -139,13 +143,7 @@ class RefineWorker:
         write_status(self.redis, status, ttl_s=ttl)
         try:
             state = self.index()
-            computed = self.pipeline.compute(
-                job.question,
-                state.index,
-                top_k=self.settings.refine_top_k,
-                max_new_tokens=self.settings.refine_max_new_tokens,
-                context_chars=self.settings.refine_context_chars,
-            )
+            computed = self.answerer.answer_once(job.question, state.index)
             entry = computed.to_cache_entry(
                 origin="refined", ttl_s=self.settings.refined_cache_ttl_s or None
             )
@@ -184,13 +182,22 @@ class RefineWorker:
         )
 
 
+def refine_answerer(settings: RefineSettings, answerer: Answerer) -> Answerer:
+    """``answerer`` with the refine path's deeper settings (more chunks, longer answers)."""
+    return answerer.with_config(
+        top_k=settings.refine_top_k,
+        max_new_tokens=settings.refine_max_new_tokens,
+        context_chars=settings.refine_context_chars,
+    )
+
+
 def build_worker(settings: RefineSettings) -> RefineWorker:
     """The real worker: bundled embedding model, deep LLM backend, Redis from settings."""
-    from online.embedding import get_encoder
-    from online.llm.factory import build_llm
     from online.redis_conn import sync_redis
 
-    llm = build_llm(settings, url=settings.refine_llm_url)
-    encoder = get_encoder(settings.embedding_model_path, device=settings.device)
-    pipeline = AnswerPipeline(settings=settings, encoder=encoder, llm=llm)
-    return RefineWorker(settings=settings, redis=sync_redis(settings.redis_url), pipeline=pipeline)
+    answerer = build_answerer(settings, llm_url=settings.refine_llm_url)
+    return RefineWorker(
+        settings=settings,
+        redis=sync_redis(settings.redis_url),
+        answerer=refine_answerer(settings, answerer),
+    )

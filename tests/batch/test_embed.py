@@ -78,7 +78,7 @@ def test_one_normalised_vector_per_chunk(first_run: FirstRun) -> None:
 
 
 def test_model_loaded_once_per_worker(first_run: FirstRun) -> None:
-    from online.embedding import resolve_device
+    from core.encoder import resolve_device
 
     loads = first_run.report.model_loads
     assert first_run.report.partitions == 6
@@ -141,10 +141,12 @@ def test_spark_job_main(
 
 
 def test_encode_frame_without_spark() -> None:
-    from batch.embed import model_cache
+    from core import encoder as encoders
 
-    encoder = model_cache.encoder(None, "cpu")
-    assert model_cache.encoder(None, "cpu") is encoder
+    encoder = encoders.get_encoder(None, device="cpu")
+    loads = encoders.load_count()
+    assert encoders.get_encoder(None, device="cpu") is encoder
+    assert encoders.load_count() == loads  # one cache: a second lookup loads nothing
     frame = pd.DataFrame({"chunk_id": ["x", "y"], "text": ["Spark embeds text.", "A cat sat."]})
     out = encode_frame(frame, encoder, batch_size=8)
     assert list(out.columns) == ["chunk_id", "vector"]

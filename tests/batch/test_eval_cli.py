@@ -13,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from batch.index.build import write_index_version
 from batch.labelled import iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings, get_settings
+from core.index.writer import write_index_version
 from shared_schemas.documents import Chunk
 from tandem_cli import index_cmds
 from tests.batch.conftest import squad_path
@@ -51,7 +51,7 @@ def settings(data_dir: Path, redis_client: object) -> Iterator[BatchSettings]:
 
 
 def _build(settings: BatchSettings, squad: Path, rows: int, day: int) -> str:
-    from online.embedding import get_encoder
+    from core.encoder import get_encoder
 
     paras = list(iter_squad_paragraphs(read_squad(squad)))[:rows]
     chunks = [Chunk(doc_id=p.doc_id, ordinal=0, title=p.title, text=p.text) for p in paras]
@@ -59,7 +59,12 @@ def _build(settings: BatchSettings, squad: Path, rows: int, day: int) -> str:
     table = pa.table({c: [getattr(ch, c) for ch in chunks] for c in cols})
     vecs = get_encoder().encode([c.text for c in chunks])
     m = write_index_version(
-        table, vecs, settings=settings, source_snapshot="s", run_date=date(2024, 1, day)
+        table,
+        vecs,
+        indexes_dir=settings.indexes_dir,
+        embedding_model=settings.embedding_model,
+        source_snapshot="s",
+        run_date=date(2024, 1, day),
     )
     return m.index_version
 

@@ -1,4 +1,4 @@
-"""Hot-answer precompute with the online pipeline, and carry-over eviction across versions."""
+"""Hot-answer precompute with the core answerer, and carry-over eviction across versions."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ import pytest
 
 from batch.cache_carry import carry_over, copy_ttl_ms
 from batch.hot_answers import HotAnswersError, warm_cache
-from batch.index.build import write_index_version
 from batch.index.publish import publish
 from batch.settings import BatchSettings
-from online.cache import CacheScope, RedisAnswerCache
-from online.embedding import get_encoder
-from online.llm.base import ChatMessage, GenerationStats
-from online.pipeline import AnswerPipeline
-from online.settings import OnlineSettings
+from core.answering import Answerer
+from core.bootstrap import answer_config
+from core.cache.codec import CacheScope
+from core.cache.redis_store import RedisAnswerCache
+from core.encoder import get_encoder
+from core.index.writer import write_index_version
+from core.llm.base import ChatMessage, GenerationStats
 from shared_schemas import Chunk, QueryLogEvent
 from shared_schemas.cache import CacheEntry, CitedChunk
 from shared_schemas.hashing import content_hash, normalize_question, question_key_hash
@@ -82,7 +83,12 @@ def _build(settings: BatchSettings, docs: dict[str, tuple[str, str]], day: date)
     table = _chunks(docs)
     vectors = get_encoder().encode(table.column("text").to_pylist())
     manifest = write_index_version(
-        table, vectors, settings=settings, source_snapshot=day.isoformat(), run_date=day
+        table,
+        vectors,
+        indexes_dir=settings.indexes_dir,
+        embedding_model=settings.embedding_model,
+        source_snapshot=day.isoformat(),
+        run_date=day,
     )
     return manifest.index_version
 
@@ -93,9 +99,10 @@ def settings(data_dir: Path) -> BatchSettings:
 
 
 @pytest.fixture
-def pipeline(data_dir: Path) -> AnswerPipeline:
+def answerer(data_dir: Path) -> Answerer:
     # one cited chunk per answer, so which entries cite the changed document is clear-cut
-    return AnswerPipeline(settings=OnlineSettings(top_k=1), encoder=get_encoder(), llm=EchoLLM())
+    config = answer_config(BatchSettings(top_k=1))
+    return Answerer(encoder=get_encoder(), llm=EchoLLM(), config=config)
 
 
 def _log_question(client: Any, question: str, day: date) -> None:
@@ -112,7 +119,7 @@ def _log_question(client: Any, question: str, day: date) -> None:
 
 
 def test_warm_writes_versioned_entries_and_is_idempotent(
-    settings: BatchSettings, pipeline: AnswerPipeline, redis_client: Any, tmp_path: Path
+    settings: BatchSettings, answerer: Answerer, redis_client: Any, tmp_path: Path
 ) -> None:
     day = datetime.now(UTC).date()
     version = _build(settings, DOCS, day)
@@ -126,16 +133,16 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
         settings=settings,
         run_date=day,
         questions_file=seeds,
-        pipeline=pipeline,
+        answerer=answerer,
         redis_client=redis_client,
     )
     assert (report.mined, report.seeds, report.written) == (2, 2, 3)  # one seed duplicates
     cache = RedisAnswerCache(redis_client)
-    entry = cache.get(pipeline.scope(version), question_key_hash("What is the capital of France?"))
+    entry = cache.get(answerer.scope(version), question_key_hash("What is the capital of France?"))
     assert entry is not None and entry.origin == "batch"
     assert entry.index_version == version and entry.llm_model == "echo-llm"
     assert entry.cited[0].doc_id == "paris"
-    key = pipeline.scope(version).key(entry.normalized_key)
+    key = answerer.scope(version).key(entry.normalized_key)
     assert 0 < redis_client.ttl(key) <= settings.cache_ttl_s
     assert version in key and "echo-llm" in key and "p1" in key
 
@@ -143,16 +150,16 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
         settings=settings,
         run_date=day,
         questions_file=seeds,
-        pipeline=pipeline,
+        answerer=answerer,
         redis_client=redis_client,
     )
     assert (again.written, again.already_cached) == (0, 3)
-    assert not pipeline.llm.closed  # a pipeline passed in belongs to the caller
+    assert not answerer.llm.closed  # an answerer passed in belongs to the caller
 
 
 def test_warm_closes_the_client_and_llm_it_created(
     settings: BatchSettings,
-    pipeline: AnswerPipeline,
+    answerer: Answerer,
     redis_client: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -181,10 +188,10 @@ def test_warm_closes_the_client_and_llm_it_created(
             self.client.close()
 
     monkeypatch.setattr(redis.Redis, "from_url", ClosingRedis)
-    monkeypatch.setattr(hot, "build_batch_pipeline", lambda: pipeline)
+    monkeypatch.setattr(hot, "build_answerer", lambda settings: answerer)
     report = warm_cache(settings=settings, run_date=day)
     assert report.mined == 0
-    assert pipeline.llm.closed
+    assert answerer.llm.closed
     assert [c.closed for c in made] == [True]
 
 
@@ -253,7 +260,7 @@ def test_copy_ttl_rule() -> None:
 
 
 def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
-    settings: BatchSettings, pipeline: AnswerPipeline, redis_client: Any, tmp_path: Path
+    settings: BatchSettings, answerer: Answerer, redis_client: Any, tmp_path: Path
 ) -> None:
     day = datetime.now(UTC).date()
     v1 = _build(settings, DOCS, day)
@@ -264,7 +271,7 @@ def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
         settings=settings,
         run_date=day,
         questions_file=seeds,
-        pipeline=pipeline,
+        answerer=answerer,
         redis_client=redis_client,
         top_k=1,
     )
@@ -279,7 +286,7 @@ def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
         run_date=day,
         questions_file=seeds,
         version=v2,
-        pipeline=pipeline,
+        answerer=answerer,
         redis_client=redis_client,
         top_k=1,
     )
@@ -287,21 +294,21 @@ def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
     assert report.carry.evicted == [question_key_hash("What is the capital of France?")]
     assert report.carry.carried == [question_key_hash("How high is Mount Everest?")]
     cache = RedisAnswerCache(redis_client)
-    new_scope: CacheScope = pipeline.scope(v2)
+    new_scope: CacheScope = answerer.scope(v2)
     moved = cache.get(new_scope, question_key_hash("How high is Mount Everest?"))
     assert moved is not None and moved.index_version == v2
     assert cache.get(new_scope, question_key_hash("What is the capital of France?")) is None
     # the live version's entries stay for a rollback
-    assert cache.get(pipeline.scope(v1), question_key_hash("What is the capital of France?"))
+    assert cache.get(answerer.scope(v1), question_key_hash("What is the capital of France?"))
 
 
 def test_warm_without_any_version_is_a_clear_error(
-    settings: BatchSettings, pipeline: AnswerPipeline, redis_client: Any
+    settings: BatchSettings, answerer: Answerer, redis_client: Any
 ) -> None:
     with pytest.raises(HotAnswersError, match="no index version"):
         warm_cache(
             settings=settings,
             run_date=date(2026, 1, 1),
-            pipeline=pipeline,
+            answerer=answerer,
             redis_client=redis_client,
         )

@@ -13,12 +13,14 @@ import pyarrow as pa
 import pytest
 
 from batch.index import IndexBuildError, PublishError, store
-from batch.index.build import build_index, choose_factory, write_index_version
+from batch.index.build import build_index
 from batch.index.gate import check_gate, decide
 from batch.index.publish import list_versions, publish, publish_version, rollback
 from batch.labelled import SquadParagraph, iter_squad_paragraphs, read_squad
 from batch.settings import BatchSettings
-from online.retrieval import load_index, read_live_version
+from core.index import load_index, read_live_version
+from core.index.version import IndexVersion
+from core.index.writer import choose_factory, write_index_version
 from shared_schemas.documents import Chunk
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY, MANIFEST_FILE
 from shared_schemas.manifest import IndexManifest
@@ -32,7 +34,7 @@ COLS = ["chunk_id", "doc_id", "title", "text", "content_hash"]
 
 @pytest.fixture(scope="module")
 def corpus() -> tuple[pa.Table, np.ndarray, list[SquadParagraph]]:
-    from online.embedding import get_encoder
+    from core.encoder import get_encoder
 
     paras = list(iter_squad_paragraphs(read_squad(squad_path())))[:30]
     chunks = [Chunk(doc_id=p.doc_id, ordinal=0, title=p.title, text=p.text) for p in paras]
@@ -50,7 +52,8 @@ def _build(settings: BatchSettings, corpus: Any, rows: int, day: int = 1) -> Ind
     return write_index_version(
         table.slice(0, rows),
         vecs[:rows],
-        settings=settings,
+        indexes_dir=settings.indexes_dir,
+        embedding_model=settings.embedding_model,
         source_snapshot=f"2024-01-{day:02d}",
         run_date=date(2024, 1, day),
     )
@@ -77,13 +80,13 @@ def test_build_is_idempotent_and_staging_is_clean(settings: BatchSettings, corpu
     m1 = _build(settings, corpus, 30)
     m2 = _build(settings, corpus, 30)
     assert m1 == m2
-    assert m1.index_version == store.version_name("2024-01-01", m1.chunk_set_digest)
+    assert m1.index_version == IndexVersion.of("2024-01-01", m1.chunk_set_digest).name
     ids = sorted(corpus[0].column("chunk_id").to_pylist())
     assert m1.chunk_set_digest == store.chunk_set_digest(ids)
     staging = settings.indexes_dir / store.STAGING_DIR
     assert not any(staging.iterdir())
     for art in m1.artifacts:
-        from online.retrieval import sha256_file
+        from core.index import sha256_file
 
         assert sha256_file(settings.indexes_dir / m1.index_version / art.path) == art.sha256
 

@@ -1,7 +1,7 @@
 """Small real artifacts for freshness and DAG tests: snapshots and index versions, no models.
 
 Vectors are random unit vectors; the version directories are written by the real
-``batch.index.build.write_index_version``, so ``publish`` verifies and accepts them.
+``core.index.writer.write_index_version``, so ``publish`` verifies and accepts them.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def write_version(settings: BatchSettings, day: date, *, seed: int = 0) -> str:
     """An index version of ``snapshots/<day>/`` with random unit vectors; its name."""
     import pyarrow.parquet as pq
 
-    from batch.index.build import write_index_version
+    from core.index.writer import write_index_version
 
     chunks = pq.read_table(settings.snapshots_dir / day.isoformat() / "chunks.parquet")
     rng = np.random.default_rng(seed)
@@ -65,7 +65,8 @@ def write_version(settings: BatchSettings, day: date, *, seed: int = 0) -> str:
     manifest = write_index_version(
         chunks,
         vecs,
-        settings=settings,
+        indexes_dir=settings.indexes_dir,
+        embedding_model=settings.embedding_model,
         source_snapshot=day.isoformat(),
         run_date=day,
         lexical=False,

@@ -11,7 +11,7 @@ import pytest
 
 from batch.orchestration import OrchestrationError, publish_step, resolve_labelled
 from batch.settings import BatchSettings, get_settings
-from online.retrieval import read_live_version
+from core.index import read_live_version
 from shared_schemas.layout import LIVE_MANIFEST_KEY
 from shared_schemas.manifest import IndexManifest
 from tests.dags.fake_index import write_snapshot, write_version

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from online.retrieval import read_live_version
+from core.index import read_live_version
 from tests.batch.conftest import squad_slice, write_squad
 from tests.conftest import TEST_REDIS_URL
 from tests.dags.conftest import DAGS_DIR

@@ -1,5 +1,5 @@
 """Fixtures of the online tests: a tiny corpus indexed with the real encoder and FAISS (built
-once per session with ``batch.index.build.write_index_version``), settings pointing at the test
+once per session with ``core.index.writer.write_index_version``), settings pointing at the test
 Redis database, apps wired with a fake or the real LLM, and a real uvicorn server."""
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.llm.base import LLMBackend
+from core.llm.fake import FakeLLM
 from online.app import create_app
 from online.components import Components, build_components
-from online.llm.base import LLMBackend
 from online.settings import OnlineSettings
 from shared_schemas.hashing import chunk_id_for, content_hash, normalize_text
 from shared_schemas.layout import LIVE_POINTER
 from tests.conftest import TEST_REDIS_URL
-from tests.online.fakes import FakeLLM
 
 CORPUS: list[tuple[str, str, str]] = [
     ("paris", "Paris", "Paris is the capital and largest city of France, on the river Seine."),
@@ -57,7 +57,7 @@ def _chunk_table(docs: list[tuple[str, str, str]]) -> Any:
 
 @pytest.fixture(scope="session")
 def encoder() -> Any:
-    from online.embedding import get_encoder
+    from core.encoder import get_encoder
 
     return get_encoder(device="cpu")
 
@@ -65,8 +65,8 @@ def encoder() -> Any:
 @pytest.fixture(scope="session")
 def built_indexes(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> dict[str, Any]:
     """Two versions: ``v1`` (the corpus) and ``v2`` (corpus + one more document)."""
-    from batch.index.build import write_index_version
     from batch.settings import BatchSettings
+    from core.index.writer import write_index_version
 
     root = tmp_path_factory.mktemp("online-indexes")
     settings = BatchSettings(data_dir=root)
@@ -75,7 +75,12 @@ def built_indexes(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> dic
         table = _chunk_table(docs)
         vecs = encoder.encode([f"{t}\n{x}" for _, t, x in docs])
         manifest = write_index_version(
-            table, vecs, settings=settings, source_snapshot=name, run_date=date(2026, 1, 1)
+            table,
+            vecs,
+            indexes_dir=settings.indexes_dir,
+            embedding_model=settings.embedding_model,
+            source_snapshot=name,
+            run_date=date(2026, 1, 1),
         )
         out[name] = manifest.index_version
     return out

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.llm.fake import FakeLLM
+from core.prompt import PROMPTS
 from online.app import create_app
 from online.components import build_components
 from online.experiments import VARIANT_HEADER, Variant, VariantRouter
-from online.prompt import PROMPTS
 from shared_schemas.events import QueryLogEvent
 from shared_schemas.layout import QUERY_LOG_STREAM
 from tests.online.conftest import flush_querylog
-from tests.online.fakes import FakeLLM
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

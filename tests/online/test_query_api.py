@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from online.cache.codec import CacheScope
-from online.cache.redis_cache import RedisAnswerCache
+from core.cache.codec import CacheScope
+from core.cache.redis_store import RedisAnswerCache
 from shared_schemas.cache import CacheEntry
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.hashing import question_key_hash
@@ -81,7 +81,7 @@ def test_precomputed_entry_is_served_exactly(
 ) -> None:
     client, components = client_factory(settings_factory(), fake_llm)
     state = components.indexes.require()
-    computed = components.pipeline.compute("Who won Super Bowl 50?", state.index)
+    computed = components.answerer.answer_once("Who won Super Bowl 50?", state.index)
     entry = computed.to_cache_entry(origin="batch", ttl_s=600)
     entry = entry.model_copy(update={"answer": "The Denver Broncos (precomputed)."})
     RedisAnswerCache(redis_client).put(entry, computed.question_vector)

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from core.llm.local import TransformersLocalLLM
+from core.prompt import build_messages
 from online.app import create_app
 from online.components import build_components
-from online.llm.local import TransformersLocalLLM
-from online.prompt import build_messages
 from shared_schemas.config import LLM_MODEL_ID
 from tests.online.conftest import running_server
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from online.pipeline import AnswerPipeline
+from core.bootstrap import build_answerer
+from core.llm.fake import FakeLLM
 from online.refine.config import RefineSettings
 from online.refine.jobs import REFINE_GROUP
-from online.refine.worker import RefineWorker, ensure_group
+from online.refine.worker import RefineWorker, ensure_group, refine_answerer
 from shared_schemas.layout import REFINE_STREAM
-from tests.online.fakes import FakeLLM
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -21,8 +21,8 @@ def _worker(
     settings: Any, encoder: Any, redis_client: Any, llm: FakeLLM, name: str
 ) -> RefineWorker:
     rs = RefineSettings(**settings.model_dump())
-    pipeline = AnswerPipeline(settings=rs, encoder=encoder, llm=llm)
-    return RefineWorker(settings=rs, redis=redis_client, pipeline=pipeline, consumer=name)
+    answerer = refine_answerer(rs, build_answerer(rs, encoder=encoder, llm=llm))
+    return RefineWorker(settings=rs, redis=redis_client, answerer=answerer, consumer=name)
 
 
 def test_refine_job_end_to_end(

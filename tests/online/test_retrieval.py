@@ -9,16 +9,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from batch.index.build import write_index_version
 from batch.labelled import SquadParagraph, iter_squad_paragraphs, read_squad
 from batch.settings import BatchSettings
-from online.retrieval import (
+from core.index import (
     IndexLoadError,
     LexicalConfig,
     Tokenizer,
     load_index,
     read_live_version,
 )
+from core.index.writer import write_index_version
 from shared_schemas.documents import Chunk
 from shared_schemas.layout import FAISS_FILE, IDMAP_FILE, MANIFEST_FILE
 from tests.conftest import squad_path
@@ -35,7 +35,7 @@ def paragraphs() -> list[SquadParagraph]:
 
 @pytest.fixture(scope="module")
 def encoder():  # type: ignore[no-untyped-def]
-    from online.embedding import get_encoder
+    from core.encoder import get_encoder
 
     return get_encoder()
 
@@ -50,7 +50,12 @@ def built(
     vectors = encoder.encode([c.text for c in chunks])
     settings = BatchSettings(data_dir=tmp_path_factory.mktemp("var"))
     manifest = write_index_version(
-        table, vectors, settings=settings, source_snapshot="2024-01-01", run_date=date(2024, 1, 1)
+        table,
+        vectors,
+        indexes_dir=settings.indexes_dir,
+        embedding_model=settings.embedding_model,
+        source_snapshot="2024-01-01",
+        run_date=date(2024, 1, 1),
     )
     return settings, manifest.index_version
 

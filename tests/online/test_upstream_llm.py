@@ -7,9 +7,9 @@ import json
 import httpx
 import pytest
 
+from core.llm.breaker import CircuitBreaker
+from core.llm.upstream import OpenAICompatibleLLM
 from online.errors import LLMError, LLMTimeoutError, LLMUnavailableError
-from online.llm.breaker import CircuitBreaker
-from online.llm.upstream import OpenAICompatibleLLM
 
 MSGS = [{"role": "user", "content": "hi"}]
 
@@ -103,7 +103,7 @@ def test_stream_parses_sse() -> None:
         text = "".join(f"data: {json.dumps(x)}\n\n" for x in lines) + "data: [DONE]\n\n"
         return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
 
-    from online.llm.base import GenerationStats
+    from core.llm.base import GenerationStats
 
     stats = GenerationStats()
     assert list(_llm(handler).stream(MSGS, max_new_tokens=5, stats=stats)) == ["Hel", "lo"]

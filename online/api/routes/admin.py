@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StrictBool, StrictStr
 
+from core.cache.codec import CacheScope
 from online.api.deps import ComponentsDep
-from online.cache.codec import CacheScope
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

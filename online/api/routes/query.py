@@ -62,8 +62,8 @@ async def _refine(
         status = await enqueue(
             components.redis,
             job,
-            ttl_s=components.refine.refine_job_ttl_s,
-            maxlen=components.refine.refine_stream_maxlen,
+            ttl_s=components.settings.refine_job_ttl_s,
+            maxlen=components.settings.refine_stream_maxlen,
         )
     except CacheUnavailableError as exc:
         log.warning("refinement not queued: %s", exc)

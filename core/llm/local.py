@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from online.errors import LLMTimeoutError, LLMUnavailableError
-from online.llm.base import ChatMessage, GenerationStats
+from core.errors import LLMTimeoutError, LLMUnavailableError
+from core.llm.base import ChatMessage, GenerationStats
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class TransformersLocalLLM:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from online.embedding import resolve_device
+        from core.encoder import resolve_device
 
         path = Path(gguf_path) if gguf_path else bundled_gguf_path()
         if not path.is_file():

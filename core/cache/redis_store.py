@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from online.cache.codec import ANSWER_PREFIX, SEMANTIC_PREFIX, CacheScope, decode_entry, ttl_for
-from online.cache.codec import encode_vector as _encode
+from core.cache.codec import ANSWER_PREFIX, SEMANTIC_PREFIX, CacheScope, decode_entry, ttl_for
+from core.cache.codec import encode_vector as _encode
 from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from online.errors import LLMError, LLMTimeoutError, LLMUnavailableError
-from online.llm.base import ChatMessage, GenerationStats
-from online.llm.breaker import CircuitBreaker
+from core.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from core.llm.base import ChatMessage, GenerationStats
+from core.llm.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""A small LLM implementing the LLMBackend protocol, for tests that do not need the real one."""
+"""A deterministic LLM with the LLMBackend contract: unit tests and demos with no model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 import threading
 from collections.abc import Iterator
 
-from online.errors import LLMUnavailableError
-from online.llm.base import ChatMessage, GenerationStats
+from core.errors import LLMUnavailableError
+from core.llm.base import ChatMessage, GenerationStats
 
 _QUESTION = re.compile(r"Question: (.*)$", re.S)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from online.llm.base import ChatMessage
-from online.retrieval import Hit
+from core.index import Hit
+from core.llm.base import ChatMessage
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,193 @@
+"""The artifact-store port: index version directories and the live pointer.
+
+An :class:`ArtifactStore` holds one folder of files per index version plus a ``LIVE`` pointer
+naming the version in service. :class:`LocalArtifactStore` is the default (a directory on the
+local disk, ``TANDEM_DATA_DIR/indexes``); :class:`InMemoryArtifactStore` serves unit tests. The
+conformance suite every adapter passes is ``tests/core/artifact_store_suite.py``.
+
+Writes are atomic from a reader's view: a version appears whole (staged, then renamed) and the
+pointer moves in one step (temp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from core.errors import ArtifactNotFoundError
+from shared_schemas.layout import LIVE_POINTER
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_FILE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+
+
+def check_version_name(version: str) -> str:
+    """``version`` when it is a safe directory name (no separators, no dot-dot), else ValueError."""
+    if not _NAME.match(version) or version in (".", "..") or version.startswith("."):
+        raise ValueError(f"invalid index version name {version!r}")
+    return version
+
+
+def _check_file(name: str) -> str:
+    if not _FILE.match(name):
+        raise ValueError(f"invalid artifact file name {name!r}")
+    return name
+
+
+@runtime_checkable
+class ArtifactStore(Protocol):
+    """Version folders of files and a live pointer."""
+
+    def list_versions(self) -> list[str]:
+        """Every complete version, sorted by name."""
+        ...
+
+    def has_version(self, version: str) -> bool: ...
+
+    def write_version(self, version: str, files: Mapping[str, bytes]) -> None:
+        """Store a whole version at once (replacing one of the same name)."""
+        ...
+
+    def read_file(self, version: str, name: str) -> bytes:
+        """One file of a version; ``ArtifactNotFoundError`` when absent."""
+        ...
+
+    def list_files(self, version: str) -> list[str]:
+        """Relative names of a version's files, sorted."""
+        ...
+
+    def read_live(self) -> str | None:
+        """The live version's name, or None when nothing was published."""
+        ...
+
+    def write_live(self, version: str) -> None:
+        """Point ``LIVE`` at an existing version, atomically."""
+        ...
+
+
+class LocalArtifactStore:
+    """Version folders under ``root`` (``indexes/``) on the local file system."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_of(self, version: str) -> Path:
+        """The folder of ``version`` (readers such as FAISS open files from it directly)."""
+        return self.root / check_version_name(version)
+
+    def list_versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and _NAME.match(p.name)
+        )
+
+    def has_version(self, version: str) -> bool:
+        return self.path_of(version).is_dir()
+
+    def write_version(self, version: str, files: Mapping[str, bytes]) -> None:
+        final = self.path_of(version)
+        staging_root = self.root / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=staging_root))
+        try:
+            for name, data in files.items():
+                target = stage / _check_file(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            if final.exists():
+                old = staging_root / f"{version}.old.{os.getpid()}"
+                os.replace(final, old)
+                os.replace(stage, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(stage, final)
+        finally:
+            if stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+
+    def read_file(self, version: str, name: str) -> bytes:
+        path = self.path_of(version) / _check_file(name)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise ArtifactNotFoundError(f"{version}/{name} is not in {self.root}") from exc
+
+    def list_files(self, version: str) -> list[str]:
+        folder = self.path_of(version)
+        if not folder.is_dir():
+            raise ArtifactNotFoundError(f"version {version} is not in {self.root}")
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+    def read_live(self) -> str | None:
+        try:
+            name = (self.root / LIVE_POINTER).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def write_live(self, version: str) -> None:
+        if not self.has_version(version):
+            raise ArtifactNotFoundError(f"cannot point LIVE at {version}: not in {self.root}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{LIVE_POINTER}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(version + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / LIVE_POINTER)
+
+
+class InMemoryArtifactStore:
+    """The same contract in a dict, for unit tests of logic that reads or publishes versions."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, dict[str, bytes]] = {}
+        self._live: str | None = None
+        self._lock = threading.Lock()
+
+    def list_versions(self) -> list[str]:
+        with self._lock:
+            return sorted(self._versions)
+
+    def has_version(self, version: str) -> bool:
+        return check_version_name(version) in self._versions
+
+    def write_version(self, version: str, files: Mapping[str, bytes]) -> None:
+        check_version_name(version)
+        copy = {_check_file(n): bytes(d) for n, d in files.items()}
+        with self._lock:
+            self._versions[version] = copy
+
+    def read_file(self, version: str, name: str) -> bytes:
+        try:
+            return self._versions[check_version_name(version)][_check_file(name)]
+        except KeyError as exc:
+            raise ArtifactNotFoundError(f"{version}/{name} is not in the store") from exc
+
+    def list_files(self, version: str) -> list[str]:
+        try:
+            return sorted(self._versions[check_version_name(version)])
+        except KeyError as exc:
+            raise ArtifactNotFoundError(f"version {version} is not in the store") from exc
+
+    def read_live(self) -> str | None:
+        return self._live
+
+    def write_live(self, version: str) -> None:
+        if not self.has_version(version):
+            raise ArtifactNotFoundError(f"cannot point LIVE at {version}: not in the store")
+        self._live = version
+
+
+def read_live_version(indexes_dir: Path) -> str | None:
+    """The version named by ``indexes/LIVE`` on the local disk, or None when nothing is live."""
+    return LocalArtifactStore(indexes_dir).read_live()

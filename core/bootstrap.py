@@ -1,0 +1,38 @@
+"""Build the :class:`~core.answering.Answerer` from settings: the one composition both the
+service, the refine worker and ``tandem cache warm`` start from."""
+
+from __future__ import annotations
+
+from core.answering import AnswerConfig, Answerer
+from core.encoder import TextEncoder, get_encoder
+from core.llm.base import LLMBackend
+from core.llm.factory import build_llm
+from shared_schemas.config import CommonSettings
+
+
+def answer_config(settings: CommonSettings) -> AnswerConfig:
+    return AnswerConfig(
+        embedding_model=settings.embedding_model,
+        prompt_version=settings.prompt_version,
+        top_k=settings.top_k,
+        max_new_tokens=settings.max_new_tokens,
+    )
+
+
+def build_answerer(
+    settings: CommonSettings,
+    *,
+    encoder: TextEncoder | None = None,
+    llm: LLMBackend | None = None,
+    llm_url: str | None = None,
+) -> Answerer:
+    """The bundled (or given) encoder, the configured (or given) LLM, the settings' config.
+
+    ``llm_url`` forces an OpenAI-compatible upstream at that address (the refine worker's).
+    Blocking: loads the models that are not given.
+    """
+    if encoder is None:
+        encoder = get_encoder(settings.embedding_model_path, device=settings.device)
+    if llm is None:
+        llm = build_llm(settings, url=llm_url)
+    return Answerer(encoder=encoder, llm=llm, config=answer_config(settings))

@@ -1,0 +1,39 @@
+"""The core's errors. They know nothing of HTTP: ``online.api.errors`` maps them to codes."""
+
+from __future__ import annotations
+
+
+class CoreError(Exception):
+    """Base of every error the shared core raises on purpose."""
+
+
+class IndexLoadError(CoreError):
+    """An index version could not be loaded or did not verify."""
+
+
+class EmbeddingModelError(CoreError, RuntimeError):
+    """The embedding model could not be found or loaded."""
+
+
+class ArtifactNotFoundError(CoreError, FileNotFoundError):
+    """An artifact store holds no such version or file."""
+
+
+class CacheUnavailableError(CoreError):
+    """Redis could not be reached or answered badly; callers degrade to a live answer."""
+
+
+class LLMError(CoreError):
+    """The language model failed to produce an answer."""
+
+
+class LLMUnavailableError(LLMError):
+    """The model is not loaded, the upstream is unreachable or its circuit is open."""
+
+
+class LLMTimeoutError(LLMError):
+    """The model did not answer in time."""
+
+
+class IndexBuildError(CoreError, RuntimeError):
+    """An index version could not be built from its chunks and vectors."""

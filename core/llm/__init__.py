@@ -1,0 +1,1 @@
+"""Language-model backends behind one port (:class:`core.llm.base.LLMBackend`)."""

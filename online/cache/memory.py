@@ -1,0 +1,50 @@
+"""The service's answer cache held in process memory (same contract as the Redis one)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.cache.codec import CacheScope
+from core.cache.memory import InMemoryAnswerStore
+from online.cache.port import SemanticHit
+from online.cache.semantic import SemanticMirror
+from online.signature import question_signature
+from shared_schemas.cache import CacheEntry
+
+
+class InMemoryAnswerCache:
+    """Async face of an :class:`InMemoryAnswerStore` (pass one to share it with a writer)."""
+
+    def __init__(self, store: InMemoryAnswerStore | None = None) -> None:
+        self.store = store or InMemoryAnswerStore()
+
+    async def get_exact(self, scope: CacheScope, question_hash: str) -> CacheEntry | None:
+        return self.store.get(scope, question_hash)
+
+    async def get_semantic(
+        self, scope: CacheScope, question: str, vector: np.ndarray, *, threshold: float
+    ) -> SemanticHit | None:
+        vectors = {
+            h: v for h, v in self.store.vectors(scope).items() if v.size == np.asarray(vector).size
+        }
+        if not vectors:
+            return None
+        mirror = SemanticMirror(int(np.asarray(vector).size))
+        mirror.replace(vectors)
+        wanted = question_signature(question)
+        for qhash, sim in mirror.nearest(vector, threshold=threshold):
+            entry = self.store.get(scope, qhash)
+            if entry is None:
+                self.store.forget_vector(scope, qhash)
+                continue
+            if question_signature(entry.question).agrees_with(wanted):
+                return SemanticHit(entry, sim)
+        return None
+
+    async def put(
+        self, entry: CacheEntry, question_vector: np.ndarray | None, *, ttl_s: int | None
+    ) -> None:
+        self.store.put(entry, question_vector, ttl_s=ttl_s)
+
+    async def purge(self, scope: CacheScope | None = None) -> int:
+        return self.store.purge(scope)
