@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -25,6 +26,19 @@ from shared_schemas.layout import LIVE_POINTER
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _FILE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, fsync, then os.replace (never torn)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check_version_name(version: str) -> str:
@@ -137,13 +151,7 @@ class LocalArtifactStore:
     def write_live(self, version: str) -> None:
         if not self.has_version(version):
             raise ArtifactNotFoundError(f"cannot point LIVE at {version}: not in {self.root}")
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{LIVE_POINTER}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(version + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / LIVE_POINTER)
+        write_text_atomic(self.root / LIVE_POINTER, version + "\n")
 
 
 class InMemoryArtifactStore:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from core.artifacts import write_text_atomic
 from core.errors import IndexBuildError, IndexLoadError
 from core.index.format import IDMAP_COLUMNS, LEXICAL_CONFIG_FILE, read_manifest, sha256_file
 from core.index.lexical import LexicalConfig, Tokenizer, default_lexical_config, lexical_text
@@ -52,19 +53,6 @@ def list_artifacts(version_dir: Path) -> tuple[ArtifactFile, ...]:
             continue
         out.append(ArtifactFile(path=rel, sha256=sha256_file(path), bytes=path.stat().st_size))
     return tuple(out)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, fsync, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_manifest(version_dir: Path, manifest: IndexManifest) -> None:

@@ -94,7 +94,7 @@ def test_build_is_idempotent_and_staging_is_clean(settings: BatchSettings, corpu
 def test_failed_build_leaves_no_version(
     settings: BatchSettings, corpus: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import batch.index.build as build_mod
+    import core.index.writer as build_mod
 
     def boom(*a: Any, **k: Any) -> None:
         raise OSError("disk full")

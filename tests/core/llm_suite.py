@@ -1,0 +1,33 @@
+"""Conformance suite of the LLMBackend port: local, upstream and fake backends subclass it."""
+
+from __future__ import annotations
+
+from core.llm.base import ChatMessage, GenerationStats, LLMBackend
+
+MESSAGES: list[ChatMessage] = [
+    {"role": "system", "content": "Answer in one short sentence."},
+    {"role": "user", "content": "Context:\n[1] Paris\nParis is in France.\n\nQuestion: Where?"},
+]
+
+
+class LLMBackendContract:
+    """Subclasses provide a fixture ``llm`` (greedy decoding: the same prompt, the same text)."""
+
+    MAX_NEW_TOKENS = 12
+
+    def test_is_an_llm_backend(self, llm: LLMBackend) -> None:
+        assert isinstance(llm, LLMBackend)
+        assert isinstance(llm.model_id, str) and llm.model_id
+        assert llm.ready()
+
+    def test_generate_is_non_empty_and_counts_tokens(self, llm: LLMBackend) -> None:
+        stats = GenerationStats()
+        text = llm.generate(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS, stats=stats)
+        assert isinstance(text, str) and text.strip() == text and text
+        assert 0 < stats.tokens <= self.MAX_NEW_TOKENS
+
+    def test_stream_gives_the_generated_text_in_pieces(self, llm: LLMBackend) -> None:
+        whole = llm.generate(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS)
+        pieces = list(llm.stream(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS))
+        assert pieces and all(isinstance(p, str) for p in pieces)
+        assert "".join(pieces).strip() == whole

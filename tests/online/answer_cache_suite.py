@@ -1,0 +1,104 @@
+"""Conformance suite of the service's async AnswerCache port (exact + semantic sides)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core.cache.codec import CacheScope
+from online.cache.port import AnswerCache
+from tests.core.answer_store_suite import OTHER, SCOPE, entry
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+class AnswerCacheContract:
+    """Subclasses provide ``make_cache``: a coroutine function giving an empty adapter, run in
+    the event loop each test uses (async clients are bound to their loop)."""
+
+    async def make_cache(self) -> AnswerCache:
+        raise NotImplementedError
+
+    def test_is_an_answer_cache(self) -> None:
+        async def go() -> None:
+            assert isinstance(await self.make_cache(), AnswerCache)
+
+        run(go())
+
+    def test_exact_round_trip_and_scopes(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache()
+            e = entry("Who won Super Bowl 50?")
+            await cache.put(e, unit(1, 0, 0, 0), ttl_s=600)
+            assert await cache.get_exact(SCOPE, e.normalized_key) == e
+            assert await cache.get_exact(OTHER, e.normalized_key) is None
+            assert await cache.get_exact(SCOPE, "0" * 32) is None
+
+        run(go())
+
+    def test_semantic_needs_the_threshold(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache()
+            e = entry("Who won the Super Bowl?")
+            await cache.put(e, unit(1, 0, 0, 0), ttl_s=600)
+            near = unit(0.99, 0.1, 0, 0)
+            hit = await cache.get_semantic(SCOPE, "who won the Super Bowl", near, threshold=0.9)
+            assert hit is not None and hit.entry == e and 0.9 <= hit.similarity <= 1.0001
+            far = unit(0, 1, 0, 0)
+            assert await cache.get_semantic(SCOPE, "Who won?", far, threshold=0.9) is None
+            assert await cache.get_semantic(OTHER, "Who won?", near, threshold=0.9) is None
+
+        run(go())
+
+    def test_semantic_refuses_different_numbers(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache()
+            await cache.put(entry("Who won Super Bowl 50?"), unit(1, 0, 0, 0), ttl_s=600)
+            same = unit(1, 0, 0, 0)
+            assert (
+                await cache.get_semantic(SCOPE, "Who won Super Bowl 49?", same, threshold=0.5)
+                is None
+            )
+            assert await cache.get_semantic(SCOPE, "who won Super Bowl 50", same, threshold=0.5)
+
+        run(go())
+
+    def test_an_entry_without_vector_is_exact_only(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache()
+            e = entry("q without vector")
+            await cache.put(e, None, ttl_s=600)
+            assert await cache.get_exact(SCOPE, e.normalized_key) == e
+            assert await cache.get_semantic(SCOPE, e.question, unit(1, 0), threshold=0.0) is None
+
+        run(go())
+
+    def test_purge(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache()
+            a, b = entry("a"), entry("b", OTHER)
+            await cache.put(a, unit(1, 0), ttl_s=600)
+            await cache.put(b, unit(1, 0), ttl_s=600)
+            assert await cache.purge(SCOPE) >= 1
+            assert await cache.get_exact(SCOPE, a.normalized_key) is None
+            assert await cache.get_exact(OTHER, b.normalized_key) == b
+            assert await cache.get_semantic(SCOPE, "a", unit(1, 0), threshold=0.5) is None
+            assert await cache.purge() >= 1
+            assert await cache.get_exact(OTHER, b.normalized_key) is None
+
+        run(go())
+
+
+__all__ = ["AnswerCacheContract", "CacheScope", "run", "unit"]
