@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from core.llm.local import TransformersLocalLLM
+from core.llm.upstream import OpenAICompatibleLLM
 from core.prompt import build_messages
 from online.app import create_app
 from online.components import build_components
 from shared_schemas.config import LLM_MODEL_ID
+from tests.core.llm_suite import LLMBackendContract
 from tests.online.conftest import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,6 +34,28 @@ def server(
     components = build_components(settings, encoder=encoder, llm=real_llm)
     with running_server(create_app(settings, components=components)) as url:
         yield url, components
+
+
+class TestLocalLLM(LLMBackendContract):
+    """The in-process GGUF backend against the LLMBackend suite."""
+
+    @pytest.fixture
+    def llm(self, real_llm: TransformersLocalLLM) -> TransformersLocalLLM:
+        return real_llm
+
+
+class TestUpstreamLLM(LLMBackendContract):
+    """The OpenAI-compatible backend over real HTTP, against Tandem's own OpenAI API serving
+    the real model: the same suite, through the protocol."""
+
+    COUNTS_TOKENS = False  # Tandem's /v1/chat/completions reports usage 0 today (issue 12)
+
+    @pytest.fixture
+    def llm(self, server: Any) -> Iterator[OpenAICompatibleLLM]:
+        url, _ = server
+        llm = OpenAICompatibleLLM(f"{url}/v1", model_id="tandem", timeout_s=120)
+        yield llm
+        llm.close()
 
 
 def test_stream_matches_greedy_generate(server: Any, real_llm: TransformersLocalLLM) -> None:
