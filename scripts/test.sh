@@ -5,5 +5,6 @@ export PATH="$(pwd)/.venv/bin:$PATH"
 export SPARK_LOCAL_IP=127.0.0.1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 echo "== ruff check";        ruff check .
 echo "== ruff format";       ruff format --check .
+echo "== import contracts";  lint-imports
 echo "== mypy";              mypy
 echo "== pytest";            pytest "$@"

@@ -85,3 +85,6 @@ def test_store_from_settings(tmp_path: Path) -> None:
     store = EmbeddingStore(settings=settings)
     assert store.path == tmp_path / "embeddings" / "sentence-transformers__all-MiniLM-L6-v2"
     assert EmbeddingStore.for_settings(settings).path == store.path
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

@@ -55,10 +55,13 @@ def _stages(path: Path) -> list[list[tuple[str, str]]]:
 
 
 def _project_dependencies() -> set[str]:
-    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return {
-        re.split(r"[<>=\[;! ]", d, maxsplit=1)[0].lower() for d in meta["project"]["dependencies"]
-    }
+    """The core's dependencies and those of the deployables' extras."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = meta["optional-dependencies"]
+    names = list(meta["dependencies"]) + [
+        d for extra in ("online", "batch", "airflow") for d in extras[extra]
+    ]
+    return {re.split(r"[<>=\[;! ]", d, maxsplit=1)[0].lower() for d in names}
 
 
 def _requirement_names(path: Path) -> list[str]:

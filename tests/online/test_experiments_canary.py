@@ -128,3 +128,6 @@ def test_policy_checks() -> None:
         CanaryGuard(_router(), CanaryPolicy(canaries=("stable",)))
     unknown = CanaryGuard(_router(), POLICY, counter=_counter()[0])
     assert unknown.record("ghost", latency_ms=1, error=True) is None
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

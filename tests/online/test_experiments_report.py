@@ -147,3 +147,6 @@ def test_baseline_choice_and_errors() -> None:
     with pytest.raises(ReportError, match="no query-log events"):
         build_report([])
     assert build_report(events, n_boot=10).to_dict()["variants"][0]["variant"] == "big"
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

@@ -154,3 +154,6 @@ def test_set_weight_refuses_unknown_or_negative() -> None:
         router.set_weight("zz", 1)
     with pytest.raises(VariantError, match=">= 0"):
         router.set_weight("a", -1)
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

@@ -123,3 +123,6 @@ def test_requests_it_does_not_answer_reach_the_app_unchanged(messages: list[dict
     scope = {"type": "http", "path": "/v1/query", "method": "POST", "app": _App(), "headers": []}
     asyncio.run(ExactHitFastPath(app)(scope, receive, send))  # type: ignore[arg-type]
     assert seen == messages
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

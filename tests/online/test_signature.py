@@ -33,3 +33,6 @@ def test_numbers_and_entities_are_extracted() -> None:
 )
 def test_agreement(a: str, b: str, agree: bool) -> None:
     assert signatures_agree(a, b) is agree
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

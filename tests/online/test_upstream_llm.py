@@ -108,3 +108,6 @@ def test_stream_parses_sse() -> None:
     stats = GenerationStats()
     assert list(_llm(handler).stream(MSGS, max_new_tokens=5, stats=stats)) == ["Hel", "lo"]
     assert stats.tokens == 2
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`

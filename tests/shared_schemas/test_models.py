@@ -158,3 +158,6 @@ def test_drift_is_detected(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     path.write_text(path.read_text().replace("doc_id", "document_id"))
     assert export.drift() == ["Document.v1.json"]
     assert export.main(["--check"]) == 1
+
+
+pytestmark = pytest.mark.unit  # pure logic: `make unit`
