@@ -24,6 +24,10 @@ QUERY_LOG_STREAM = f"{REDIS_PREFIX}:querylog"
 FEEDBACK_STREAM = f"{REDIS_PREFIX}:feedback"
 REFINE_STREAM = f"{REDIS_PREFIX}:refine"
 FRESHNESS_KEY = f"{REDIS_PREFIX}:freshness"
+DAG_SUCCESS_KEY = f"{REDIS_PREFIX}:dag:last_success"  # hash: dag_id -> ISO time of last success
+REFINE_JOB_PREFIX = f"{REDIS_PREFIX}:refine:job:"  # + job id: JSON JobStatus
+ANSWER_PREFIX = f"{REDIS_PREFIX}:ans"  # hot answers: see cache_key
+SEMANTIC_PREFIX = f"{REDIS_PREFIX}:semvec"  # question vectors of one cache scope (a hash)
 
 
 def cache_key(
@@ -42,8 +46,7 @@ def cache_key(
     sv = schema_version if schema_version is not None else CacheEntry.SCHEMA_VERSION
     return ":".join(
         [
-            REDIS_PREFIX,
-            "ans",
+            ANSWER_PREFIX,
             namespace,
             f"s{sv}",
             index_version,
@@ -59,7 +62,7 @@ def cache_key(
 # other parts never do (versions are ``YYYYMMDD-hex``, model names pass through ``_safe``,
 # question hashes are hex). The namespace ends at the first ``:s<digits>:``.
 _CACHE_KEY = re.compile(
-    rf"^{REDIS_PREFIX}:ans:(?P<namespace>.+?):s(?P<schema_version>\d+):"
+    rf"^{ANSWER_PREFIX}:(?P<namespace>.+?):s(?P<schema_version>\d+):"
     r"(?P<index_version>[^:]+):(?P<embedding_model>[^:]+):(?P<llm_model>[^:]+):"
     r"(?P<prompt_version>.+):(?P<question_hash>[^:]+)$"
 )

@@ -17,12 +17,11 @@ import numpy as np
 
 from shared_schemas.base import SchemaError, SchemaVersionError
 from shared_schemas.cache import CacheEntry
-from shared_schemas.layout import REDIS_PREFIX, cache_key
+from shared_schemas.layout import ANSWER_PREFIX, SEMANTIC_PREFIX, cache_key
 
 log = logging.getLogger(__name__)
 
-SEMANTIC_PREFIX = f"{REDIS_PREFIX}:semvec"
-ANSWER_PREFIX = f"{REDIS_PREFIX}:ans"
+__all__ = ["ANSWER_PREFIX", "SEMANTIC_PREFIX", "CacheScope", "decode_entry", "ttl_for"]
 
 
 @dataclass(frozen=True)

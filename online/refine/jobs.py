@@ -11,10 +11,10 @@ from redis.exceptions import RedisError
 
 from online.errors import CacheUnavailableError
 from online.redis_conn import deadline
-from shared_schemas.layout import REDIS_PREFIX, REFINE_STREAM
+from shared_schemas.layout import REFINE_JOB_PREFIX, REFINE_STREAM
 
 REFINE_GROUP = "tandem-refiners"
-JOB_KEY_PREFIX = f"{REDIS_PREFIX}:refine:job:"
+JOB_KEY_PREFIX = REFINE_JOB_PREFIX
 
 JobState = Literal["queued", "running", "done", "failed"]
 
