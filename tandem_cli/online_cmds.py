@@ -43,10 +43,10 @@ def worker(
     """Run the refinement worker (consumes tandem:refine)."""
     from core.errors import CoreError
     from online.errors import OnlineError
-    from online.refine.config import RefineSettings
     from online.refine.worker import build_worker
+    from online.settings import get_settings
 
-    settings = RefineSettings()
+    settings = get_settings()
     setup(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
