@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared_schemas.config import CommonSettings, project_root
+from shared_schemas.config import CommonSettings
 
 # Section prefixes before the sections were nested (single underscore) and now.
 RENAMED_PREFIXES = {"TANDEM_FRESHNESS_": "TANDEM_FRESHNESS__", "TANDEM_ALERT_": "TANDEM_ALERTS__"}
@@ -111,17 +111,6 @@ class BatchSettings(CommonSettings):
         default_factory=FreshnessConfig, description="Freshness job schedule and thresholds."
     )
     alerts: AlertConfig = Field(default_factory=AlertConfig, description="Alert webhook.")
-    # --- release (operator CLI) ---
-    kube_context: str | None = Field(
-        default=None, description="kubectl context; set: release commands also apply."
-    )
-    release_manifest: Path = Field(
-        default_factory=lambda: (
-            project_root() / "docker" / "k8s" / "base" / "online" / "service.yaml"
-        ),
-        description="The blue-green Service manifest that release commands edit.",
-    )
-    rollout_timeout_s: int = Field(default=300, gt=0, description="kubectl rollout status wait.")
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> BatchSettings:

@@ -11,7 +11,7 @@ from tandem_cli import (
     index_cmds,
     ingest_cmds,
     online_cmds,
-    release_cmds,
+    release,
     status_cmds,
 )
 
@@ -30,7 +30,7 @@ for module in (
     online_cmds,
     status_cmds,
     airflow_cmds,
-    release_cmds,
+    release,
     demo_cmds,
 ):
     module.register(app)

@@ -1,4 +1,7 @@
-"""Render the configuration table in the README from the two settings objects.
+"""Render the configuration table in the README from the settings objects.
+
+Batch and online extend the common settings (side ``both``); the release commands read their
+own (side ``release``).
 
 ``python -m tandem_cli.settings_doc`` rewrites the table between the markers in README.md;
 a test fails when the README and the settings disagree.
@@ -16,6 +19,7 @@ from pydantic.fields import FieldInfo
 from batch.settings import BatchSettings
 from online.settings import OnlineSettings
 from shared_schemas.config import CommonSettings, project_root
+from tandem_cli.release.settings import ReleaseSettings
 
 BEGIN = "<!-- settings-table:begin -->"
 END = "<!-- settings-table:end -->"
@@ -54,6 +58,7 @@ def render() -> str:
     sides: list[tuple[str, dict[str, FieldInfo]]] = [
         ("both", dict(common)),
         ("batch", {k: v for k, v in BatchSettings.model_fields.items() if k not in common}),
+        ("release", dict(ReleaseSettings.model_fields)),
         ("online", {k: v for k, v in OnlineSettings.model_fields.items() if k not in common}),
     ]
     for side, fields in sides:

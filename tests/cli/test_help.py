@@ -6,7 +6,18 @@ from typer.testing import CliRunner
 
 from tandem_cli.main import app
 
-EXPECTED = ["ingest", "embed", "index", "eval", "cache", "serve", "status", "airflow"]
+EXPECTED = [
+    "ingest",
+    "embed",
+    "index",
+    "eval",
+    "cache",
+    "serve",
+    "status",
+    "airflow",
+    "release",
+    "ab",
+]
 
 
 def _command_names(output: str) -> set[str]:
@@ -32,3 +43,12 @@ def test_cache_help_lists_subcommands() -> None:
     result = CliRunner().invoke(app, ["cache", "--help"], terminal_width=120)
     assert result.exit_code == 0
     assert {"warm", "purge"} <= _command_names(result.output)
+
+
+def test_release_and_ab_help_list_subcommands() -> None:
+    result = CliRunner().invoke(app, ["release", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    assert {"switch", "rollback", "status"} <= _command_names(result.output)
+    result = CliRunner().invoke(app, ["ab", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    assert "report" in _command_names(result.output)

@@ -6,27 +6,38 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM
 from tandem_cli.main import app
-from tandem_cli.release_cmds import (
+from tandem_cli.release.errors import ReleaseError
+from tandem_cli.release.manifest import (
     PREVIOUS_ANNOTATION,
-    ReleaseError,
     live_track,
     rollback_manifest,
     switch_manifest,
 )
+from tandem_cli.release.settings import ReleaseSettings, get_release_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_SERVICE = ROOT / "docker" / "k8s" / "base" / "online" / "service.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_release_settings() -> Iterator[None]:
+    """Each test reads the release settings anew from its environment (they are cached)."""
+    get_release_settings.cache_clear()
+    yield
+    get_release_settings.cache_clear()
 
 
 @pytest.fixture
@@ -36,6 +47,20 @@ def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TANDEM_RELEASE_MANIFEST", str(path))
     monkeypatch.delenv("TANDEM_KUBE_CONTEXT", raising=False)
     return path
+
+
+def test_release_settings_read_the_variables_batch_settings_read_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TANDEM_KUBE_CONTEXT", "prod")
+    monkeypatch.setenv("TANDEM_ROLLOUT_TIMEOUT_S", "60")
+    monkeypatch.delenv("TANDEM_RELEASE_MANIFEST", raising=False)
+    s = get_release_settings()
+    assert (s.kube_context, s.rollout_timeout_s) == ("prod", 60)
+    assert s.release_manifest == BASE_SERVICE
+    monkeypatch.setenv("TANDEM_ROLLOUT_TIMEOUT_S", "0")
+    with pytest.raises(ValidationError, match="rollout_timeout_s"):
+        ReleaseSettings()
 
 
 def _text(result: Any) -> str:

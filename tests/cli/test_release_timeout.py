@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from batch.settings import get_settings
 from tandem_cli.main import app
+from tandem_cli.release.settings import get_release_settings
 from tests.cli.test_release_cmds import BASE_SERVICE, _text
 
 
@@ -30,13 +30,13 @@ def test_hanging_kubectl_ends_with_a_clear_error(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("TANDEM_RELEASE_MANIFEST", str(manifest))
     monkeypatch.setenv("TANDEM_ROLLOUT_TIMEOUT_S", "1")
-    get_settings.cache_clear()
+    get_release_settings.cache_clear()
     try:
         started = time.monotonic()
         out = CliRunner().invoke(app, ["release", "switch", "--context", "prod"])
         elapsed = time.monotonic() - started
     finally:
-        get_settings.cache_clear()
+        get_release_settings.cache_clear()
     assert out.exit_code == 1, out.output
     assert "kubectl --namespace tandem get service" in _text(out)
     assert "gave no answer within 1s" in _text(out)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from batch.settings import AlertConfig, BatchSettings, FreshnessConfig
 from online.settings import OnlineSettings
 from shared_schemas.config import project_root
+from tandem_cli.release.settings import ReleaseSettings
 from tandem_cli.settings_doc import BEGIN, END, render, variables
 
 
@@ -14,7 +15,11 @@ def test_readme_table_matches_settings() -> None:
 
 def test_table_names_every_setting() -> None:
     table = render()
-    for fields in (BatchSettings.model_fields, OnlineSettings.model_fields):
+    for fields in (
+        BatchSettings.model_fields,
+        OnlineSettings.model_fields,
+        ReleaseSettings.model_fields,
+    ):
         for var, _ in variables(dict(fields)):
             assert f"| `{var}` |" in table
 
@@ -28,3 +33,13 @@ def test_nested_sections_get_one_row_per_sub_field() -> None:
             assert row.endswith(f"| {info.description} |")
     assert "| `TANDEM_FRESHNESS__INTERVAL_MIN` | batch | `15` |" in table
     assert "| `TANDEM_ALERTS__WEBHOOK_URL` | batch | unset |" in table
+
+
+def test_release_settings_have_their_own_rows() -> None:
+    table = render()
+    assert "| `TANDEM_KUBE_CONTEXT` | release | unset |" in table
+    assert "| `TANDEM_ROLLOUT_TIMEOUT_S` | release | `300` |" in table
+    assert "| `TANDEM_RELEASE_MANIFEST` | release | (computed) |" in table
+    assert not {"kube_context", "release_manifest", "rollout_timeout_s"} & set(
+        BatchSettings.model_fields
+    )
