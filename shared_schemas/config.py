@@ -1,8 +1,10 @@
-"""Settings fields both sides share (data dir, Redis, models).
+"""Settings fields both sides share (data dir, Redis, models, how an answer is made).
 
 Each side has exactly one settings object that extends :class:`CommonSettings`
 (``batch.settings.BatchSettings``, ``online.settings.OnlineSettings``); all are
-read from the environment with the ``TANDEM_`` prefix, environment over defaults.
+read from the environment with the ``TANDEM_`` prefix, environment over defaults. The answer
+fields (top_k, max_new_tokens, the LLM choice) are here because warm, refine and the service
+build the same ``core.answering.Answerer`` from them.
 """
 
 from __future__ import annotations

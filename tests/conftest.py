@@ -58,9 +58,11 @@ def _fresh_settings() -> Iterator[None]:
     """Each test reads settings anew from its environment (``get_settings`` is cached)."""
     from batch.settings import get_settings as batch_settings
     from online.settings import get_settings as online_settings
+    from tandem_cli.release.settings import get_release_settings
 
-    batch_settings.cache_clear()
-    online_settings.cache_clear()
+    caches = (batch_settings, online_settings, get_release_settings)
+    for cached in caches:
+        cached.cache_clear()
     yield
-    batch_settings.cache_clear()
-    online_settings.cache_clear()
+    for cached in caches:
+        cached.cache_clear()

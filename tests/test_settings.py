@@ -59,19 +59,30 @@ def test_batch_sections_read_nested_variables(monkeypatch: pytest.MonkeyPatch) -
     assert (s.alerts.webhook_url, s.alerts.timeout_s) == ("http://hooks.example/x", 2.5)
 
 
-def test_batch_orchestration_and_release_fields_are_flat(
+def test_batch_orchestration_fields_are_flat(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TANDEM_EMBED_MODE", "spark_submit")
     monkeypatch.setenv("TANDEM_DAG_RETRIES", "4")
     monkeypatch.setenv("TANDEM_INDEX_SOURCE", str(tmp_path))
-    monkeypatch.setenv("TANDEM_KUBE_CONTEXT", "prod")
-    monkeypatch.setenv("TANDEM_ROLLOUT_TIMEOUT_S", "60")
-    monkeypatch.delenv("TANDEM_RELEASE_MANIFEST", raising=False)
     s = BatchSettings()
     assert (s.embed_mode, s.dag_retries, s.index_source) == ("spark_submit", 4, tmp_path)
-    assert (s.kube_context, s.rollout_timeout_s) == ("prod", 60)
-    assert s.release_manifest == project_root() / "docker/k8s/base/online/service.yaml"
+    assert not hasattr(s, "kube_context")  # release settings live in ReleaseSettings
+
+
+def test_openai_backend_needs_its_url_by_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared_schemas.config import LocalLLMConfig, OpenAILLMConfig
+
+    monkeypatch.setenv("TANDEM_LLM_BACKEND", "openai")
+    with pytest.raises(ValidationError, match="needs TANDEM_LLM_URL"):
+        BatchSettings()
+    monkeypatch.setenv("TANDEM_LLM_URL", "http://127.0.0.1:8081/v1")
+    config = BatchSettings().llm_config()
+    assert isinstance(config, OpenAILLMConfig) and config.url == "http://127.0.0.1:8081/v1"
+    monkeypatch.setenv("TANDEM_LLM_BACKEND", "local")
+    assert isinstance(BatchSettings().llm_config(), LocalLLMConfig)
+    with pytest.raises(ValidationError, match="url"):
+        OpenAILLMConfig(model_id="m", url="ftp://x")
 
 
 def test_batch_sections_refuse_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
