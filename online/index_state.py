@@ -1,37 +1,23 @@
 """The live index as one swappable reference.
 
 :class:`IndexHolder.current` is a single attribute holding an immutable :class:`IndexState`
-(index + versions + chunk lookup). A reload builds a whole new state and assigns it in one step,
-so a request that read the old state keeps using it to the end, and cache keys (which carry the
-index version) move to the new version at the same instant.
+(index + versions; chunk texts are held once, by the index). A reload builds a whole new state
+and assigns it in one step, so a request that read the old state keeps using it to the end, and
+cache keys (which carry the index version) move to the new version at the same instant.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from core.index import Hit, LoadedIndex, load_index
 from online.errors import NoIndexError
-from shared_schemas.layout import IDMAP_FILE
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class SupportsChunkLookup(Protocol):
-    def chunk(self, chunk_id: str) -> Hit | None: ...
-
-
-@dataclass(frozen=True)
-class ChunkInfo:
-    doc_id: str
-    title: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -40,48 +26,28 @@ class IndexState:
     version: str
     loaded_at: float  # time.time()
     version_dir: Path | None = None
-    chunks: dict[str, ChunkInfo] = field(default_factory=dict, repr=False)
-    #: the index answers ``chunk(chunk_id)`` itself (decided once: isinstance on a Protocol is slow)
-    index_lookup: bool = False
 
     @property
     def built_at(self) -> datetime:
         return self.index.manifest.build_finished_at
 
-    def chunk(self, chunk_id: str) -> ChunkInfo | None:
-        """Title and text of a chunk of this version (for answers served from the cache)."""
-        if self.index_lookup:
-            hit = self.index.chunk(chunk_id)  # type: ignore[attr-defined]
-            return ChunkInfo(hit.doc_id, hit.title, hit.text) if hit else None
-        return self.chunks.get(chunk_id)
+    def chunk(self, chunk_id: str) -> Hit | None:
+        """The chunk of this version (for answers served from the cache), held by the index."""
+        return self.index.chunk(chunk_id)
 
     def age_s(self, now: datetime | None = None) -> float:
         built = self.built_at if self.built_at.tzinfo else self.built_at.replace(tzinfo=UTC)
         return max(0.0, ((now or datetime.now(UTC)) - built).total_seconds())
 
 
-def _chunk_map(version_dir: Path) -> dict[str, ChunkInfo]:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(version_dir / IDMAP_FILE, columns=["chunk_id", "doc_id", "title", "text"])
-    cols = [table.column(c).to_pylist() for c in ("chunk_id", "doc_id", "title", "text")]
-    return {
-        str(c): ChunkInfo(str(d), str(t or ""), str(x)) for c, d, t, x in zip(*cols, strict=False)
-    }
-
-
 def load_state(version_dir: Path, *, expected_model: str | None) -> IndexState:
     """Load and verify a version directory (blocking; raises ``IndexLoadError``)."""
     index = load_index(version_dir, expected_model=expected_model, verify=True)
-    lookup = isinstance(index, SupportsChunkLookup)
-    chunks = {} if lookup else _chunk_map(version_dir)
     return IndexState(
         index=index,
         version=index.manifest.index_version,
         loaded_at=time.time(),
         version_dir=version_dir,
-        chunks=chunks,
-        index_lookup=lookup,
     )
 
 

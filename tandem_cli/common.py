@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
@@ -26,11 +26,3 @@ def user_errors(*kinds: type[Exception]) -> Iterator[None]:
     except kinds as exc:  # type: ignore[misc]
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-
-
-def not_yet(name: str) -> Callable[[], None]:
-    def _cmd() -> None:
-        console.print(f"[yellow]{name}: not implemented yet[/yellow]")
-        raise typer.Exit(2)
-
-    return _cmd

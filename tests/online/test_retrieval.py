@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -125,9 +126,17 @@ def test_chunk_lookup_by_id(
     )
     assert index.chunk("no-such-chunk") is None
     state = load_state(_vdir(built), expected_model=None)
-    assert state.index_lookup and not state.chunks  # chunk texts are held once, by the index
     info = state.chunk(hit.chunk_id)
     assert info is not None and info.text == hit.text
+    assert (info.doc_id, info.title) == (hit.doc_id, hit.title)
+    assert state.chunk("no-such-chunk") is None
+    # chunk texts are held once, by the index: the state keeps no copy of its own
+    assert {f.name for f in dataclasses.fields(state)} == {
+        "index",
+        "version",
+        "loaded_at",
+        "version_dir",
+    }
 
 
 def test_tampered_artifact_is_refused(built: tuple[BatchSettings, str], tmp_path: Path) -> None:

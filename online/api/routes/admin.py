@@ -10,15 +10,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, StrictBool, StrictStr
 
 from core.cache.codec import CacheScope
-from online.api.deps import ComponentsDep
+from online.api.deps import CacheDep, IndexesDep, PipelineDep, ReloaderDep, SettingsDep
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 async def require_admin(
-    components: ComponentsDep, authorization: Annotated[str | None, Header()] = None
+    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    token = components.settings.admin_token
+    token = settings.admin_token
     if token is None or not token.get_secret_value():
         raise HTTPException(status_code=404, detail="Not Found")
     expected = f"Bearer {token.get_secret_value()}"
@@ -45,11 +45,14 @@ class PurgeBody(BaseModel):
 
 @router.post("/reload", response_model=None)
 async def reload(
-    _: AdminDep, components: ComponentsDep, body: ReloadBody | None = None
+    _: AdminDep,
+    reloader: ReloaderDep,
+    indexes: IndexesDep,
+    body: ReloadBody | None = None,
 ) -> JSONResponse:
     body = body or ReloadBody()
-    outcome = await components.reloader.reload(body.version, force=body.force)
-    current = components.indexes.current
+    outcome = await reloader.reload(body.version, force=body.force)
+    current = indexes.current
     payload: dict[str, Any] = {
         "requested": outcome.version,
         "swapped": outcome.swapped,
@@ -61,14 +64,18 @@ async def reload(
 
 @router.post("/cache/purge")
 async def purge(
-    _: AdminDep, components: ComponentsDep, body: PurgeBody | None = None
+    _: AdminDep,
+    indexes: IndexesDep,
+    pipeline: PipelineDep,
+    cache: CacheDep,
+    body: PurgeBody | None = None,
 ) -> dict[str, Any]:
     body = body or PurgeBody()
     scope = None
     if not body.all:
-        version = body.index_version or components.indexes.require().version
-        scope = components.pipeline.scope(version)
-    removed = await components.cache.purge(scope)
+        version = body.index_version or indexes.require().version
+        scope = pipeline.scope(version)
+    removed = await cache.purge(scope)
     return {"removed": removed, "scope": "all" if scope is None else _describe(scope)}
 
 

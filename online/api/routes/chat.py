@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from online.answers import AnswerRequest, AnswerResult
-from online.api.deps import ComponentsDep
+from online.api.deps import ExperimentsDep, LLMDep, PipelineDep, SettingsDep
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
 from online.errors import InvalidInputError, LLMUnavailableError
@@ -41,25 +41,30 @@ def _chunk(
 
 
 @router.get("/v1/models")
-async def models(components: ComponentsDep) -> dict[str, Any]:
+async def models(llm: LLMDep) -> dict[str, Any]:
     return {
         "object": "list",
-        "data": [{"id": components.llm.model_id, "object": "model", "owned_by": "tandem"}],
+        "data": [{"id": llm.model_id, "object": "model", "owned_by": "tandem"}],
     }
 
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionBody, components: ComponentsDep, http: Request
+    body: ChatCompletionBody,
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    experiments: ExperimentsDep,
+    llm: LLMDep,
+    http: Request,
 ) -> Response:
     question = body.question().strip()
     if not question:
         raise InvalidInputError("messages", "needs a user message with text")
-    limit = components.settings.max_question_chars
+    limit = settings.max_question_chars
     if len(question) > limit:
         raise InvalidInputError("messages", f"last user message is over {limit} characters")
     query_id = uuid.uuid4().hex
-    variant = components.experiments.assign(
+    variant = experiments.assign(
         user_id=body.user, header=http.headers.get(VARIANT_HEADER), query_id=query_id
     )
     request = AnswerRequest(
@@ -68,8 +73,7 @@ async def chat_completions(
     headers = {VARIANT_HEADER: variant}
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    model = components.llm.model_id
-    pipeline = components.pipeline
+    model = llm.model_id
     if not body.stream:
         result = await pipeline.answer(request)
         if result.answer is None:

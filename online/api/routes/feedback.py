@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from online.api.deps import ComponentsDep
+from online.api.deps import ExperimentsDep, RedisDep, SettingsDep
 from online.api.schemas import FeedbackBody
 from online.querylog import append_feedback
 from shared_schemas.events import FeedbackEvent
@@ -16,7 +16,9 @@ router = APIRouter(tags=["feedback"])
 
 
 @router.post("/v1/feedback", status_code=202)
-async def feedback(body: FeedbackBody, components: ComponentsDep) -> dict[str, Any]:
+async def feedback(
+    body: FeedbackBody, experiments: ExperimentsDep, redis: RedisDep, settings: SettingsDep
+) -> dict[str, Any]:
     event = FeedbackEvent(
         query_id=body.query_id,
         rating=body.rating,
@@ -24,9 +26,7 @@ async def feedback(body: FeedbackBody, components: ComponentsDep) -> dict[str, A
         ts=datetime.now(UTC),
         # the variant of the query when this replica answered it recently; otherwise "default"
         # (`tandem ab report` attributes feedback by query id from the query log anyway)
-        variant=components.experiments.variant_of(body.query_id) or "default",
+        variant=experiments.variant_of(body.query_id) or "default",
     )
-    entry_id = await append_feedback(
-        components.redis, event, maxlen=components.settings.query_log_maxlen
-    )
+    entry_id = await append_feedback(redis, event, maxlen=settings.query_log_maxlen)
     return {"status": "accepted", "id": entry_id, "variant": event.variant}

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from online.api.deps import ComponentsDep
+from online.api.deps import RedisDep
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.errors import JobNotFoundError
 from online.refine.jobs import JobStatus, read_status
@@ -18,17 +18,17 @@ router = APIRouter(tags=["jobs"])
 
 
 @router.get("/v1/jobs/{job_id}")
-async def job(job_id: str, components: ComponentsDep) -> dict[str, Any]:
-    status = await read_status(components.redis, job_id)
+async def job(job_id: str, redis: RedisDep) -> dict[str, Any]:
+    status = await read_status(redis, job_id)
     if status is None:
         raise JobNotFoundError(f"no refinement job {job_id!r} (unknown or expired)")
     return status.model_dump(mode="json")
 
 
 @router.get("/v1/jobs/{job_id}/events")
-async def job_events(job_id: str, components: ComponentsDep) -> StreamingResponse:
+async def job_events(job_id: str, redis: RedisDep) -> StreamingResponse:
     """SSE: one ``status`` event per change until the job is done or failed."""
-    first = await read_status(components.redis, job_id)
+    first = await read_status(redis, job_id)
     if first is None:
         raise JobNotFoundError(f"no refinement job {job_id!r} (unknown or expired)")
     poll = 0.5
@@ -44,6 +44,6 @@ async def job_events(job_id: str, components: ComponentsDep) -> StreamingRespons
             if status.status in ("done", "failed"):
                 return
             await asyncio.sleep(poll)
-            status = await read_status(components.redis, job_id)
+            status = await read_status(redis, job_id)
 
     return StreamingResponse(frames(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -10,7 +10,15 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
-from online.api.deps import ComponentsDep
+from online.api.deps import (
+    ExperimentsDep,
+    IndexesDep,
+    LLMDep,
+    MetricsDep,
+    RedisDep,
+    RedisProbeDep,
+    SettingsDep,
+)
 from online.errors import NoIndexError
 from online.redis_conn import deadline
 from shared_schemas.layout import FRESHNESS_KEY
@@ -25,41 +33,47 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(components: ComponentsDep) -> JSONResponse:
+async def readyz(
+    indexes: IndexesDep,
+    redis_ok: RedisProbeDep,
+    settings: SettingsDep,
+    llm: LLMDep,
+    experiments: ExperimentsDep,
+) -> JSONResponse:
     """200 when an index is loaded and verified and the models are loaded; Redis is reported
     (the service answers without it, degraded), as is the last failed reload."""
-    state = components.indexes.current
-    redis_up = await components.redis_ok()
-    holder = components.indexes
+    state = indexes.current
+    redis_up = await redis_ok()
     body: dict[str, Any] = {
         "ready": state is not None,
         "index": None
         if state is None
         else {"version": state.version, "verified": True, "age_s": round(state.age_s(), 1)},
         "models": {
-            "embed": components.settings.embedding_model,
-            "llm": components.llm.model_id,
-            "llm_ready": components.llm.ready(),
+            "embed": settings.embedding_model,
+            "llm": llm.model_id,
+            "llm_ready": llm.ready(),
         },
         "redis": "up" if redis_up else "down",
-        "variants": dict(components.experiments.router.weights()),
+        "variants": dict(experiments.router.weights()),
     }
-    if holder.last_error:
-        body["reload_error"] = {"version": holder.last_error_version, "error": holder.last_error}
+    if indexes.last_error:
+        body["reload_error"] = {"version": indexes.last_error_version, "error": indexes.last_error}
     if state is None:
         body["message"] = "no index version is loaded"
     return JSONResponse(body, status_code=200 if state is not None else 503)
 
 
 @router.get("/metrics")
-async def metrics(components: ComponentsDep) -> Response:
-    m = components.metrics
-    state = components.indexes.current
+async def metrics(
+    m: MetricsDep, indexes: IndexesDep, redis_ok: RedisProbeDep, redis: RedisDep
+) -> Response:
+    state = indexes.current
     m.set_index(state.version if state else None, state.age_s() if state else None)
-    if await components.redis_ok():
+    if await redis_ok():
         try:
             async with deadline():
-                raw = await components.redis.hgetall(FRESHNESS_KEY)
+                raw = await redis.hgetall(FRESHNESS_KEY)
             m.set_freshness(_numeric(raw))
         except (RedisError, OSError, TimeoutError) as exc:
             log.debug("freshness figures unavailable: %s", exc)
@@ -78,8 +92,8 @@ def _numeric(raw: dict[Any, Any]) -> dict[str, float]:
 
 
 @router.get("/v1/index")
-async def index(components: ComponentsDep) -> dict[str, Any]:
-    state = components.indexes.require()
+async def index(indexes: IndexesDep) -> dict[str, Any]:
+    state = indexes.require()
     if state is None:
         raise NoIndexError("no index version is loaded")
     return {

@@ -14,31 +14,35 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from online.answers import AnswerRequest, AnswerResult, new_query_id
+from online.api.deps import ExperimentsDep, PipelineDep, RedisDep, SettingsDep
 from online.api.fastpath import SCOPE_KEY
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import QueryBody
-from online.components import Components
 from online.errors import CacheUnavailableError, InvalidInputError
 from online.experiments import VARIANT_HEADER
+from online.experiments.service import Experiments
 from online.pipeline import Answering, StreamEvent
 from online.refine.jobs import RefineJob, enqueue
+from online.settings import OnlineSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["query"])
 
 
 def to_request(
-    body: QueryBody, components: Components, *, variant_header: str | None = None
+    body: QueryBody,
+    settings: OnlineSettings,
+    experiments: Experiments,
+    *,
+    variant_header: str | None = None,
 ) -> AnswerRequest:
-    limit = components.settings.max_question_chars
+    limit = settings.max_question_chars
     if len(body.question) > limit:
         raise InvalidInputError(
             "question", f"is {len(body.question)} characters, the cap is {limit}"
         )
     query_id = new_query_id()
-    variant = components.experiments.assign(
-        user_id=body.user_id, header=variant_header, query_id=query_id
-    )
+    variant = experiments.assign(user_id=body.user_id, header=variant_header, query_id=query_id)
     return AnswerRequest(
         question=body.question.strip(),
         top_k=body.top_k,
@@ -49,7 +53,7 @@ def to_request(
 
 
 async def _refine(
-    components: Components, result: AnswerResult, user_id: str | None
+    redis: Any, settings: OnlineSettings, result: AnswerResult, user_id: str | None
 ) -> dict[str, Any]:
     job = RefineJob(
         query_id=result.query_id,
@@ -60,10 +64,10 @@ async def _refine(
     )
     try:
         status = await enqueue(
-            components.redis,
+            redis,
             job,
-            ttl_s=components.settings.refine_job_ttl_s,
-            maxlen=components.settings.refine_stream_maxlen,
+            ttl_s=settings.refine_job_ttl_s,
+            maxlen=settings.refine_stream_maxlen,
         )
     except CacheUnavailableError as exc:
         log.warning("refinement not queued: %s", exc)
@@ -74,20 +78,18 @@ async def _refine(
 @dataclass(frozen=True)
 class QueryCall:
     body: QueryBody
-    components: Components
     variant_header: str | None
     #: the request as the fast path began it (its exact lookup done and missed), if it did
     begun: Answering | None = None
 
 
 async def read_query(http: Request) -> QueryCall:
-    """The validated body and the service's components, in one dependency.
+    """The validated body, the variant header and the fast path's lookup, in one dependency.
 
     The body is validated by pydantic straight from the bytes: the same model and the same 422s as
     a ``body: QueryBody`` parameter, without FastAPI's generic body machinery (decode, validate,
     wrap errors) and a second dependency, which were a large share of the cache-hit path's time.
     """
-    components: Components = http.app.state.components
     try:
         raw = await http.body()
     except ClientDisconnect:
@@ -99,7 +101,7 @@ async def read_query(http: Request) -> QueryCall:
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)],
             body=raw,
         ) from None
-    return QueryCall(body, components, http.headers.get(VARIANT_HEADER), http.scope.get(SCOPE_KEY))
+    return QueryCall(body, http.headers.get(VARIANT_HEADER), http.scope.get(SCOPE_KEY))
 
 
 QueryCallDep = Annotated[QueryCall, Depends(read_query)]
@@ -112,18 +114,27 @@ _BODY_SCHEMA = {
 
 
 @router.post("/v1/query", response_model=None, openapi_extra=_BODY_SCHEMA)
-async def query(call: QueryCallDep) -> Response:
-    body, components = call.body, call.components
+async def query(
+    call: QueryCallDep,
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    experiments: ExperimentsDep,
+    redis: RedisDep,
+) -> Response:
+    body = call.body
     begun = call.begun if not body.stream and not body.refine else None
     if begun is not None:
         request = begun.request
     else:
-        request = to_request(body, components, variant_header=call.variant_header)
-    pipeline = components.pipeline
+        request = to_request(body, settings, experiments, variant_header=call.variant_header)
     headers = {VARIANT_HEADER: request.variant}
     if not body.stream:
         result = await pipeline.answer(request, begun=begun)
-        extra = {"refine": await _refine(components, result, body.user_id)} if body.refine else None
+        extra = (
+            {"refine": await _refine(redis, settings, result, body.user_id)}
+            if body.refine
+            else None
+        )
         return Response(result.to_json(extra), media_type="application/json", headers=headers)
     events = pipeline.stream(request)
     first = await anext(events)  # errors before the first event (no index, queue full) → JSON
@@ -136,7 +147,7 @@ async def query(call: QueryCallDep) -> Response:
             elif event.result is not None:
                 extra = None
                 if body.refine:
-                    extra = {"refine": await _refine(components, event.result, body.user_id)}
+                    extra = {"refine": await _refine(redis, settings, event.result, body.user_id)}
                 yield b"event: final\ndata: " + event.result.to_json(extra) + b"\n\n"
             event = await anext(events, None)
 
