@@ -103,10 +103,10 @@ def demo(
         console.print("[red]quality gate refused the publish; stopping[/red]")
         raise typer.Exit(1)
 
-    from batch.index.publish import publish
+    from batch.index.publish import publish_version
 
     _step(6, "publish")
-    live = publish(manifest.index_version, settings=settings)
+    live = publish_version(manifest.index_version, settings=settings).manifest
     console.print(f"live version: {live.index_version}")
 
     _step(7, "warm the hot-answer cache")

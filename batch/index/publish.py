@@ -122,11 +122,6 @@ def publish_version(
     return PublishOutcome(manifest, previous, redis_ok, removed)
 
 
-def publish(version: str, *, settings: BatchSettings, force: bool = False) -> IndexManifest:
-    """Atomically make ``version`` the live index (see :func:`publish_version`)."""
-    return publish_version(version, settings=settings, force=force).manifest
-
-
 def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> PublishOutcome:
     """Move the live pointer back to the version that was live before the current one."""
     indexes_dir = settings.indexes_dir
@@ -142,10 +137,6 @@ def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> Pu
     log.info("rolled back live=%s from=%s", target, live)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
     return PublishOutcome(manifest, live, redis_ok)
-
-
-def rollback(*, settings: BatchSettings) -> IndexManifest:
-    return rollback_version(settings=settings).manifest
 
 
 def _protected(indexes_dir: Path) -> set[str]:

@@ -109,12 +109,12 @@ def test_no_live_index_is_a_breach(batch_settings: BatchSettings, redis_client: 
 
 @pytest.mark.integration
 def test_figures_against_live_index(batch_settings: BatchSettings, redis_client: Any) -> None:
-    from batch.index.publish import publish
+    from batch.index.publish import publish_version
 
     s = batch_settings
     write_snapshot(s, D1, {"a": "Alpha text one.", "b": "Beta text two."})
     live = write_version(s, D1)
-    publish(live, settings=s)
+    publish_version(live, settings=s)
     # the next day's snapshot: a unchanged, b changed, c new
     write_snapshot(s, D2, {"a": "Alpha text one.", "b": "Beta text, revised.", "c": "Gamma."})
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 
 from batch.cache_carry import carry_over, copy_ttl_ms
 from batch.hot_answers import HotAnswersError, warm_cache
-from batch.index.publish import publish
+from batch.index.publish import publish_version
 from batch.settings import BatchSettings
 from core.answering import Answerer
 from core.bootstrap import answer_config
@@ -123,7 +123,7 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
 ) -> None:
     day = datetime.now(UTC).date()
     version = _build(settings, DOCS, day)
-    publish(version, settings=settings)
+    publish_version(version, settings=settings)
     for q in ["What is the capital of France?"] * 3 + ["Which river flows north?"]:
         _log_question(redis_client, q, day)
     seeds = tmp_path / "seeds.txt"
@@ -168,7 +168,7 @@ def test_warm_closes_the_client_and_llm_it_created(
     import batch.hot_answers as hot
 
     day = datetime.now(UTC).date()
-    publish(_build(settings, DOCS, day), settings=settings)
+    publish_version(_build(settings, DOCS, day), settings=settings)
     made: list[ClosingRedis] = []
     real_from_url = redis.Redis.from_url
 
@@ -264,7 +264,7 @@ def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
 ) -> None:
     day = datetime.now(UTC).date()
     v1 = _build(settings, DOCS, day)
-    publish(v1, settings=settings)
+    publish_version(v1, settings=settings)
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("What is the capital of France?\nHow high is Mount Everest?\n")
     warm_cache(

@@ -15,7 +15,7 @@ import pytest
 from batch.index import IndexBuildError, PublishError, store
 from batch.index.build import build_index
 from batch.index.gate import check_gate, decide
-from batch.index.publish import list_versions, publish, publish_version, rollback
+from batch.index.publish import list_versions, publish_version, rollback_version
 from batch.labelled import SquadParagraph, iter_squad_paragraphs, read_squad
 from batch.settings import BatchSettings
 from core.index import load_index, read_live_version
@@ -175,7 +175,7 @@ def test_gate_records_figures_then_publish_and_rollback(
     pubsub = redis_client.pubsub()
     pubsub.subscribe(LIVE_CHANNEL)
     assert pubsub.get_message(timeout=1)["type"] == "subscribe"
-    publish(good.index_version, settings=settings)
+    publish_version(good.index_version, settings=settings)
     assert read_live_version(settings.indexes_dir) == good.index_version
     live = IndexManifest.parse(redis_client.get(LIVE_MANIFEST_KEY))
     assert live.index_version == good.index_version
@@ -190,20 +190,20 @@ def test_gate_records_figures_then_publish_and_rollback(
     assert not refused.passed
     assert refused.live_recall_at_5 == pytest.approx(decision.result.recall_at_5)
     with pytest.raises(PublishError, match="quality gate"):
-        publish(bad.index_version, settings=settings)
+        publish_version(bad.index_version, settings=settings)
     assert read_live_version(settings.indexes_dir) == good.index_version
 
     forced = publish_version(bad.index_version, settings=settings, force=True)
     assert forced.previous == good.index_version
     assert read_live_version(settings.indexes_dir) == bad.index_version
-    back = rollback(settings=settings)
+    back = rollback_version(settings=settings).manifest
     assert back.index_version == good.index_version
     assert read_live_version(settings.indexes_dir) == good.index_version
     assert IndexManifest.parse(redis_client.get(LIVE_MANIFEST_KEY)).index_version == (
         good.index_version
     )
     with pytest.raises(PublishError, match="no version was live before"):
-        rollback(settings=settings)
+        rollback_version(settings=settings)
     # a live version's manifest is frozen: the gate no longer rewrites it
     before = (settings.indexes_dir / good.index_version / MANIFEST_FILE).read_bytes()
     again = check_gate(good.index_version, settings=settings, labelled=gold)
@@ -218,7 +218,7 @@ def test_publish_refuses_a_tampered_version(settings: BatchSettings, corpus: Any
     data[-1] ^= 0x01
     faiss_file.write_bytes(bytes(data))
     with pytest.raises(PublishError, match="sha256"):
-        publish(m.index_version, settings=settings)
+        publish_version(m.index_version, settings=settings)
     assert read_live_version(settings.indexes_dir) is None
 
 
@@ -226,7 +226,7 @@ def test_crash_during_publish_leaves_live_intact(
     settings: BatchSettings, corpus: Any, redis_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _build(settings, corpus, 30, day=1)
-    publish(first.index_version, settings=settings)
+    publish_version(first.index_version, settings=settings)
     second = _build(settings, corpus, 20, day=2)  # built, then the run dies before publish
     assert read_live_version(settings.indexes_dir) == first.index_version
 
@@ -235,7 +235,7 @@ def test_crash_during_publish_leaves_live_intact(
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="killed"):
-        publish(second.index_version, settings=settings)
+        publish_version(second.index_version, settings=settings)
     monkeypatch.undo()
     assert read_live_version(settings.indexes_dir) == first.index_version
     # the dead publish never made it live: the gate may still record its figures
@@ -263,7 +263,7 @@ def test_retention_keeps_n_plus_live_and_previous(
     settings: BatchSettings, corpus: Any, redis_client: Any
 ) -> None:
     versions = [_build(settings, corpus, 10 + i, day=1 + i).index_version for i in range(5)]
-    publish(versions[0], settings=settings)  # the oldest version goes live
+    publish_version(versions[0], settings=settings)  # the oldest version goes live
     kept = {i.version for i in list_versions(settings=settings)}
     assert kept == {versions[0], versions[3], versions[4]}  # 2 newest + live
     outcome = publish_version(versions[4], settings=settings)

@@ -30,14 +30,14 @@ def test_fails_when_stale_then_passes_after_publish(
     from airflow.dag_processing.dagbag import DagBag
 
     from batch.freshness import DAG_SUCCESS_KEY
-    from batch.index.publish import publish
+    from batch.index.publish import publish_version
     from batch.settings import BatchSettings
     from shared_schemas.layout import FRESHNESS_KEY
 
     monkeypatch.setenv("TANDEM_ALERTS__WEBHOOK_URL", webhook)
     settings = BatchSettings()
     write_snapshot(settings, date(2026, 3, 1), DOCS)
-    publish(write_version(settings, date(2026, 3, 1)), settings=settings)
+    publish_version(write_version(settings, date(2026, 3, 1)), settings=settings)
     dag = DagBag(dag_folder=str(DAGS_DIR)).dags["tandem_freshness"]
 
     # three and a half days later the live data is 60 h old: over the 36 h threshold
@@ -52,7 +52,7 @@ def test_fails_when_stale_then_passes_after_publish(
 
     # the index of 2026-03-03 (data up to 03-04 00:00) is published: the next check passes
     write_snapshot(settings, date(2026, 3, 3), DOCS)
-    publish(write_version(settings, date(2026, 3, 3)), settings=settings)
+    publish_version(write_version(settings, date(2026, 3, 3)), settings=settings)
     passed = dag.test(logical_date=datetime(2026, 3, 4, 12, 15, tzinfo=UTC))
     assert str(passed.state) == "success", _states(passed)
     assert redis_client.hget(FRESHNESS_KEY, "live_index_age_h") == b"12.25"
