@@ -120,10 +120,12 @@ def test_warm_refine_and_live_store_identical_entries(
     components = build_components(online, encoder=encoder, llm=llm)
     with TestClient(create_app(online, components=components)) as client:
         body = client.post("/v1/query", json={"question": QUESTION}).json()
-    assert body["cache"] == "miss" and body["index_version"] == published
+    assert body["cache"] == "miss"
+    assert body["index_version"] == published
     scope = build_answerer(online, encoder=encoder, llm=llm).scope(published)
     live = store.get(scope, qhash)
-    assert live is not None and live.origin == "live"
+    assert live is not None
+    assert live.origin == "live"
     store.purge(scope)
 
     seeds = tmp_path / "seeds.txt"
@@ -137,7 +139,8 @@ def test_warm_refine_and_live_store_identical_entries(
         redis_client=redis_client,
     )
     warmed = store.get(scope, qhash)
-    assert warmed is not None and warmed.origin == "batch"
+    assert warmed is not None
+    assert warmed.origin == "batch"
     store.purge(scope)
 
     ensure_group(redis_client)
@@ -146,7 +149,9 @@ def test_warm_refine_and_live_store_identical_entries(
     worker = RefineWorker(settings=online, redis=redis_client, answerer=answerer, consumer="t")
     assert worker.run(max_jobs=1).done == 1
     refined = store.get(scope, qhash)
-    assert refined is not None and refined.origin == "refined"
+    assert refined is not None
+    assert refined.origin == "refined"
 
     assert _comparable(live) == _comparable(warmed) == _comparable(refined)
-    assert live.answer.startswith("answer-") and len(live.cited) == 2
+    assert live.answer.startswith("answer-")
+    assert len(live.cited) == 2

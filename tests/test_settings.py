@@ -25,9 +25,11 @@ def test_env_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("TANDEM_TOP_K", "9")
     monkeypatch.setenv("TANDEM_CHUNK_TOKENS", "128")
     b, o = BatchSettings(), OnlineSettings()
-    assert b.data_dir == tmp_path and o.data_dir == tmp_path
+    assert b.data_dir == tmp_path
+    assert o.data_dir == tmp_path
     assert b.redis_url == o.redis_url == "redis://10.0.0.1:6380/2"
-    assert o.top_k == 9 and b.chunk_tokens == 128
+    assert o.top_k == 9
+    assert b.chunk_tokens == 128
     assert b.indexes_dir == tmp_path / "indexes"
 
 
@@ -78,7 +80,8 @@ def test_openai_backend_needs_its_url_by_type(monkeypatch: pytest.MonkeyPatch) -
         BatchSettings()
     monkeypatch.setenv("TANDEM_LLM_URL", "http://127.0.0.1:8081/v1")
     config = BatchSettings().llm_config()
-    assert isinstance(config, OpenAILLMConfig) and config.url == "http://127.0.0.1:8081/v1"
+    assert isinstance(config, OpenAILLMConfig)
+    assert config.url == "http://127.0.0.1:8081/v1"
     monkeypatch.setenv("TANDEM_LLM_BACKEND", "local")
     assert isinstance(BatchSettings().llm_config(), LocalLLMConfig)
     with pytest.raises(ValidationError, match="url"):
@@ -120,6 +123,7 @@ def test_get_settings_is_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("TANDEM_DAG_RETRIES", "3")
     first = get_settings()
     monkeypatch.setenv("TANDEM_DAG_RETRIES", "5")
-    assert get_settings() is first and first.dag_retries == 3
+    assert get_settings() is first
+    assert first.dag_retries == 3
     get_settings.cache_clear()
     assert get_settings().dag_retries == 5

@@ -72,7 +72,8 @@ def test_one_normalised_vector_per_chunk(first_run: FirstRun) -> None:
     assert store.existing_ids() == set(first_run.chunk_ids)
     ids, matrix = store.load(first_run.chunk_ids)
     assert ids == first_run.chunk_ids
-    assert matrix.shape == (len(ids), 384) and matrix.dtype == np.float32
+    assert matrix.shape == (len(ids), 384)
+    assert matrix.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)
     assert len({row.tobytes() for row in matrix}) == len(ids)  # distinct texts, distinct vectors
 
@@ -117,9 +118,11 @@ def test_changed_document_reembeds_only_its_chunks(
     assert report.already_embedded == len(day2) - len(new_ids)
     assert set(report.model_loads.values()) == {1}  # workers reused: still one load each
     ids, matrix = EmbeddingStore.for_settings(settings).load(list(day2))
-    assert ids == list(day2) and matrix.shape == (len(day2), 384)
+    assert ids == list(day2)
+    assert matrix.shape == (len(day2), 384)
     dropped = {c for c, d in first_run.doc_of.items() if d == CHANGED_DOC} - set(day2)
-    assert dropped and not dropped & set(ids)  # the old text's chunks are not in day 2's set
+    assert dropped
+    assert not dropped & set(ids)
 
 
 def test_spark_job_main(
@@ -133,7 +136,8 @@ def test_spark_job_main(
     try:
         assert spark_job.main(["--date", DAY1.isoformat()]) == 0  # nothing new: no Spark start
         printed = json.loads(capsys.readouterr().out)
-        assert printed["embedded"] == 0 and printed["already_embedded"] == len(first_run.chunk_ids)
+        assert printed["embedded"] == 0
+        assert printed["already_embedded"] == len(first_run.chunk_ids)
         assert spark_job.main(["--date", DAY3.isoformat()]) == 1
         assert "no snapshot for 2024-04-03" in capsys.readouterr().err
     finally:
@@ -152,7 +156,8 @@ def test_encode_frame_without_spark() -> None:
     assert list(out.columns) == ["chunk_id", "vector"]
     assert out["chunk_id"].tolist() == ["x", "y"]
     vecs = np.stack(out["vector"].to_list())
-    assert vecs.shape == (2, 384) and vecs.dtype == np.float32
+    assert vecs.shape == (2, 384)
+    assert vecs.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
 
 

@@ -35,7 +35,9 @@ def test_append_existing_and_load_in_requested_order(tmp_path: Path) -> None:
     t2, v2 = _table(["d"], seed=2)
     p1 = store.append(t1, run="20240101-x", dimension=DIM)
     p2 = store.append(t2, run="20240101-x", dimension=DIM)  # same run name: a fresh file
-    assert p1 is not None and p2 is not None and p1 != p2
+    assert p1 is not None
+    assert p2 is not None
+    assert p1 != p2
     assert [p.name for p in store.part_files()] == [
         "part-20240101-x.1.parquet",
         "part-20240101-x.parquet",
@@ -44,7 +46,8 @@ def test_append_existing_and_load_in_requested_order(tmp_path: Path) -> None:
 
     ids, matrix = store.load(["d", "a", "c"])
     assert ids == ["d", "a", "c"]
-    assert matrix.dtype == np.float32 and matrix.shape == (3, DIM)
+    assert matrix.dtype == np.float32
+    assert matrix.shape == (3, DIM)
     np.testing.assert_array_equal(matrix, np.stack([v2[0], v1[0], v1[2]]))
     schema = pq.read_schema(p1)
     assert schema.field("vector").type == pa.list_(pa.float32())
@@ -57,7 +60,8 @@ def test_load_missing_ids(tmp_path: Path) -> None:
     with pytest.raises(EmbedError, match="1 chunk"):
         store.load(["a", "zz"])
     ids, matrix = store.load(["zz", "a"], allow_missing=True)
-    assert ids == ["a"] and matrix.shape == (1, DIM)
+    assert ids == ["a"]
+    assert matrix.shape == (1, DIM)
 
 
 def test_append_refuses_wrong_dimension_and_leaves_nothing(tmp_path: Path) -> None:

@@ -88,7 +88,8 @@ def test_eval_publish_list_rollback_cli(
 ) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["eval", str(squad_slice), "--json"])
-    assert res.exit_code == 1 and "no live index" in res.output
+    assert res.exit_code == 1
+    assert "no live index" in res.output
 
     v1 = _build(settings, squad_slice, N_PARAS, 1)
     res = runner.invoke(app, ["index", "publish", v1, "--labelled", str(squad_slice)])

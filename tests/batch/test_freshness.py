@@ -127,7 +127,8 @@ def test_figures_against_live_index(batch_settings: BatchSettings, redis_client:
 
     report = compute_freshness(settings=s, now=now, client=redis_client)
 
-    assert report.live_version == live and report.live_snapshot == "2026-03-01"
+    assert report.live_version == live
+    assert report.live_snapshot == "2026-03-01"
     assert report.live_index_age_h == 12.0  # data of 2026-03-01 ends at 03-02 00:00
     assert report.newest_snapshot == "2026-03-02"
     assert (report.new_documents, report.unindexed_chunks) == (2, 2)
@@ -153,7 +154,8 @@ def test_unreadable_dag_success_time_is_skipped(
     )
     report = compute_freshness(settings=batch_settings, now=now, client=redis_client)
     assert report.dag_success_age_h == {"tandem_index": 2.0}
-    assert "broken" in caplog.text and "unreadable" in caplog.text
+    assert "broken" in caplog.text
+    assert "unreadable" in caplog.text
     # the next success of that DAG replaces the unreadable time
     record_dag_success("broken", now, settings=batch_settings, client=redis_client)
     assert redis_client.hget(DAG_SUCCESS_KEY, "broken").decode() == now.isoformat()
@@ -207,5 +209,6 @@ def test_failure_callback_posts_reason(webhook: str, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TANDEM_ALERTS__WEBHOOK_URL", webhook)
     on_failure_callback({"ti": Ti(), "exception": FreshnessBreach(["x=2 exceeds threshold 1"])})
     (sent,) = WebhookSink.received
-    assert sent["dag_id"] == "tandem_freshness" and sent["task_id"] == "check_freshness"
+    assert sent["dag_id"] == "tandem_freshness"
+    assert sent["task_id"] == "check_freshness"
     assert "x=2 exceeds threshold 1" in sent["text"]

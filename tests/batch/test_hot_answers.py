@@ -139,12 +139,16 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
     assert (report.mined, report.seeds, report.written) == (2, 2, 3)  # one seed duplicates
     cache = RedisAnswerCache(redis_client)
     entry = cache.get(answerer.scope(version), question_key_hash("What is the capital of France?"))
-    assert entry is not None and entry.origin == "batch"
-    assert entry.index_version == version and entry.llm_model == "echo-llm"
+    assert entry is not None
+    assert entry.origin == "batch"
+    assert entry.index_version == version
+    assert entry.llm_model == "echo-llm"
     assert entry.cited[0].doc_id == "paris"
     key = answerer.scope(version).key(entry.normalized_key)
     assert 0 < redis_client.ttl(key) <= settings.cache_ttl_s
-    assert version in key and "echo-llm" in key and "p1" in key
+    assert version in key
+    assert "echo-llm" in key
+    assert "p1" in key
 
     again = warm_cache(
         settings=settings,
@@ -245,7 +249,8 @@ def test_carry_never_copies_without_expiry(redis_client: Any) -> None:
     assert 0 < pttl("with ttl") <= 30_000
     assert 90_000 < pttl("no ttl, expires_at") <= 100_000
     assert 0 < pttl("no ttl, no expires_at") <= 50_000
-    assert pttl("no ttl, already expired") == -2 and pttl("vanishes") == -2
+    assert pttl("no ttl, already expired") == -2
+    assert pttl("vanishes") == -2
 
 
 def test_copy_ttl_rule() -> None:
@@ -296,7 +301,8 @@ def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
     cache = RedisAnswerCache(redis_client)
     new_scope: CacheScope = answerer.scope(v2)
     moved = cache.get(new_scope, question_key_hash("How high is Mount Everest?"))
-    assert moved is not None and moved.index_version == v2
+    assert moved is not None
+    assert moved.index_version == v2
     assert cache.get(new_scope, question_key_hash("What is the capital of France?")) is None
     # the live version's entries stay for a rollback
     assert cache.get(answerer.scope(v1), question_key_hash("What is the capital of France?"))

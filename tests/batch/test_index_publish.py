@@ -166,7 +166,8 @@ def test_gate_records_figures_then_publish_and_rollback(
     gold = _labelled(tmp_path, corpus)
     good = _build(settings, corpus, 30, day=1)
     decision = check_gate(good.index_version, settings=settings, labelled=gold)
-    assert decision.passed and decision.recorded
+    assert decision.passed
+    assert decision.recorded
     gated = store.load_manifest(settings.indexes_dir, good.index_version)
     assert gated.quality.recall_at_5 == pytest.approx(decision.result.recall_at_5)
     assert gated.quality.gate_passed is True
@@ -181,7 +182,8 @@ def test_gate_records_figures_then_publish_and_rollback(
     assert live.index_version == good.index_version
     assert live.quality.gate_passed is True
     msg = pubsub.get_message(timeout=2)
-    assert msg is not None and msg["data"] == good.index_version.encode()
+    assert msg is not None
+    assert msg["data"] == good.index_version.encode()
     pubsub.close()
 
     # a smaller index misses the gold paragraphs of half the questions: the gate refuses it
@@ -270,4 +272,5 @@ def test_retention_keeps_n_plus_live_and_previous(
     assert outcome.previous == versions[0]
     infos = {i.version: i for i in list_versions(settings=settings)}
     assert set(infos) == {versions[0], versions[3], versions[4]}  # previous live kept
-    assert infos[versions[4]].live and infos[versions[0]].previous
+    assert infos[versions[4]].live
+    assert infos[versions[0]].previous

@@ -246,7 +246,8 @@ def test_squad_ingest_and_labelled_set_share_doc_ids(
     stored = set(pq.read_table(report.snapshot_path / DOCUMENTS_FILE)["doc_id"].to_pylist())
     gold = {d for q in read_labelled(squad_slice_file) for d in q.relevant_doc_ids}
     paragraphs = {p.doc_id for p in iter_squad_paragraphs(read_squad(squad_slice_file))}
-    assert gold and gold <= stored == paragraphs
+    assert gold
+    assert gold <= stored == paragraphs
 
 
 def test_squad_bad_paragraph_is_skipped_bad_article_names_the_file(
@@ -257,7 +258,8 @@ def test_squad_bad_paragraph_is_skipped_bad_article_names_the_file(
     src = tmp_path / "squad.json"
     src.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [good, {"qas": []}]}]}))
     report = ingest(src, run_date=DAY, settings=settings)
-    assert report.documents_written == 1 and report.skipped == {"invalid_record": 1}
+    assert report.documents_written == 1
+    assert report.skipped == {"invalid_record": 1}
     assert [q.question for q in read_labelled(src)] == ["Fine?"]
     src.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [good]}, {"title": "U"}]}))
     with pytest.raises(IngestError, match=r"squad\.json: article 1 has no 'paragraphs' list"):

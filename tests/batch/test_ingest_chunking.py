@@ -33,7 +33,8 @@ def test_windows_respect_size_and_overlap(chunker: Chunker, long_doc: Document) 
     spans = chunker.spans(long_doc.text)
     n = len(_ids(chunker, long_doc.text))
     assert n > 5 * SIZE
-    assert spans[0].start == 0 and spans[-1].end == n
+    assert spans[0].start == 0
+    assert spans[-1].end == n
     assert all(s.n_tokens <= SIZE for s in spans)
     for prev, cur in itertools.pairwise(spans):
         assert prev.start < cur.start  # progress
@@ -95,5 +96,5 @@ def _all_windows(n: int, size: int, overlap: int) -> Iterator[tuple[int, int]]:
 def test_window_bounds_exact_when_every_token_starts_a_word() -> None:
     assert list(_all_windows(10, 4, 1)) == [(0, 4), (3, 7), (6, 10)]
     assert list(_all_windows(0, 4, 1)) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="overlap < size"):
         window_bounds([True], 4, 4)

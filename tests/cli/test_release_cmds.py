@@ -80,7 +80,8 @@ def test_switch_flips_both_services_and_records_the_previous_colour(manifest: Pa
     assert _selectors(manifest) == {"tandem-online": "green", "tandem-online-preview": "blue"}
     assert live_track(manifest) == ("green", "blue")
     text = manifest.read_text()
-    assert text.startswith("# Blue-green Services") and "2024-05-01T00:00:00+00:00" in text
+    assert text.startswith("# Blue-green Services")
+    assert "2024-05-01T00:00:00+00:00" in text
     back = rollback_manifest(manifest)
     assert (back.previous, back.live) == ("green", "blue")
     assert live_track(manifest) == ("blue", "green")  # a second rollback flips forward again
@@ -89,7 +90,8 @@ def test_switch_flips_both_services_and_records_the_previous_colour(manifest: Pa
 def test_switch_to_the_live_colour_changes_nothing(manifest: Path) -> None:
     before = manifest.read_text()
     res = switch_manifest(manifest, to="blue")
-    assert not res.changed and manifest.read_text() == before
+    assert not res.changed
+    assert manifest.read_text() == before
 
 
 def test_rollback_without_history_and_bad_manifests(manifest: Path, tmp_path: Path) -> None:
@@ -118,19 +120,25 @@ def test_cli_switch_rollback_status(manifest: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(app, ["release", "switch"])
     assert out.exit_code == 0, out.output
-    assert "live blue -> green" in _text(out) and "no kube context" in _text(out)
+    assert "live blue -> green" in _text(out)
+    assert "no kube context" in _text(out)
     out = runner.invoke(app, ["release", "status"])
-    assert out.exit_code == 0 and "live: green" in out.output and "previous: blue" in out.output
+    assert out.exit_code == 0
+    assert "live: green" in out.output
+    assert "previous: blue" in out.output
     out = runner.invoke(app, ["release", "rollback"])
-    assert out.exit_code == 0 and "rolled back: live green -> blue" in _text(out)
+    assert out.exit_code == 0
+    assert "rolled back: live green -> blue" in _text(out)
     assert _selectors(manifest)["tandem-online"] == "blue"
     out = runner.invoke(app, ["release", "switch", "--to", "purple"])
-    assert out.exit_code == 1 and "blue or green" in _text(out)
+    assert out.exit_code == 1
+    assert "blue or green" in _text(out)
 
 
 def test_cli_rollback_without_history_fails_cleanly(manifest: Path) -> None:
     out = CliRunner().invoke(app, ["release", "rollback"])
-    assert out.exit_code == 1 and "no previous colour" in _text(out)
+    assert out.exit_code == 1
+    assert "no previous colour" in _text(out)
 
 
 def _fake_kubectl(tmp_path: Path, cluster_live: str, cluster_prev: str | None) -> Path:
@@ -179,7 +187,8 @@ def test_cli_with_a_kube_context_follows_the_cluster_and_applies(
     out = CliRunner().invoke(app, ["release", "switch"])
     assert out.exit_code == 0, out.output
     # the file said blue, the cluster serves green: the switch goes green -> blue
-    assert "live green -> blue" in _text(out) and "applied to context prod" in _text(out)
+    assert "live green -> blue" in _text(out)
+    assert "applied to context prod" in _text(out)
     calls = log.read_text().splitlines()
     assert calls[0].startswith("--context prod --namespace tandem get service tandem-online")
     assert "rollout status deployment/tandem-online-blue" in calls[1]
@@ -192,7 +201,8 @@ def test_cli_with_a_kube_context_reports_kubectl_missing(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no kubectl anywhere
     out = CliRunner().invoke(app, ["release", "switch", "--context", "prod"])
-    assert out.exit_code == 1 and "kubectl is not on PATH" in _text(out)
+    assert out.exit_code == 1
+    assert "kubectl is not on PATH" in _text(out)
 
 
 T0 = datetime.now(UTC) - timedelta(minutes=30)
@@ -230,20 +240,24 @@ def test_ab_report_reads_the_streams(data_dir: Path, redis_client: Any) -> None:
     out = CliRunner().invoke(app, ["ab", "report", "--json", "--bootstrap", "200"])
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
-    assert report["baseline"] == "default" and report["skipped"] == {"querylog": 2, "feedback": 0}
+    assert report["baseline"] == "default"
+    assert report["skipped"] == {"querylog": 2, "feedback": 0}
     by_name = {v["variant"]: v for v in report["variants"]}
     assert by_name["default"]["cache_hit"]["value"] == 0.5
     assert by_name["canary"]["error"]["value"] == 0.1
     assert by_name["canary"]["positive_feedback"]["value"] == 0.25  # joined by query id
     tests = {c["metric"]: c for c in by_name["canary"]["vs_baseline"]}
-    assert tests["cache_hit_rate"]["p_value"] < 1e-6 and tests["latency"]["p_value"] < 1e-6
+    assert tests["cache_hit_rate"]["p_value"] < 1e-6
+    assert tests["latency"]["p_value"] < 1e-6
 
     table = CliRunner().invoke(app, ["ab", "report", "--bootstrap", "100", "--since-hours", "2"])
     assert table.exit_code == 0, table.output
-    assert "canary" in table.output and "mann-whitney" in table.output
+    assert "canary" in table.output
+    assert "mann-whitney" in table.output
 
 
 @pytest.mark.integration
 def test_ab_report_with_empty_streams_fails_cleanly(data_dir: Path, redis_client: Any) -> None:
     out = CliRunner().invoke(app, ["ab", "report"])
-    assert out.exit_code == 1 and "no query-log events" in _text(out)
+    assert out.exit_code == 1
+    assert "no query-log events" in _text(out)

@@ -60,7 +60,8 @@ class AnswerStoreContract:
         store.put(entry("q", answer="first"), ttl_s=600)
         store.put(entry("q", answer="second"), ttl_s=600)
         got = store.get(SCOPE, question_key_hash("q"))
-        assert got is not None and got.answer == "second"
+        assert got is not None
+        assert got.answer == "second"
 
     def test_purge_one_scope_then_all(self, store: AnswerStore) -> None:
         store.put(entry("a"), np.ones(4, dtype=np.float32), ttl_s=600)

@@ -22,7 +22,8 @@ class TextEncoderContract:
 
     def test_one_unit_float32_row_per_text(self, encoder: TextEncoder) -> None:
         out = encoder.encode(TEXTS)
-        assert out.shape == (3, encoder.dimension) and out.dtype == np.float32
+        assert out.shape == (3, encoder.dimension)
+        assert out.dtype == np.float32
         assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-4)
 
     def test_same_text_same_vector_other_text_other_vector(self, encoder: TextEncoder) -> None:

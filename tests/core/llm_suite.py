@@ -19,13 +19,16 @@ class LLMBackendContract:
 
     def test_is_an_llm_backend(self, llm: LLMBackend) -> None:
         assert isinstance(llm, LLMBackend)
-        assert isinstance(llm.model_id, str) and llm.model_id
+        assert isinstance(llm.model_id, str)
+        assert llm.model_id
         assert llm.ready()
 
     def test_generate_is_non_empty_and_counts_tokens(self, llm: LLMBackend) -> None:
         stats = GenerationStats()
         text = llm.generate(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS, stats=stats)
-        assert isinstance(text, str) and text.strip() == text and text
+        assert isinstance(text, str)
+        assert text.strip() == text
+        assert text
         assert 0 <= stats.tokens <= self.MAX_NEW_TOKENS
         if self.COUNTS_TOKENS:
             assert stats.tokens > 0
@@ -33,5 +36,6 @@ class LLMBackendContract:
     def test_stream_gives_the_generated_text_in_pieces(self, llm: LLMBackend) -> None:
         whole = llm.generate(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS)
         pieces = list(llm.stream(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS))
-        assert pieces and all(isinstance(p, str) for p in pieces)
+        assert pieces
+        assert all(isinstance(p, str) for p in pieces)
         assert "".join(pieces).strip() == whole

@@ -67,7 +67,9 @@ class VectorIndexContract:
     def test_chunk_lookup(self, index: object) -> None:
         hits, _ = corpus()
         found = index.chunk(hits[1].chunk_id)  # type: ignore[attr-defined]
-        assert found is not None and found.doc_id == "berlin" and found.text == hits[1].text
+        assert found is not None
+        assert found.doc_id == "berlin"
+        assert found.text == hits[1].text
         assert index.chunk("no-such-chunk") is None  # type: ignore[attr-defined]
 
     def test_wrong_dimension_is_a_value_error(self, index: object) -> None:

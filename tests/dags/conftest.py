@@ -46,4 +46,4 @@ def airflow_db() -> Iterator[Path]:
         [str(airflow), "db", "migrate"], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    yield AIRFLOW_HOME
+    return AIRFLOW_HOME

@@ -27,7 +27,8 @@ def test_no_import_errors_and_exactly_the_expected_dags(dagbag: Any) -> None:
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED))
 def test_owner_retries_tags_docs(dagbag: Any, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
-    assert dag.doc_md and dag_id in dag.doc_md
+    assert dag.doc_md
+    assert dag_id in dag.doc_md
     assert "tandem" in dag.tags
     for task in dag.tasks:
         assert task.owner == "tandem", task.task_id

@@ -54,7 +54,8 @@ def test_publish_step_same_date_rebuild_older_date_and_redis_retry(
     # a same-date rebuild with other content replaces it
     write_snapshot(s, D1, {"a": "Alpha text one.", "b": "Beta text two."})
     rebuilt = write_version(s, D1)
-    assert rebuilt[:8] == first[:8] and rebuilt != first
+    assert rebuilt[:8] == first[:8]
+    assert rebuilt != first
     out = publish_step(rebuilt)
     assert (out["published"], out["moved"], out["live"]) == (True, True, rebuilt)
     assert read_live_version(s.indexes_dir) == rebuilt

@@ -78,7 +78,9 @@ def test_index_dag_end_to_end_and_rerun(env: dict[str, Any], indexed: dict[str, 
     dr = indexed["run"]
     data: Path = env["data"]
     live = read_live_version(data / "indexes")
-    assert live is not None and live.startswith("20260301-") and live == indexed["live"]
+    assert live is not None
+    assert live.startswith("20260301-")
+    assert live == indexed["live"]
     assert (data / "snapshots" / "2026-03-01" / "chunks.parquet").exists()
     assert env["redis"].get(LIVE_MANIFEST_KEY) is not None
     assert env["redis"].hget(DAG_SUCCESS_KEY, "tandem_index") is not None
@@ -101,7 +103,8 @@ def test_hot_answers_dag_warms_the_live_version(
     from shared_schemas.layout import QUERY_LOG_STREAM
 
     live = indexed["live"]
-    assert live is not None and read_live_version(env["data"] / "indexes") == live
+    assert live is not None
+    assert read_live_version(env["data"] / "indexes") == live
     client = env["redis"]
     day = datetime(2026, 3, 2, 9, tzinfo=UTC)
     questions = ["Which NFL team represented the AFC at Super Bowl 50?"] * 2 + ["Who won?"]
@@ -121,7 +124,8 @@ def test_hot_answers_dag_warms_the_live_version(
     dr = dag.test(logical_date=datetime(2026, 3, 2, tzinfo=UTC))
     assert str(dr.state) == "success", _states(dr)
     report = dr.get_task_instance("warm").xcom_pull(task_ids="warm")
-    assert report["index_version"] == live and report["mined"] == 2
+    assert report["index_version"] == live
+    assert report["mined"] == 2
     assert report["written"] + report["already_cached"] == 2
     keys = list(client.scan_iter(match=f"tandem:ans:*:{live}:*"))
     assert len(keys) >= 2

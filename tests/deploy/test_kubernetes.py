@@ -49,10 +49,12 @@ def _get(docs: list[Doc], kind: str, name: str) -> Doc:
 
 def _check_crd(doc: Doc) -> None:
     """A structural check of the custom resources we ship (fields their controllers need)."""
-    assert doc["metadata"].get("name") and doc["metadata"].get("namespace"), doc
+    assert doc["metadata"].get("name"), doc
+    assert doc["metadata"].get("namespace"), doc
     spec = doc["spec"]
     if doc["kind"] == "VerticalPodAutoscaler":
-        assert spec["targetRef"]["kind"] == "Deployment" and spec["targetRef"]["name"]
+        assert spec["targetRef"]["kind"] == "Deployment"
+        assert spec["targetRef"]["name"]
         assert spec["updatePolicy"]["updateMode"] == "Off", "VPA must only recommend"
     elif doc["kind"] == "ScaledObject":
         assert spec["scaleTargetRef"]["name"]
@@ -64,7 +66,8 @@ def _check_crd(doc: Doc) -> None:
         prom = next(t for t in spec["triggers"] if t["type"] == "prometheus")
         assert "tandem_requests_in_flight" in prom["metadata"]["query"]
     elif doc["kind"] == "ServiceMonitor":
-        assert spec["selector"]["matchLabels"] and spec["endpoints"]
+        assert spec["selector"]["matchLabels"]
+        assert spec["endpoints"]
         assert all(e["path"] == "/metrics" for e in spec["endpoints"])
     else:  # pragma: no cover - the list above is the list of kinds handled here
         raise AssertionError(doc["kind"])
@@ -131,7 +134,8 @@ def _security_ok(pod: Doc, c: Doc) -> None:
     assert csc.get("capabilities", {}).get("drop") == ["ALL"], c["name"]
     mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
-    assert "/tmp" in mounts and "emptyDir" in volumes[mounts["/tmp"]], "read-only root needs /tmp"
+    assert "/tmp" in mounts, "read-only root needs /tmp"
+    assert "emptyDir" in volumes[mounts["/tmp"]], "read-only root needs /tmp"
 
 
 def _resources_ok(c: Doc) -> None:
@@ -219,7 +223,8 @@ def test_gpu_batch_cronjob() -> None:
     pod = pod_spec(cron)
     (c,) = containers(cron)
     assert int(c["resources"]["limits"]["nvidia.com/gpu"]) >= 1
-    assert pod["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
+    assert pod["nodeSelector"]
+    assert any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
     assert pod["priorityClassName"] == "tandem-batch"
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert "batch.embed.spark_job" in c["args"][0]
@@ -240,7 +245,8 @@ def test_priorities_quotas_limits_per_namespace() -> None:
 def test_network_policy_defaults_to_deny() -> None:
     pols = {p["metadata"]["name"]: p for p in _by_kind(_base(), "NetworkPolicy")}
     deny = pols["default-deny"]["spec"]
-    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert deny["podSelector"] == {}
+    assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
     ports = [p["port"] for r in pols["tandem-online"]["spec"]["ingress"] for p in r["ports"]]
     assert ports == [8000]
 
@@ -260,15 +266,18 @@ def test_gpu_time_slicing_config_parses() -> None:
     (cm,) = load_docs(K8S / "gpu" / "time-slicing-config.yaml")
     cfg: dict[str, Any] = yaml.safe_load(cm["data"]["any"])
     (res,) = cfg["sharing"]["timeSlicing"]["resources"]
-    assert res["name"] == "nvidia.com/gpu" and res["replicas"] > 1
+    assert res["name"] == "nvidia.com/gpu"
+    assert res["replicas"] > 1
 
 
 def test_airflow_helm_values() -> None:
     values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
     assert values["images"]["airflow"]["repository"].endswith("tandem-airflow")
-    assert values["postgresql"]["enabled"] is False and values["data"]["metadataSecretName"]
+    assert values["postgresql"]["enabled"] is False
+    assert values["data"]["metadataSecretName"]
     for part in ("apiServer", "scheduler", "dagProcessor", "triggerer", "workers"):
         assert values[part]["resources"]["limits"], part
-    assert values["dagProcessor"]["enabled"] and values["triggerer"]["enabled"]
+    assert values["dagProcessor"]["enabled"]
+    assert values["triggerer"]["enabled"]
     env = {e["name"] for e in values["env"]}
     assert "TANDEM_GATE_RECALL5_FLOOR" in env

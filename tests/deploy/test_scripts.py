@@ -22,7 +22,8 @@ Handler = Callable[[str, str, bytes], tuple[int, dict[str, Any]]]
 
 def _module(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"docker_{name}", DOCKER / f"{name}.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
@@ -106,7 +107,9 @@ def test_smoke_passes_on_a_healthy_server(capsys: pytest.CaptureFixture[str]) ->
             ]
         )
     out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and out["ok"] and out["questions"] == 3
+    assert rc == 0
+    assert out["ok"]
+    assert out["questions"] == 3
     assert len(queries) == 3
     assert all(q["question"] and q["user_id"] == "smoke-check" for q in queries)
 
@@ -163,10 +166,12 @@ def test_canary_check_pass_fail_and_insufficient(capsys: pytest.CaptureFixture[s
     assert out["canary"]["error_rate"] == pytest.approx(0.02)
 
     rc, out = _check(healthy | {("errors", "green"): 20}, capsys)  # 5% vs 1% + 2%
-    assert (rc, out["verdict"]) == (1, "fail") and "error rate" in out["reason"]
+    assert (rc, out["verdict"]) == (1, "fail")
+    assert "error rate" in out["reason"]
 
     rc, out = _check(healthy | {("p95", "green"): 0.60}, capsys)  # +50% vs 25% allowed
-    assert (rc, out["verdict"]) == (1, "fail") and "p95" in out["reason"]
+    assert (rc, out["verdict"]) == (1, "fail")
+    assert "p95" in out["reason"]
 
     rc, out = _check(healthy | {("total", "green"): 50}, capsys)
     assert (rc, out["verdict"]) == (2, "insufficient")
@@ -178,4 +183,5 @@ def test_canary_check_pass_fail_and_insufficient(capsys: pytest.CaptureFixture[s
 def test_canary_check_queries_select_route_and_track() -> None:
     q = canary.queries("tandem", "green", "5m")
     assert all('track="green"' in v and 'route="/v1/query"' in v for v in q.values())
-    assert "[5m]" in q["requests"] and "histogram_quantile(0.95" in q["p95_s"]
+    assert "[5m]" in q["requests"]
+    assert "histogram_quantile(0.95" in q["p95_s"]

@@ -51,9 +51,9 @@ def test_needs_and_outputs_refer_to_real_jobs(name: str) -> None:
             assert dep in jobs, f"{job_id} needs unknown {dep}"
         text = json.dumps(job)
         for ref_job, output in re.findall(r"needs\.([\w-]+)\.outputs\.([\w-]+)", text):
-            assert ref_job in jobs and output in jobs[ref_job].get("outputs", {}), (
-                f"{job_id}: needs.{ref_job}.outputs.{output}"
-            )
+            where = f"{job_id}: needs.{ref_job}.outputs.{output}"
+            assert ref_job in jobs, where
+            assert output in jobs[ref_job].get("outputs", {}), where
 
 
 def test_ci_jobs() -> None:
@@ -62,13 +62,19 @@ def test_ci_jobs() -> None:
     assert {"changes", "lint", "test", "quality-gate", "images"} <= set(jobs)
     assert "dorny/paths-filter" in _steps_text(jobs["changes"])
     for name in ("lint", "test", "quality-gate", "images"):
-        assert "changes" in jobs[name]["needs"] and "needs.changes.outputs" in jobs[name]["if"]
+        assert "changes" in jobs[name]["needs"]
+        assert "needs.changes.outputs" in jobs[name]["if"]
     lint = _steps_text(jobs["lint"])
-    assert "ruff check" in lint and "ruff format --check" in lint and "mypy" in lint
-    assert "redis" in jobs["test"]["services"] and "pytest" in _steps_text(jobs["test"])
+    assert "ruff check" in lint
+    assert "ruff format --check" in lint
+    assert "mypy" in lint
+    assert "redis" in jobs["test"]["services"]
+    assert "pytest" in _steps_text(jobs["test"])
     gate = _steps_text(jobs["quality-gate"])
-    assert "tandem eval --json" in gate and "TANDEM_GATE_RECALL5_FLOOR" in gate
-    assert "docker/smoke.py" in gate and "--budget-ms" in gate
+    assert "tandem eval --json" in gate
+    assert "TANDEM_GATE_RECALL5_FLOOR" in gate
+    assert "docker/smoke.py" in gate
+    assert "--budget-ms" in gate
     assert ci["env"]["TANDEM_GATE_RECALL5_FLOOR"]
 
 
@@ -106,7 +112,8 @@ def test_ci_path_filters_name_real_paths() -> None:
 def test_cd_staging_canary_approval_promote_rollback() -> None:
     jobs = _load("cd.yml")["jobs"]
     assert {"staging", "canary", "promote", "rollback"} <= set(jobs)
-    assert jobs["canary"]["needs"] == "staging" and jobs["promote"]["needs"] == "canary"
+    assert jobs["canary"]["needs"] == "staging"
+    assert jobs["promote"]["needs"] == "canary"
     assert jobs["promote"]["environment"]["name"] == "production"  # protected: manual approval
     assert jobs["staging"]["environment"]["name"] == "staging"
     assert "docker/canary_check.py" in _steps_text(jobs["canary"])

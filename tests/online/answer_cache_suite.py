@@ -55,7 +55,9 @@ class AnswerCacheContract:
             await cache.put(e, unit(1, 0, 0, 0), ttl_s=600)
             near = unit(0.99, 0.1, 0, 0)
             hit = await cache.get_semantic(SCOPE, "who won the Super Bowl", near, threshold=0.9)
-            assert hit is not None and hit.entry == e and 0.9 <= hit.similarity <= 1.0001
+            assert hit is not None
+            assert hit.entry == e
+            assert 0.9 <= hit.similarity <= 1.0001
             far = unit(0, 1, 0, 0)
             assert await cache.get_semantic(SCOPE, "Who won?", far, threshold=0.9) is None
             assert await cache.get_semantic(OTHER, "Who won?", near, threshold=0.9) is None

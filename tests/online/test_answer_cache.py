@@ -47,6 +47,7 @@ class TestAsyncRedisAnswerCache(AnswerCacheContract):
             cache = await self.make_cache()
             assert await cache.get_exact(SCOPE, e.normalized_key) == e
             hit = await cache.get_semantic(SCOPE, e.question, unit(1, 0, 0, 0), threshold=0.9)
-            assert hit is not None and hit.entry == e
+            assert hit is not None
+            assert hit.entry == e
 
         run(go())

@@ -60,7 +60,8 @@ def test_sticky_weighted_assignment_and_header_override(
         assert body["variant"] == r.headers[VARIANT_HEADER]
         assert body["variant"] == expected.assign(user_id=f"user-{i}").name  # same hash everywhere
         seen[body["variant"]] += 1
-    assert 35 <= seen["a"] <= 85 and seen["a"] + seen["b"] == 120
+    assert 35 <= seen["a"] <= 85
+    assert seen["a"] + seen["b"] == 120
     # sticky: the same user gets the same arm again, on a hit as on a miss
     first = [_ask(client, user_id=f"user-{i}").json()["variant"] for i in range(10)]
     again = [_ask(client, user_id=f"user-{i}").json()["variant"] for i in range(10)]
@@ -75,7 +76,8 @@ def test_sticky_weighted_assignment_and_header_override(
     # the chat API assigns by the OpenAI `user` field and takes the same header
     chat = {"messages": [{"role": "user", "content": QUESTION}], "user": a_user}
     r = client.post("/v1/chat/completions", json=chat)
-    assert r.status_code == 200 and r.headers[VARIANT_HEADER] == "a"
+    assert r.status_code == 200
+    assert r.headers[VARIANT_HEADER] == "a"
     assert r.json()["tandem"]["variant"] == "a"
     r = client.post("/v1/chat/completions", json=chat, headers={VARIANT_HEADER: "b"})
     assert r.json()["tandem"]["variant"] == "b"
@@ -95,7 +97,8 @@ def test_variant_on_query_log_metrics_and_feedback(
     assert _metric(metrics, "tandem_answers_total", variant="b", cache="exact") == 1.0
     assert _metric(metrics, "tandem_variant_weight", variant="b") == 1.0
     r = client.post("/v1/feedback", json={"query_id": ids["b"], "rating": 1})
-    assert r.status_code == 202 and r.json()["variant"] == "b"
+    assert r.status_code == 202
+    assert r.json()["variant"] == "b"
     r = client.post("/v1/feedback", json={"query_id": "not-seen-here", "rating": 1})
     assert r.json()["variant"] == "default"
 
@@ -156,7 +159,8 @@ def test_canary_rolled_back_through_the_api(
         for i in range(4):
             assert _ask(client, f"question {i}?", header="base").json()["answer"]
             body = _ask(client, f"question {i}?", header="canary").json()
-            assert body["answer"] is None and "llm_unavailable" in body["degraded"]
+            assert body["answer"] is None
+            assert "llm_unavailable" in body["degraded"]
         assert built == ["canary"]  # built once, lazily
         assert components.experiments.router.weights()["canary"] == 0.0
         after = Counter(_ask(client, user_id=u).json()["variant"] for u in users)
@@ -195,7 +199,8 @@ def test_pinned_index_and_unbuildable_llm_degrade_only_their_variant(
     assert pinned["sources"][0]["doc_id"] == "tokyo"  # only v2 has it
     assert _ask(client, "Tokyo?", header="lost").json()["index_version"] == live
     body = _ask(client, "Rome?", header="nollm").json()
-    assert body["answer"] is None and "could not be built" in body["degraded"]
+    assert body["answer"] is None
+    assert "could not be built" in body["degraded"]
     assert _ask(client, "Rome?", header="live").json()["answer"] == "answer: Rome?"
     metrics = client.get("/metrics").text
     assert _metric(metrics, "tandem_variant_fallbacks_total", variant="lost", what="index") == 1.0

@@ -67,7 +67,8 @@ def test_within_margins_does_not_fire() -> None:
     _feed(guard, "stable", 300, error_every=50, ms=100)  # 2% errors
     fired = _feed(guard, "canary", 300, error_every=30, ms=120)  # 3.3% (< 2% + 2%), p95 +18%
     assert fired == []
-    assert router.weights()["canary"] == 10 and guard.rolled_back == frozenset()
+    assert router.weights()["canary"] == 10
+    assert guard.rolled_back == frozenset()
     assert (
         reg.get_sample_value("rollbacks_total", {"variant": "canary", "reason": "error_rate"})
         is None
@@ -96,7 +97,8 @@ def test_fires_once_and_reset_restores_traffic() -> None:
     _feed(guard, "stable", 200)
     assert len(_feed(guard, "canary", 300, error_every=5)) == 1
     guard.reset("canary", 10)
-    assert router.weights()["canary"] == 10 and guard.stats("canary").samples == 0
+    assert router.weights()["canary"] == 10
+    assert guard.stats("canary").samples == 0
 
 
 def test_rolling_window_forgets_old_errors() -> None:

@@ -46,9 +46,12 @@ def test_wilson_interval_known_values() -> None:
     assert ci is not None
     assert (ci.low, ci.high) == pytest.approx((0.2553, 0.3662), abs=5e-4)
     half = wilson_interval(50, 100)
-    assert half is not None and (half.low, half.high) == pytest.approx((0.4038, 0.5962), abs=5e-4)
+    assert half is not None
+    assert (half.low, half.high) == pytest.approx((0.4038, 0.5962), abs=5e-4)
     zero = wilson_interval(0, 10)
-    assert zero is not None and zero.low == 0 and zero.high == pytest.approx(0.2775, abs=5e-4)
+    assert zero is not None
+    assert zero.low == 0
+    assert zero.high == pytest.approx(0.2775, abs=5e-4)
     assert wilson_interval(0, 0) is None
 
 
@@ -57,7 +60,8 @@ def test_two_proportion_z_known_value_and_chi_square_agreement() -> None:
     assert z == pytest.approx(2.8868, abs=1e-3)
     assert p == pytest.approx(0.003892, abs=1e-5)
     chi2, p_chi, _, _ = chi2_contingency([[50, 50], [30, 70]], correction=False)
-    assert z * z == pytest.approx(chi2) and p == pytest.approx(p_chi)
+    assert z * z == pytest.approx(chi2)
+    assert p == pytest.approx(p_chi)
     assert two_proportion_z_test(0, 0, 1, 2) is None
     assert two_proportion_z_test(0, 10, 0, 10) == (0.0, 1.0)
 
@@ -67,11 +71,14 @@ def test_bootstrap_ci_covers_the_true_percentile_and_narrows() -> None:
     true_p95 = -100 * math.log(0.05)  # exponential(scale=100)
     small = bootstrap_percentile_ci(rng.exponential(100, 400), 95, n_boot=400, seed=1)
     big = bootstrap_percentile_ci(rng.exponential(100, 8000), 95, n_boot=400, seed=1)
-    assert small is not None and big is not None
-    assert true_p95 in small and true_p95 in big
+    assert small is not None
+    assert big is not None
+    assert true_p95 in small
+    assert true_p95 in big
     assert big.high - big.low < (small.high - small.low) / 2
     same = bootstrap_percentile_ci([5.0] * 30, 99, seed=3)
-    assert same is not None and (same.low, same.high) == (5.0, 5.0)
+    assert same is not None
+    assert (same.low, same.high) == (5.0, 5.0)
     assert bootstrap_percentile_ci([], 50) is None
 
 
@@ -103,15 +110,22 @@ def test_report_per_variant_figures_match_known_answers() -> None:
     assert base.percentile(99).value == pytest.approx(990.01)
     assert canary.percentile(95).value == pytest.approx(1900.1)
     for p in base.latency:
-        assert p.ci is not None and p.value is not None and p.value in p.ci
-    assert base.cache_hit.value == pytest.approx(0.4) and canary.cache_hit.value == 0.1
-    assert base.error.value == pytest.approx(0.01) and canary.error.value == pytest.approx(0.05)
-    assert base.positive_feedback.total == 100 and base.positive_feedback.value == 0.6
+        assert p.ci is not None
+        assert p.value is not None
+        assert p.value in p.ci
+    assert base.cache_hit.value == pytest.approx(0.4)
+    assert canary.cache_hit.value == 0.1
+    assert base.error.value == pytest.approx(0.01)
+    assert canary.error.value == pytest.approx(0.05)
+    assert base.positive_feedback.total == 100
+    assert base.positive_feedback.value == 0.6
     assert canary.positive_feedback.successes == 30  # 29 matched + 1 unmatched, positive
     assert canary.positive_feedback.total == 101
-    assert report.feedback_unmatched == 1 and report.notes
+    assert report.feedback_unmatched == 1
+    assert report.notes
     ci = canary.error.ci
-    assert ci is not None and wilson_interval(50, 1000) == ci
+    assert ci is not None
+    assert wilson_interval(50, 1000) == ci
 
 
 def test_report_significance_against_the_baseline() -> None:
@@ -121,13 +135,15 @@ def test_report_significance_against_the_baseline() -> None:
     hit = canary.comparison("cache_hit_rate")
     assert hit.difference == pytest.approx(-0.3)
     expected = two_proportion_z_test(100, 1000, 400, 1000)
-    assert expected is not None and hit.p_value == pytest.approx(expected[1])
+    assert expected is not None
+    assert hit.p_value == pytest.approx(expected[1])
     assert hit.significant()
     assert canary.comparison("error_rate").significant()
     assert canary.comparison("latency").significant()
     assert canary.comparison("latency").difference == pytest.approx(1900.1 - 950.05)
     fb = canary.comparison("positive_feedback_rate")
-    assert fb.p_value is not None and fb.p_value < 0.001
+    assert fb.p_value is not None
+    assert fb.p_value < 0.001
 
 
 def test_identical_arms_are_not_significant() -> None:

@@ -27,16 +27,21 @@ THREE = (
 def test_parse_variants_reads_fields_and_makes_first_the_baseline() -> None:
     variants = parse_variants(THREE)
     assert [v.name for v in variants] == ["control", "prompt-v2", "canary"]
-    assert variants[0].baseline and not variants[1].baseline
+    assert variants[0].baseline
+    assert not variants[1].baseline
     assert variants[0].index_version == "20240101-aaaaaaaa"
-    assert variants[1].prompt_version == "p2" and variants[1].cache_namespace == "b"
-    assert variants[2].llm_backend == "openai" and variants[2].llm_model == "gpt-x"
+    assert variants[1].prompt_version == "p2"
+    assert variants[1].cache_namespace == "b"
+    assert variants[2].llm_backend == "openai"
+    assert variants[2].llm_model == "gpt-x"
 
 
 def test_parse_variants_empty_means_one_default_arm() -> None:
     for text in (None, "", "  "):
         (only,) = parse_variants(text)
-        assert only.name == "default" and only.baseline and only.weight == 1
+        assert only.name == "default"
+        assert only.baseline
+        assert only.weight == 1
 
 
 @pytest.mark.parametrize(
@@ -103,7 +108,8 @@ def test_zeroing_an_arm_moves_only_its_users(disabled: str) -> None:
     after = {uid: router.assign(user_id=uid).name for uid in before}
     assert disabled not in after.values()
     moved = [uid for uid in before if before[uid] != after[uid]]
-    assert moved and all(before[uid] == disabled for uid in moved)
+    assert moved
+    assert all(before[uid] == disabled for uid in moved)
     assert len(moved) == sum(1 for v in before.values() if v == disabled)
     # the moved users are shared by the other arms in proportion to their weights
     rest = Counter(after[uid] for uid in moved)
@@ -119,7 +125,9 @@ def test_header_overrides_assignment_even_at_weight_zero() -> None:
     router = VariantRouter(parse_variants(THREE))
     router.set_weight("canary", 0)
     got = router.assign(user_id="u1", header="  Canary ")
-    assert got.name == "canary" and got.reason == "header" and not got.override_ignored
+    assert got.name == "canary"
+    assert got.reason == "header"
+    assert not got.override_ignored
     assert VARIANT_HEADER == "X-Tandem-Variant"
 
 
@@ -127,7 +135,9 @@ def test_unknown_header_is_ignored_and_flagged() -> None:
     router = VariantRouter(parse_variants(THREE))
     plain = router.assign(user_id="u7")
     got = router.assign(user_id="u7", header="nope")
-    assert got.name == plain.name and got.reason == "user" and got.override_ignored
+    assert got.name == plain.name
+    assert got.reason == "user"
+    assert got.override_ignored
 
 
 def test_anonymous_requests_use_query_id_else_random() -> None:

@@ -193,7 +193,8 @@ def test_index_and_metrics(
     assert idx["manifest"]["vector_count"] == 10
     text = client.get("/metrics").text
     assert 'tandem_http_requests_total{method="POST",route="/v1/query",status="200"} 2.0' in text
-    assert 'cache="exact"' in text and 'cache="miss"' in text
+    assert 'cache="exact"' in text
+    assert 'cache="miss"' in text
     assert f'tandem_index_info{{version="{idx["version"]}"}} 1.0' in text
     assert 'tandem_freshness{figure="max_lag_s"} 42.5' in text
     assert "tandem_llm_time_to_first_token_seconds_count 1.0" in text

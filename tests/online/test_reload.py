@@ -77,7 +77,8 @@ def test_swap_under_concurrent_requests_has_no_failures(
         for t in threads:
             t.join(timeout=30)
         assert failures == []
-        assert v1 in versions and v2 in versions
+        assert v1 in versions
+        assert v2 in versions
         # once swapped, never back
         first_v2 = versions.index(v2)
         assert versions[first_v2 + 40 :].count(v1) == 0
@@ -118,7 +119,8 @@ def test_polling_fallback_and_failed_load_keeps_old_version(
     assert "sha256" in body["reload_error"]["error"]
     assert "failed to load" in caplog.text
     r = client.post("/v1/query", json={"question": "Where is Tokyo?"})
-    assert r.status_code == 200 and r.json()["index_version"] == v2
+    assert r.status_code == 200
+    assert r.json()["index_version"] == v2
     assert "tandem_index_load_failures_total 1.0" in client.get("/metrics").text
 
 

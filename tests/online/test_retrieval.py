@@ -127,7 +127,8 @@ def test_chunk_lookup_by_id(
     assert index.chunk("no-such-chunk") is None
     state = load_state(_vdir(built), expected_model=None)
     info = state.chunk(hit.chunk_id)
-    assert info is not None and info.text == hit.text
+    assert info is not None
+    assert info.text == hit.text
     assert (info.doc_id, info.title) == (hit.doc_id, hit.title)
     assert state.chunk("no-such-chunk") is None
     # chunk texts are held once, by the index: the state keeps no copy of its own

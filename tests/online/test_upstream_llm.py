@@ -40,7 +40,8 @@ def test_retries_then_succeeds() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
         body = json.loads(request.content)
-        assert body["temperature"] == 0 and body["max_tokens"] == 5
+        assert body["temperature"] == 0
+        assert body["max_tokens"] == 5
         return httpx.Response(502) if len(calls) < 3 else _ok(" fine ")
 
     assert _llm(handler, retries=2).generate(MSGS, max_new_tokens=5) == "fine"
@@ -73,7 +74,9 @@ def test_breaker_opens_and_fails_fast() -> None:
     llm = _llm(handler, retries=5, breaker=breaker)
     with pytest.raises(LLMUnavailableError):
         llm.generate(MSGS, max_new_tokens=5)
-    assert calls == 2 and breaker.state == "open" and not llm.ready()
+    assert calls == 2
+    assert breaker.state == "open"
+    assert not llm.ready()
     with pytest.raises(LLMUnavailableError, match="circuit is open"):
         llm.generate(MSGS, max_new_tokens=5)
     assert calls == 2

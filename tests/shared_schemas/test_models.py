@@ -82,8 +82,11 @@ def test_unknown_version_is_refused_with_both_versions(model: type[VersionedMode
     with pytest.raises(SchemaVersionError) as err:
         model.parse(payload)
     msg = str(err.value)
-    assert "99" in msg and "version 1" in msg and model.__name__ in msg
-    assert err.value.found == 99 and err.value.supported == (1,)
+    assert "99" in msg
+    assert "version 1" in msg
+    assert model.__name__ in msg
+    assert err.value.found == 99
+    assert err.value.supported == (1,)
 
 
 def test_missing_version_is_refused() -> None:
