@@ -45,7 +45,7 @@ def quick_body(raw: bytes, max_chars: int) -> tuple[str, int | None, str | None]
     """``(question, top_k, user_id)`` of a plain query body, or None to leave it to the route."""
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         return None
     if type(body) is not dict:
         return None

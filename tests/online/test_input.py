@@ -47,9 +47,22 @@ def test_malformed_json(client: Any) -> None:
     assert "malformed JSON" in detail["msg"]
 
 
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_deeply_nested_json_is_refused_not_500(
+    client_factory: Any, settings_factory: Any, fake_llm: Any, depth: int
+) -> None:
+    client, _ = client_factory(settings_factory(), fake_llm)
+    raw = b"[" * depth + b"]" * depth
+    r = client.post("/v1/query", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422), r.text
+    nested = b'{"question": "ok?", "pad": ' + b"[" * depth + b"]" * depth + b"}"
+    r = client.post("/v1/query", content=nested, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422), r.text
+
+
 def test_oversized_body(client: Any) -> None:
     r = client.post("/v1/query", json={"question": "x", "pad": "y" * 5000})
-    assert r.status_code == 422
+    assert r.status_code == 413
     assert r.json()["detail"][0]["field"] == "body"
     assert r.json()["detail"][0]["type"] == "body_too_large"
 
@@ -60,7 +73,7 @@ def test_oversized_chunked_body(client: Any) -> None:
             yield b"x" * 500
 
     r = client.post("/v1/query", content=chunks(), headers={"content-type": "application/json"})
-    assert r.status_code == 422
+    assert r.status_code == 413
     assert r.json()["detail"][0]["field"] == "body"
 
 

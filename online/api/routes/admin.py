@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException
@@ -21,8 +21,10 @@ async def require_admin(
     token = settings.admin_token
     if token is None or not token.get_secret_value():
         raise HTTPException(status_code=404, detail="Not Found")
-    expected = f"Bearer {token.get_secret_value()}"
-    if authorization is None or not secrets.compare_digest(authorization, expected):
+    expected = f"Bearer {token.get_secret_value()}".encode()
+    # Compared as bytes: a header with non-ASCII characters is a wrong token, never a 500.
+    given = None if authorization is None else authorization.encode("utf-8", "surrogateescape")
+    if given is None or not hmac.compare_digest(given, expected):
         raise HTTPException(
             status_code=401,
             detail="admin bearer token required",
