@@ -21,7 +21,7 @@ class OnlineSettings(CommonSettings):
     host: str = Field(default="127.0.0.1", description="Address `tandem serve` binds.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `tandem serve` binds.")
     max_question_chars: int = Field(default=2000, gt=0, description="Longer questions get 422.")
-    max_body_bytes: int = Field(default=64_000, gt=0, description="Larger bodies get 413/422.")
+    max_body_bytes: int = Field(default=64_000, gt=0, description="Larger bodies get 413.")
     semantic_threshold: float = Field(
         default=0.95, ge=0, le=1, description="Cosine similarity a semantic cache hit needs."
     )

@@ -1,7 +1,8 @@
 """The one place where errors become HTTP status codes and JSON bodies.
 
-- bad input (validation, malformed JSON, over-long question, oversized body) → 422 naming the
-  field: ``{"error": "invalid_input", "detail": [{"field", "loc", "msg", "type"}]}``;
+- bad input (validation, malformed JSON, over-long question) → 422 naming the field:
+  ``{"error": "invalid_input", "detail": [{"field", "loc", "msg", "type"}]}``; a body over
+  ``TANDEM_MAX_BODY_BYTES`` → 413 with the same body (field ``body``, type ``body_too_large``);
 - no index → 503; generation queue full → 503 with ``Retry-After``; a dependency down
   (Redis for feedback/jobs, the LLM where an answer is required) → 503; unknown job → 404.
 A dependency's failure is never a 500.

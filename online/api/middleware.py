@@ -12,7 +12,7 @@ from online.metrics import ServiceMetrics
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 422 naming the field ``body``."""
+    """Refuse bodies over ``max_bytes`` with 413 (Payload Too Large) naming the field ``body``."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -73,7 +73,7 @@ class BodyLimitMiddleware:
         await send(
             {
                 "type": "http.response.start",
-                "status": 422,
+                "status": 413,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
