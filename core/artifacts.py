@@ -3,7 +3,9 @@
 An :class:`ArtifactStore` holds one folder of files per index version plus a ``LIVE`` pointer
 naming the version in service. :class:`LocalArtifactStore` is the default (a directory on the
 local disk, ``TANDEM_DATA_DIR/indexes``); :class:`InMemoryArtifactStore` serves unit tests. The
-conformance suite every adapter passes is ``tests/core/artifact_store_suite.py``.
+conformance suite every adapter passes is ``tests/core/artifact_store_suite.py``;
+:class:`core.artifacts_s3.S3ArtifactStore` keeps versions in an S3-compatible bucket.
+:func:`open_artifact_store` builds the one the settings choose.
 
 Writes are atomic from a reader's view: a version appears whole (staged, then renamed) and the
 pointer moves in one step (temp file + ``os.replace``).
@@ -17,11 +19,12 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from core.errors import ArtifactNotFoundError
+from shared_schemas.config import LocalArtifactStoreConfig, S3ArtifactStoreConfig
 from shared_schemas.layout import LIVE_POINTER
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -48,7 +51,7 @@ def check_version_name(version: str) -> str:
     return version
 
 
-def _check_file(name: str) -> str:
+def check_file_name(name: str) -> str:
     if not _FILE.match(name):
         raise ValueError(f"invalid artifact file name {name!r}")
     return name
@@ -84,6 +87,26 @@ class ArtifactStore(Protocol):
         """Point ``LIVE`` at an existing version, atomically."""
         ...
 
+    def write_version_dir(self, version: str, folder: Path) -> None:
+        """Store every file under ``folder`` as ``version`` (big files streamed, not held)."""
+        ...
+
+    def download_file(self, version: str, name: str, dest: Path) -> None:
+        """Copy one file of a version to ``dest``; ``ArtifactNotFoundError`` when absent."""
+        ...
+
+    def delete_version(self, version: str) -> None:
+        """Remove a version (it stops being listed first); absent versions are ignored."""
+        ...
+
+
+def _dir_files(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        raise ArtifactNotFoundError(f"{folder} is not a folder")
+    return sorted(
+        check_file_name(p.relative_to(folder).as_posix()) for p in folder.rglob("*") if p.is_file()
+    )
+
 
 class LocalArtifactStore:
     """Version folders under ``root`` (``indexes/``) on the local file system."""
@@ -108,15 +131,22 @@ class LocalArtifactStore:
         return self.path_of(version).is_dir()
 
     def write_version(self, version: str, files: Mapping[str, bytes]) -> None:
+        def fill(stage: Path) -> None:
+            for name, data in files.items():
+                target = stage / check_file_name(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+
+        self._replace_with(version, fill)
+
+    def _replace_with(self, version: str, fill: Callable[[Path], object]) -> None:
+        """Fill a staging folder, then rename it into place (replacing an older copy)."""
         final = self.path_of(version)
         staging_root = self.root / ".staging"
         staging_root.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=staging_root))
         try:
-            for name, data in files.items():
-                target = stage / _check_file(name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+            fill(stage)
             if final.exists():
                 old = staging_root / f"{version}.old.{os.getpid()}"
                 os.replace(final, old)
@@ -129,7 +159,7 @@ class LocalArtifactStore:
                 shutil.rmtree(stage, ignore_errors=True)
 
     def read_file(self, version: str, name: str) -> bytes:
-        path = self.path_of(version) / _check_file(name)
+        path = self.path_of(version) / check_file_name(name)
         try:
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
@@ -153,6 +183,36 @@ class LocalArtifactStore:
             raise ArtifactNotFoundError(f"cannot point LIVE at {version}: not in {self.root}")
         write_text_atomic(self.root / LIVE_POINTER, version + "\n")
 
+    def write_version_dir(self, version: str, folder: Path) -> None:
+        final = self.path_of(version)
+        if Path(folder).resolve() == final.resolve():
+            return  # already in place (the build writes straight into the store)
+        names = _dir_files(Path(folder))
+
+        def fill(stage: Path) -> None:
+            for name in names:
+                (stage / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(folder) / name, stage / name)
+
+        self._replace_with(version, fill)
+
+    def download_file(self, version: str, name: str, dest: Path) -> None:
+        src = self.path_of(version) / check_file_name(name)
+        if not src.is_file():
+            raise ArtifactNotFoundError(f"{version}/{name} is not in {self.root}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+
+    def delete_version(self, version: str) -> None:
+        final = self.path_of(version)
+        if not final.exists():
+            return
+        staging_root = self.root / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        doomed = staging_root / f"{version}.deleted.{secrets.token_hex(4)}"
+        os.replace(final, doomed)  # gone from listings in one step
+        shutil.rmtree(doomed, ignore_errors=True)
+
 
 class InMemoryArtifactStore:
     """The same contract in a dict, for unit tests of logic that reads or publishes versions."""
@@ -171,13 +231,13 @@ class InMemoryArtifactStore:
 
     def write_version(self, version: str, files: Mapping[str, bytes]) -> None:
         check_version_name(version)
-        copy = {_check_file(n): bytes(d) for n, d in files.items()}
+        copy = {check_file_name(n): bytes(d) for n, d in files.items()}
         with self._lock:
             self._versions[version] = copy
 
     def read_file(self, version: str, name: str) -> bytes:
         try:
-            return self._versions[check_version_name(version)][_check_file(name)]
+            return self._versions[check_version_name(version)][check_file_name(name)]
         except KeyError as exc:
             raise ArtifactNotFoundError(f"{version}/{name} is not in the store") from exc
 
@@ -194,6 +254,28 @@ class InMemoryArtifactStore:
         if not self.has_version(version):
             raise ArtifactNotFoundError(f"cannot point LIVE at {version}: not in the store")
         self._live = version
+
+    def write_version_dir(self, version: str, folder: Path) -> None:
+        names = _dir_files(Path(folder))
+        self.write_version(version, {n: (Path(folder) / n).read_bytes() for n in names})
+
+    def download_file(self, version: str, name: str, dest: Path) -> None:
+        data = self.read_file(version, name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+
+    def delete_version(self, version: str) -> None:
+        with self._lock:
+            self._versions.pop(check_version_name(version), None)
+
+
+def open_artifact_store(config: LocalArtifactStoreConfig | S3ArtifactStoreConfig) -> ArtifactStore:
+    """The adapter ``config`` chooses; the S3 client library is imported only for S3."""
+    if config.backend == "s3":
+        from core.artifacts_s3 import S3ArtifactStore
+
+        return S3ArtifactStore(config)
+    return LocalArtifactStore(config.root)
 
 
 def read_live_version(indexes_dir: Path) -> str | None:

@@ -58,6 +58,52 @@ class OpenAILLMConfig(BaseModel):
 LLMConfig = Annotated[LocalLLMConfig | OpenAILLMConfig, Field(discriminator="backend")]
 
 
+class LocalArtifactStoreConfig(BaseModel):
+    """Index versions in a folder on the local disk (the default: ``<data_dir>/indexes``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: Literal["local"] = "local"
+    root: Path = Field(description="Folder holding one sub-folder per version and LIVE.")
+
+
+class S3ArtifactStoreConfig(BaseModel):
+    """Index versions in an S3-compatible bucket (AWS S3, SeaweedFS, MinIO, Ceph RGW, ...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: Literal["s3"] = "s3"
+    bucket: str = Field(min_length=3, max_length=63, description="Bucket name.")
+    prefix: str = Field(default="", description="Key prefix every object is stored under.")
+    endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint (http(s)://host:port); unset: AWS for the region."
+    )
+    region: str = Field(default="us-east-1", description="Region used to sign requests.")
+    access_key_id: SecretStr = Field(
+        default=SecretStr(""), description="Access key; empty: boto3's default credential chain."
+    )
+    secret_access_key: SecretStr = Field(default=SecretStr(""), description="Secret key.")
+    multipart_threshold_mb: int = Field(
+        default=16, ge=5, le=5120, description="Files from this size are sent in multipart parts."
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return v.strip("/")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("S3 endpoint must start with http:// or https://")
+        return v
+
+
+#: where index versions and the LIVE pointer live, chosen by ``backend``
+ArtifactStoreConfig = Annotated[
+    LocalArtifactStoreConfig | S3ArtifactStoreConfig, Field(discriminator="backend")
+]
+
+
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TANDEM_", env_nested_delimiter="__", extra="ignore", frozen=True
@@ -94,6 +140,14 @@ class CommonSettings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Torch device for models: auto picks cuda when available."
     )
+    artifacts_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix holding index versions; unset: <data_dir>/indexes.",
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint URL.")
+    s3_region: str = Field(default="us-east-1", description="S3 region (request signing).")
+    s3_access_key_id: SecretStr = Field(default=SecretStr(""), description="S3 access key.")
+    s3_secret_access_key: SecretStr = Field(default=SecretStr(""), description="S3 secret key.")
     log_level: str = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=False, description="Structured JSON log lines.")
 
@@ -102,6 +156,13 @@ class CommonSettings(BaseSettings):
     def _redis_scheme(cls, v: str) -> str:
         if not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return v
+
+    @field_validator("artifacts_url")
+    @classmethod
+    def _artifacts_scheme(cls, v: str | None) -> str | None:
+        if v is not None and (not v.startswith("s3://") or not v[5:].split("/", 1)[0]):
+            raise ValueError("artifacts_url must be s3://bucket[/prefix] (unset: local disk)")
         return v
 
     @model_validator(mode="after")
@@ -128,6 +189,25 @@ class CommonSettings(BaseSettings):
             device=self.device,
             timeout_s=self.llm_timeout_s,
         )
+
+    def artifact_store_config(self) -> LocalArtifactStoreConfig | S3ArtifactStoreConfig:
+        """Where index versions are stored, as a typed choice (local unless artifacts_url)."""
+        if self.artifacts_url is None:
+            return LocalArtifactStoreConfig(root=self.indexes_dir)
+        bucket, _, prefix = self.artifacts_url[5:].partition("/")
+        return S3ArtifactStoreConfig(
+            bucket=bucket,
+            prefix=prefix,
+            endpoint_url=self.s3_endpoint_url,
+            region=self.s3_region,
+            access_key_id=self.s3_access_key_id,
+            secret_access_key=self.s3_secret_access_key,
+        )
+
+    @property
+    def index_cache_dir(self) -> Path:
+        """Local copies of versions downloaded from a remote artifact store."""
+        return self.data_dir / "index-cache"
 
     @property
     def indexes_dir(self) -> Path:

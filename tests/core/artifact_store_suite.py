@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.artifacts import ArtifactStore
@@ -66,3 +68,27 @@ class ArtifactStoreContract:
         with pytest.raises(ValueError, match="invalid artifact file name"):
             store.write_version("20240101-aaaaaaaa", {bad: b"x"})
         assert not store.has_version("20240101-aaaaaaaa")  # nothing half-written
+
+    def test_version_dir_round_trip(self, store: ArtifactStore, tmp_path: Path) -> None:
+        src = tmp_path / "src"
+        for name, data in FILES.items():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes(data)
+        store.write_version_dir("20240101-aaaaaaaa", src)
+        assert store.list_files("20240101-aaaaaaaa") == sorted(FILES)
+        dest = tmp_path / "dest" / "bm25" / "tokenizer.json"
+        store.download_file("20240101-aaaaaaaa", "bm25/tokenizer.json", dest)
+        assert dest.read_bytes() == b"[]"
+        with pytest.raises(ArtifactNotFoundError):
+            store.download_file("20240101-aaaaaaaa", "absent.bin", tmp_path / "x")
+
+    def test_delete_version(self, store: ArtifactStore) -> None:
+        store.write_version("20240101-aaaaaaaa", FILES)
+        store.write_version("20240102-bbbbbbbb", FILES)
+        store.delete_version("20240101-aaaaaaaa")
+        store.delete_version("20240109-cccccccc")  # absent: ignored
+        assert store.list_versions() == ["20240102-bbbbbbbb"]
+        assert not store.has_version("20240101-aaaaaaaa")
+        with pytest.raises(ArtifactNotFoundError):
+            store.read_file("20240101-aaaaaaaa", "manifest.json")
+        assert store.read_file("20240102-bbbbbbbb", "index.faiss") == FILES["index.faiss"]
