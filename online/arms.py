@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from core.index.trust import version_dir
 from core.llm.base import LLMBackend
 from core.llm.unavailable import UnavailableLLM
 from core.prompt import PROMPTS
@@ -177,7 +178,7 @@ class ArmTable:
                 loaded.setdefault(version, live)
             if version not in loaded:
                 try:
-                    loaded[version] = loader(indexes_dir / version)
+                    loaded[version] = loader(version_dir(indexes_dir, version))
                 except Exception as exc:  # a bad pin degrades its arm, never the service
                     self.fallback(
                         arm.name, "index", f"pinned index {version} not loaded, serving live: {exc}"

@@ -2,8 +2,10 @@
 
 The pointer is the Redis key ``tandem:index:live`` (a JSON manifest) with the ``indexes/LIVE`` file
 as fallback; a change is noticed by a message on ``tandem:index:events`` or, when pub/sub is
-unavailable or silent, by polling every ``reload_poll_s``. A new version is loaded and verified in a
-worker thread (checksums, dimension, embedding model, schema version) and only then swapped in.
+unavailable or silent, by polling every ``reload_poll_s``. Only a published version is loaded
+(``core.index.trust.check_published``: a version name inside ``indexes/`` whose manifest digest
+publish recorded); it is loaded and verified in a worker thread (checksums, dimension, embedding
+model, schema version) and only then swapped in.
 A failed load leaves the old version serving and is reported by ``/readyz`` and the log.
 """
 
@@ -19,7 +21,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from core.artifacts import ArtifactStore, LocalArtifactStore
+from core.errors import CoreError
 from core.index import IndexLoadError, read_live_version
+from core.index.fetch import materialise_version, prune_cache
+from core.index.trust import check_published
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
 from online.redis_conn import deadline
@@ -49,6 +55,7 @@ class IndexReloader:
         redis: Any | None,
         metrics: ServiceMetrics | None = None,
         loader: Loader | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         self.settings = settings
         self.holder = holder
@@ -57,6 +64,8 @@ class IndexReloader:
         self.loader: Loader = loader or (
             lambda d: load_state(d, expected_model=settings.embedding_model)
         )
+        # a remote store (S3): versions are downloaded into ``index_cache_dir`` and verified
+        self.artifacts = None if isinstance(artifacts, LocalArtifactStore) else artifacts
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failed: set[str] = set()
@@ -73,6 +82,12 @@ class IndexReloader:
                 log.debug("live pointer not readable from Redis, using the LIVE file: %s", exc)
             except SchemaError as exc:
                 log.warning("live manifest in Redis unreadable, using the LIVE file: %s", exc)
+        if self.artifacts is not None:
+            try:
+                return await asyncio.to_thread(self.artifacts.read_live)
+            except (CoreError, OSError) as exc:
+                log.warning("live pointer not readable from %r: %s", self.artifacts, exc)
+                return None
         return await asyncio.to_thread(read_live_version, self.settings.indexes_dir)
 
     async def reload(self, version: str | None = None, *, force: bool = False) -> ReloadOutcome:
@@ -87,7 +102,7 @@ class IndexReloader:
             if target in self._failed and not force and version is None:
                 return ReloadOutcome(target, False, self.holder.last_error)
             try:
-                state = await asyncio.to_thread(self.loader, self.settings.indexes_dir / target)
+                state = await asyncio.to_thread(self._load, target)
             except IndexLoadError as exc:
                 return self._fail(target, str(exc))
             except Exception as exc:  # a broken version must never take the service down
@@ -99,6 +114,25 @@ class IndexReloader:
                 self.metrics.index_swaps.inc()
                 self.metrics.set_index(state.version, state.age_s())
             return ReloadOutcome(target, True)
+
+    def _load(self, version: str) -> IndexState:
+        """Load a published version (blocking): the name and publish record are checked first,
+        so a name from Redis or the admin body never reaches the disk outside ``indexes/``."""
+        state = self.loader(self._version_dir(version))
+        if state.version != version:
+            raise IndexLoadError(f"index version {version}: its manifest names {state.version}")
+        return state
+
+    def _version_dir(self, version: str) -> Path:
+        """The local folder of ``version``: the published one in ``indexes/``, or a verified copy
+        downloaded from the remote store into the cache (the store only holds published ones)."""
+        if self.artifacts is None:
+            return check_published(self.settings.indexes_dir, version)
+        cache = self.settings.index_cache_dir
+        folder = materialise_version(self.artifacts, version, cache)
+        current = self.holder.current
+        prune_cache(cache, {version} | ({current.version} if current else set()))
+        return folder
 
     def _fail(self, version: str, error: str) -> ReloadOutcome:
         self._failed.add(version)

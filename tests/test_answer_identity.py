@@ -19,6 +19,7 @@ from core.artifacts import LocalArtifactStore
 from core.bootstrap import build_answerer
 from core.cache.redis_store import RedisAnswerCache
 from core.encoder import HashingEncoder
+from core.index.trust import record_published
 from core.index.writer import write_index_version
 from core.llm.base import ChatMessage, GenerationStats
 from online.app import create_app
@@ -90,6 +91,7 @@ def published(data_dir: Path) -> str:
         source_snapshot="test",
         run_date=date(2024, 1, 1),
     )
+    record_published(data_dir / "indexes", manifest.index_version)
     LocalArtifactStore(data_dir / "indexes").write_live(manifest.index_version)
     return manifest.index_version
 

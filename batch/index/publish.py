@@ -1,9 +1,12 @@
 """Publish, roll back and list index versions.
 
-Publishing is one pointer swap: the version directory is verified (every sha256, the model,
-FAISS and id map readable), ``indexes/LIVE`` is replaced atomically (temporary file +
-``os.replace``), then the move is appended to ``indexes/HISTORY`` (so a publish that dies
-before the swap never marks its version as having been live). Only then is Redis told
+Publishing is one pointer swap: the version name is checked (``core.index.trust``: the one
+``IndexVersion`` parser, a directory inside ``indexes/``), the version directory is verified
+(every sha256, the model, FAISS and id map readable), its manifest digest is recorded in
+``indexes/.published/<version>.sha256`` (the service serves nothing else), ``indexes/LIVE`` is
+replaced atomically (temporary file + ``os.replace``), then the move is appended to
+``indexes/HISTORY`` (so a publish that dies before the swap never marks its version as having
+been live). Only then is Redis told
 (``SET tandem:index:live <manifest>`` and ``PUBLISH tandem:index:events <version>``); when Redis
 is down the pointer has still moved, a warning is logged and ``PublishOutcome.redis_ok`` is
 False (online replicas also poll the LIVE file). A failure at any step before the replace
@@ -18,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batch.index import PublishError, store
+from batch.index import PublishError, remote, store
 from core.index import IndexLoadError, load_index, read_live_version
+from core.index.trust import record_published, version_dir
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY
 from shared_schemas.manifest import IndexManifest
 
@@ -53,7 +57,10 @@ class PublishOutcome:
 
 
 def _verify(settings: BatchSettings, version: str) -> IndexManifest:
-    vdir = settings.indexes_dir / version
+    try:
+        vdir = version_dir(settings.indexes_dir, version)
+    except IndexLoadError as exc:
+        raise PublishError(f"refusing to publish: {exc}") from exc
     if not vdir.is_dir():
         raise PublishError(f"index version {version} does not exist under {settings.indexes_dir}")
     try:
@@ -112,11 +119,17 @@ def publish_version(
     if manifest.quality.gate_passed is None:
         log.warning("publishing %s, which has not been through the quality gate", version)
     indexes_dir = settings.indexes_dir
+    bucket = remote.remote_store(settings)
+    if bucket is not None:  # upload + verify before any pointer moves
+        remote.upload_verified(bucket, version, indexes_dir / version)
     previous = read_live_version(indexes_dir)
+    record_published(indexes_dir, version)  # what the service checks before serving it
     if previous != version:
         store.set_live_pointer(indexes_dir, version)
         store.append_history(indexes_dir, "publish", version, previous)
         log.info("live pointer moved version=%s previous=%s", version, previous)
+    if bucket is not None:
+        remote.move_live(bucket, version)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
     removed = apply_retention(settings=settings)
     return PublishOutcome(manifest, previous, redis_ok, removed)
@@ -132,9 +145,15 @@ def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> Pu
     if target is None:
         raise PublishError(f"no version was live before {live}; nothing to roll back to")
     manifest = _verify(settings, target)
+    bucket = remote.remote_store(settings)
+    if bucket is not None:
+        remote.require_version(bucket, target)
+    record_published(indexes_dir, target)
     store.set_live_pointer(indexes_dir, target)
     store.append_history(indexes_dir, "rollback", target, live)
     log.info("rolled back live=%s from=%s", target, live)
+    if bucket is not None:
+        remote.move_live(bucket, target)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
     return PublishOutcome(manifest, live, redis_ok)
 
@@ -168,6 +187,9 @@ def apply_retention(*, settings: BatchSettings) -> tuple[str, ...]:
             removed.append(info.version)
             log.info("removed old index version=%s", info.version)
     _clean_staging(indexes_dir)
+    bucket = remote.remote_store(settings) if removed else None
+    if bucket is not None:
+        remote.delete_versions(bucket, tuple(removed))
     return tuple(removed)
 
 

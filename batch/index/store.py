@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.artifacts import LocalArtifactStore, read_live_version
 from core.index.format import read_manifest
+from core.index.trust import version_dir
 from core.index.writer import (
     STAGING_DIR,
     chunk_set_digest,
@@ -96,4 +97,4 @@ def ever_live(indexes_dir: Path) -> set[str]:
 
 
 def load_manifest(indexes_dir: Path, version: str) -> IndexManifest:
-    return read_manifest(indexes_dir / version)
+    return read_manifest(version_dir(indexes_dir, version))

@@ -29,7 +29,7 @@ class IndexVersion:
     @classmethod
     def parse(cls, name: str) -> IndexVersion:
         """The version a name spells; ValueError for anything else."""
-        m = _VERSION.match(name)
+        m = _VERSION.fullmatch(name)
         if not m:
             raise ValueError(f"{name!r} is not an index version name (YYYYMMDD-xxxxxxxx)")
         return cls(day=date(int(m[1]), int(m[2]), int(m[3])), digest8=m[4])

@@ -24,6 +24,7 @@ from core.bootstrap import build_answerer
 from core.cache.port import AnswerStore
 from core.cache.redis_store import RedisAnswerCache
 from core.index import IndexLoadError, read_live_version
+from core.index.trust import check_published
 from online.answers import Source
 from online.index_state import IndexState, load_state
 from online.refine.config import RefineSettings
@@ -64,7 +65,9 @@ class RefineWorker:
         self.settings = settings
         self.redis = redis
         self.answerer = answerer
-        self.cache: AnswerStore = store if store is not None else RedisAnswerCache(redis)
+        self.cache: AnswerStore = (
+            store if store is not None else RedisAnswerCache(redis, capacity=settings.cache_capacity)
+        )
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
         self._state: IndexState | None = None
@@ -85,7 +88,8 @@ class RefineWorker:
             raise IndexLoadError("no live index version is published")
         if self._state is None or self._state.version != version:
             self._state = load_state(
-                self.settings.indexes_dir / version, expected_model=self.settings.embedding_model
+                check_published(self.settings.indexes_dir, version),
+                expected_model=self.settings.embedding_model,
             )
         return self._state
 

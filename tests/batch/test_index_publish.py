@@ -18,7 +18,7 @@ from batch.index.gate import check_gate, decide
 from batch.index.publish import list_versions, publish_version, rollback_version
 from batch.labelled import SquadParagraph, iter_squad_paragraphs, read_squad
 from batch.settings import BatchSettings
-from core.index import load_index, read_live_version
+from core.index import IndexLoadError, load_index, read_live_version
 from core.index.version import IndexVersion
 from core.index.writer import choose_factory, write_index_version
 from shared_schemas.documents import Chunk
@@ -274,3 +274,50 @@ def test_retention_keeps_n_plus_live_and_previous(
     assert set(infos) == {versions[0], versions[3], versions[4]}  # previous live kept
     assert infos[versions[4]].live
     assert infos[versions[0]].previous
+
+
+@pytest.mark.parametrize("name", ["../../outside/evil", "/etc", "..", "x/../../y"])
+def test_publish_refuses_names_that_are_not_versions(
+    settings: BatchSettings, corpus: Any, tmp_path: Path, name: str
+) -> None:
+    live = _build(settings, corpus, 10)
+    publish_version(live.index_version, settings=settings)
+    # a complete, verifiable version directory outside TANDEM_DATA_DIR
+    outside = tmp_path / "outside" / "evil"
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    if not outside.exists():
+        os.symlink(settings.indexes_dir / live.index_version, outside)
+    history = (settings.indexes_dir / store.HISTORY_FILE).read_text()
+    for force in (False, True):
+        with pytest.raises(PublishError, match="not an index version name"):
+            publish_version(name, settings=settings, force=force)
+    assert read_live_version(settings.indexes_dir) == live.index_version
+    assert (settings.indexes_dir / store.HISTORY_FILE).read_text() == history
+
+
+def test_publish_writes_the_record_the_service_checks(settings: BatchSettings, corpus: Any) -> None:
+    from core.index.trust import check_published
+
+    m = _build(settings, corpus, 10)
+    with pytest.raises(IndexLoadError, match="not published"):
+        check_published(settings.indexes_dir, m.index_version)
+    publish_version(m.index_version, settings=settings)
+    check_published(settings.indexes_dir, m.index_version)
+
+
+def test_cli_publish_of_a_path_fails_and_moves_nothing(
+    settings: BatchSettings, corpus: Any, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tandem_cli.main import app
+
+    live = _build(settings, corpus, 10)
+    publish_version(live.index_version, settings=settings)
+    evil = tmp_path / "outside" / "evil"
+    evil.parent.mkdir(parents=True)
+    os.symlink(settings.indexes_dir / live.index_version, evil)
+    result = CliRunner().invoke(app, ["index", "publish", "../../outside/evil", "--skip-gate"])
+    assert result.exit_code != 0
+    assert "not an index version name" in result.output
+    assert read_live_version(settings.indexes_dir) == live.index_version

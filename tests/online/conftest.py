@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.index.trust import record_published
 from core.llm.base import LLMBackend
 from core.llm.fake import FakeLLM
 from online.app import create_app
@@ -95,6 +96,8 @@ def data_root(tmp_path: Path, built_indexes: dict[str, Any]) -> Path:
     if staging.exists():
         shutil.rmtree(staging)
     (root / "indexes" / LIVE_POINTER).write_text(built_indexes["v1"])
+    for version in (built_indexes["v1"], built_indexes["v2"]):  # as if both had been published
+        record_published(root / "indexes", version)
     return root
 
 

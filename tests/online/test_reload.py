@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from online.app import create_app
 from online.components import build_components
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY, LIVE_POINTER, MANIFEST_FILE
+from shared_schemas.manifest import IndexManifest
 from tests.online.conftest import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -131,3 +133,28 @@ def test_wrong_embedding_model_is_refused(
     assert components.indexes.current is None
     body = client.get("/readyz").json()
     assert "other/model" in body["reload_error"]["error"]
+
+
+def test_a_live_key_naming_a_path_outside_is_never_loaded(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    # a complete, verifiable copy of v2 outside the data directory, named as a path
+    evil = tmp_path / "outside" / "evil"
+    shutil.copytree(data_root / "indexes" / v2, evil)
+    manifest = IndexManifest.parse((evil / MANIFEST_FILE).read_text())
+    evil_manifest = manifest.model_copy(update={"index_version": "../../outside/evil"})
+    redis_client.set(LIVE_MANIFEST_KEY, evil_manifest.dumps())
+    (data_root / "indexes" / LIVE_POINTER).write_text("../../outside/evil")
+    _, components = client_factory(settings_factory(reload_poll_s=0.1), fake_llm)
+    assert components.indexes.current is None  # refused at start-up, nothing else is trusted
+    assert "not an index version name" in (components.indexes.last_error or "")
+    _publish(redis_client, data_root, v1)
+    assert _wait_for(lambda: components.indexes.current is not None)
+    assert components.indexes.require().version == v1
