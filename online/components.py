@@ -15,6 +15,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from core.answering import Answerer
+from core.artifacts import open_artifact_store
 from core.bootstrap import build_answerer
 from core.encoder import TextEncoder
 from core.llm.base import LLMBackend
@@ -142,7 +143,13 @@ def build_components(
         observer=ServiceObserver(metrics, querylog, experiments),
         arms=arms,
     )
-    reloader = IndexReloader(settings=settings, holder=indexes, redis=redis, metrics=metrics)
+    reloader = IndexReloader(
+        settings=settings,
+        holder=indexes,
+        redis=redis,
+        metrics=metrics,
+        artifacts=open_artifact_store(settings.artifact_store_config()),
+    )
     return Components(
         settings=settings,
         answerer=answerer,
