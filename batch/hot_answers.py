@@ -37,6 +37,16 @@ class HotAnswersError(RuntimeError):
     """The cache could not be warmed (no index version, unreadable seeds)."""
 
 
+class NoIndexToWarm(HotAnswersError):
+    """No version was named and none is live yet (nothing has been published)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no index version published yet: nothing to warm; publish one first "
+            "or name the version to warm"
+        )
+
+
 @dataclass
 class WarmReport:
     run_date: str
@@ -109,7 +119,7 @@ def warm_cache(
     live = read_live_version(settings.indexes_dir)
     target = version or live
     if target is None:
-        raise HotAnswersError("no index version to warm: publish one or pass --version")
+        raise NoIndexToWarm()
     version_dir = settings.indexes_dir / target
     if not version_dir.is_dir():
         raise HotAnswersError(f"index version {target} not found in {settings.indexes_dir}")

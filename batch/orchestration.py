@@ -24,6 +24,22 @@ class OrchestrationError(RuntimeError):
     """A DAG step cannot run as configured (no source, no labelled set, gate refused)."""
 
 
+class StepSkipped(RuntimeError):
+    """The step has nothing to do yet (no index published); the DAG task reports a skip.
+
+    The message is for the Airflow UI: it names DAGs, params and tasks, not CLI flags."""
+
+
+NO_INDEX_FOR_WARM = (
+    "no index published yet: tandem_hot_answers warms the live index once a tandem_index run "
+    "has published one (to warm a particular version, trigger with the param 'version')"
+)
+NO_INDEX_FOR_FRESHNESS = (
+    "no index published yet: tandem_freshness measures the live index from the first "
+    "successful publish task of tandem_index"
+)
+
+
 #: identity of the Asset the index DAG's publish task updates and the hot-answers DAG waits on
 LIVE_INDEX_ASSET_NAME = "tandem_live_index"
 LIVE_INDEX_ASSET_URI = "tandem://index/live"
@@ -154,17 +170,42 @@ def gate_step(version: str, *, source: str | None = None, labelled: str | None =
     return {"version": version, "passed": True, "reason": decision.reason}
 
 
-def warm_step(ds: str, version: str | None = None, questions_file: str | None = None) -> dict:
-    """Precompute the hot answers of ``ds`` for ``version`` (default: the live one)."""
-    from batch.hot_answers import warm_cache
+def warm_step(
+    ds: str,
+    version: str | None = None,
+    questions_file: str | None = None,
+    top_k: str | int | None = None,
+) -> dict:
+    """Precompute the hot answers of ``ds`` for ``version`` (default: the live one); raise
+    :class:`StepSkipped` when no version is named and none has been published yet."""
+    from batch.hot_answers import NoIndexToWarm, warm_cache
 
-    report = warm_cache(
-        settings=_settings(),
-        run_date=parse_ds(ds),
-        questions_file=Path(questions_file) if questions_file else None,
-        version=version or None,
-    )
+    try:
+        report = warm_cache(
+            settings=_settings(),
+            run_date=parse_ds(ds),
+            questions_file=Path(questions_file) if questions_file else None,
+            version=version or None,
+            top_k=_optional_int(top_k, "top_k"),
+        )
+    except NoIndexToWarm as exc:
+        raise StepSkipped(NO_INDEX_FOR_WARM) from exc
     return _dump(report)
+
+
+def _optional_int(value: str | int | None, name: str) -> int | None:
+    """A DAG param rendered into a template: '' or 'None' mean unset."""
+    if value is None or isinstance(value, int):
+        return value
+    text = value.strip()
+    if text in ("", "None"):
+        return None
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise OrchestrationError(
+            f"the param {name!r} must be a whole number, got {value!r}"
+        ) from exc
 
 
 def publish_step(version: str) -> dict[str, Any]:
@@ -208,10 +249,13 @@ def record_success_step(dag_id: str, at: str) -> str:
 
 
 def freshness_step(now: str) -> dict[str, Any]:
-    """Compute and store the freshness figures at ``now``; raise FreshnessBreach on a breach."""
+    """Compute and store the freshness figures at ``now``; raise :class:`StepSkipped` while no
+    index has been published, FreshnessBreach on a breach."""
     from batch.freshness import compute_freshness, enforce
 
     report = compute_freshness(settings=_settings(), now=_parse_time(now))
+    if report.live_version is None:
+        raise StepSkipped(NO_INDEX_FOR_FRESHNESS)
     enforce(report)
     return report.model_dump(mode="json")
 

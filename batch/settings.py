@@ -48,6 +48,9 @@ class FreshnessConfig(BaseModel):
         default=24.0, gt=0, description="Query-log window of hot questions (hours)."
     )
     namespace: str = Field(default="default", description="Cache namespace checked for coverage.")
+    history_days: float = Field(
+        default=30.0, gt=0, description="Days the figures of each check time are kept in Redis."
+    )
 
 
 class AlertConfig(BaseModel):

@@ -28,7 +28,12 @@ keyed to older versions, hours since each DAG's last success. Figures go to the 
 When a threshold (`TANDEM_FRESHNESS__MAX_*`, `TANDEM_FRESHNESS__MIN_HOT_CACHE_COVERAGE`) is
 breached the task fails, without retry, with a message naming each figure and its threshold, and
 the failure callback posts it to `TANDEM_ALERTS__WEBHOOK_URL`. `now` is the run's data interval
-end.
+end. Until `tandem_index` has published an index the check is skipped ("no index published yet").
+
+Backfills are safe: each run's figures are kept under its own time
+(`tandem:freshness:at:<time>`), and `tandem:freshness` only ever moves forward in time. A range
+backfill makes one run per 15 minutes (97 runs for two dates); for one check per day trigger
+single runs with the logical dates you need (see docs/AIRFLOW.md).
 """
 
 
@@ -46,15 +51,17 @@ end.
 def tandem_freshness() -> None:
     @task
     def check_freshness() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from batch.freshness import FreshnessBreach
-        from batch.orchestration import freshness_step
+        from batch.orchestration import StepSkipped, freshness_step
 
         ctx = get_current_context()
         now = ctx.get("data_interval_end") or ctx.get("logical_date") or ctx["dag_run"].run_after
         try:
             return freshness_step(now.isoformat())
+        except StepSkipped as exc:  # nothing published yet: not a failure
+            raise AirflowSkipException(str(exc)) from exc
         except FreshnessBreach as exc:
             raise AirflowFailException(str(exc)) from exc  # a breach is not retried
 

@@ -33,9 +33,11 @@ same pipeline as the online service and writes the versioned cache entries with 
 
 * Scheduled daily (the data interval's day) **or** on an update of the `tandem_live_index`
   asset (asset-triggered runs have no logical date: they mine the day they run on).
-* Params: `version` (empty: the live version; a candidate version warms it before promotion —
-  the index DAG does this in its `warm_candidate` task), `questions_file` (a fixed list instead
-  of the query log).
+* Params (all optional): `version` (empty: the live version; a candidate version warms it
+  before promotion — the index DAG does this in its `warm_candidate` task), `questions_file` (a
+  fixed list instead of the query log), `top_k` (empty: `TANDEM_HOT_TOP_K`).
+* Until the first publish of `tandem_index` there is nothing to warm: `warm` is skipped with
+  "no index published yet", not failed.
 * Idempotent: keys carry the index version and question hash, so a re-run overwrites the same keys.
 """
 
@@ -52,8 +54,28 @@ same pipeline as the online service and writes the versioned cache entries with 
     doc_md=DOC,
     default_args=dag_default_args(CONF),
     params={
-        "version": Param("", type="string", description="Index version to warm (empty: live)."),
-        "questions_file": Param("", type="string", description="Questions file (empty: log)."),
+        "version": Param(
+            None,
+            type=["null", "string"],
+            title="Index version",
+            description="The version to warm, e.g. 20260301-1a2b3c4d. Leave empty for the live "
+            "version.",
+        ),
+        "questions_file": Param(
+            None,
+            type=["null", "string"],
+            title="Questions file",
+            description="A fixed list of questions (a path on the worker, one per line). Leave "
+            "empty to mine the query log of the run date.",
+        ),
+        "top_k": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Hot questions",
+            description="How many of the most asked questions to warm. Leave empty for "
+            "TANDEM_HOT_TOP_K.",
+        ),
     },
 )
 def tandem_hot_answers() -> None:
@@ -68,10 +90,15 @@ def tandem_hot_answers() -> None:
         return run_date_of(logical, getattr(dag_run, "run_after", None)).isoformat()
 
     @task
-    def warm(day: str, version: str, questions_file: str) -> dict:
-        from batch.orchestration import warm_step
+    def warm(day: str, version: str, questions_file: str, top_k: str) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        return warm_step(day, version or None, questions_file or None)
+        from batch.orchestration import StepSkipped, warm_step
+
+        try:
+            return warm_step(day, version or None, questions_file or None, top_k)
+        except StepSkipped as exc:  # nothing published yet: not a failure
+            raise AirflowSkipException(str(exc)) from exc
 
     @task
     def record_success(day: str) -> str:
@@ -80,7 +107,13 @@ def tandem_hot_answers() -> None:
         return record_success_step("tandem_hot_answers", f"{day}T00:00:00+00:00")
 
     day = run_date()
-    warm(day, "{{ params.version }}", "{{ params.questions_file }}") >> record_success(day)
+    warmed = warm(
+        day,
+        "{{ params.version or '' }}",
+        "{{ params.questions_file or '' }}",
+        "{{ params.top_k or '' }}",
+    )
+    warmed >> record_success(day)
 
 
 tandem_hot_answers()

@@ -40,8 +40,12 @@ version of that date, check it against the quality gate, warm its hot answers, p
 * Every task reads and writes only the run date's partition (`snapshots/<ds>/`, the version
   `<ds>-<digest>`), so a re-run or a backfill of a date gives the same result.
 * Publish never moves the live pointer back to an older date (backfills stay safe).
-* Params: `source` (what to ingest; default `TANDEM_INDEX_SOURCE`, else the demo corpus),
-  `labelled` (gate questions; default the SQuAD source), `warm_candidate`.
+* Params (all optional; the Trigger and Backfill forms run with the defaults as they are):
+  `source` (what to ingest; empty: `TANDEM_INDEX_SOURCE`, else the demo corpus), `labelled`
+  (gate questions; empty: `TANDEM_LABELLED_SET`, else the SQuAD source), `warm_candidate`.
+  In a backfill, changed params apply only when *Override parameters on existing runs* is ticked.
+* `publish` is skipped, and emits no `tandem_live_index` asset event, when the live pointer does
+  not move (a backfill of an older date, or a re-run of the live version).
 * Embed runs in-process by default; `TANDEM_EMBED_MODE=spark_submit` uses `SparkSubmitOperator`
   (connection `spark_default`) on `batch/embed/spark_job.py --date {{ ds }}`.
 * Failures post to `TANDEM_ALERTS__WEBHOOK_URL`; a deadline alert fires when a run is not done
@@ -59,9 +63,26 @@ version of that date, check it against the quality gate, warm its hot answers, p
     doc_md=DOC,
     default_args=dag_default_args(CONF),
     params={
-        "source": Param("", type="string", description="Source to ingest (empty: default)."),
-        "labelled": Param("", type="string", description="Labelled set for the gate."),
-        "warm_candidate": Param(True, type="boolean", description="Warm the candidate's cache."),
+        "source": Param(
+            None,
+            type=["null", "string"],
+            title="Source",
+            description="What to ingest, a path on the worker: a folder, a JSONL or a SQuAD JSON "
+            "file. Leave empty for TANDEM_INDEX_SOURCE, else the demo corpus.",
+        ),
+        "labelled": Param(
+            None,
+            type=["null", "string"],
+            title="Labelled set",
+            description="The quality gate's questions, a path on the worker. Leave empty for "
+            "TANDEM_LABELLED_SET, else the source when it is SQuAD.",
+        ),
+        "warm_candidate": Param(
+            True,
+            type="boolean",
+            title="Warm the candidate",
+            description="Precompute the candidate version's hot answers before publishing it.",
+        ),
     },
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
@@ -108,18 +129,33 @@ def tandem_index() -> None:
 
     @task(outlets=[LIVE_INDEX])
     def publish(version: str) -> dict:
+        """Move the live pointer; a skip (no asset event) when it stays where it is."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from batch.orchestration import publish_step
 
-        return publish_step(version)
+        out = publish_step(version)
+        if not out["published"]:
+            raise AirflowSkipException(
+                f"not published: the live index {out['live']} is of a later date than {version} "
+                "(a backfill never moves it back); no tandem_live_index asset event"
+            )
+        if not out["moved"]:
+            raise AirflowSkipException(
+                f"{version} was already live (Redis re-notified); the pointer did not move, "
+                "so no tandem_live_index asset event"
+            )
+        return out
 
-    @task
+    @task(trigger_rule="none_failed")  # also after a skipped publish (the pointer stayed)
     def record_success(at: str) -> str:
         from batch.orchestration import record_success_step
 
         return record_success_step("tandem_index", at)
 
     ds = "{{ ds }}"
-    snap = ingest(ds, "{{ params.source }}")
+    source, labelled = "{{ params.source or '' }}", "{{ params.labelled or '' }}"
+    snap = ingest(ds, source)
     if CONF.embed_mode == "spark_submit":
         from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
@@ -134,7 +170,7 @@ def tandem_index() -> None:
         embedded = embed(ds)
     version = build(ds)
     snap >> embedded >> version
-    checked = gate(version, "{{ params.source }}", "{{ params.labelled }}")
+    checked = gate(version, source, labelled)
     warmed = warm_candidate(ds, checked, "{{ params.warm_candidate }}")
     published = publish(checked)
     warmed >> published

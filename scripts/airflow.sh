@@ -49,6 +49,14 @@ configure() {
   export AIRFLOW__API__BASE_URL="http://$HOST:$PORT"
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$HOST:$PORT/execution/"
   export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$LOG_DIR/tasks"
+  # The task SDK's execution-API client (each task's supervisor talking to the api-server):
+  # Airflow's 5 s timeout and 5 retries (given up after ~31 s) lose tasks on a loaded 2-core
+  # machine while the api-server is still starting (httpcore.ReadTimeout, then SIGKILL). Wait
+  # longer and retry for about five minutes before giving up.
+  export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
+  export AIRFLOW__WORKERS__EXECUTION_API_RETRIES="${AIRFLOW__WORKERS__EXECUTION_API_RETRIES:-12}"
+  export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MIN="${AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MIN:-2}"
+  export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX="${AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX:-30}"
   export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-60}"
   export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
   export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}" HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"

@@ -23,11 +23,17 @@ LIVE_CHANNEL = f"{REDIS_PREFIX}:index:events"  # pub/sub: published version name
 QUERY_LOG_STREAM = f"{REDIS_PREFIX}:querylog"
 FEEDBACK_STREAM = f"{REDIS_PREFIX}:feedback"
 REFINE_STREAM = f"{REDIS_PREFIX}:refine"
-FRESHNESS_KEY = f"{REDIS_PREFIX}:freshness"
+FRESHNESS_KEY = f"{REDIS_PREFIX}:freshness"  # hash: the current (latest computed_at) figures
+FRESHNESS_AT_PREFIX = f"{FRESHNESS_KEY}:at"  # + ":<computed_at ISO>": the figures of that time
 DAG_SUCCESS_KEY = f"{REDIS_PREFIX}:dag:last_success"  # hash: dag_id -> ISO time of last success
 REFINE_JOB_PREFIX = f"{REDIS_PREFIX}:refine:job:"  # + job id: JSON JobStatus
 ANSWER_PREFIX = f"{REDIS_PREFIX}:ans"  # hot answers: see cache_key
 SEMANTIC_PREFIX = f"{REDIS_PREFIX}:semvec"  # question vectors of one cache scope (a hash)
+
+
+def freshness_key_at(computed_at: str) -> str:
+    """The hash of the freshness figures computed at ``computed_at`` (an ISO time, UTC)."""
+    return f"{FRESHNESS_AT_PREFIX}:{computed_at}"
 
 
 def cache_key(
@@ -99,4 +105,10 @@ def _safe(name: str) -> str:
     return name.replace(":", "_").replace("/", "_").replace(" ", "_")
 
 
-__all__ = ["CacheKeyParts", "VersionedModel", "cache_key", "parse_cache_key"]
+__all__ = [
+    "CacheKeyParts",
+    "VersionedModel",
+    "cache_key",
+    "freshness_key_at",
+    "parse_cache_key",
+]

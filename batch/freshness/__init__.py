@@ -25,6 +25,7 @@ from batch.freshness.report import (
     FreshnessBreach,
     FreshnessError,
     FreshnessReport,
+    NoIndexPublished,
     check_thresholds,
     enforce,
 )
@@ -32,6 +33,7 @@ from batch.freshness.store import (
     DAG_SUCCESS_KEY,
     dag_success_ages,
     read_freshness,
+    read_freshness_at,
     record_dag_success,
     write_figures,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "FreshnessBreach",
     "FreshnessError",
     "FreshnessReport",
+    "NoIndexPublished",
     "check_thresholds",
     "compute_freshness",
     "dag_success_ages",
@@ -50,6 +53,7 @@ __all__ = [
     "enforce",
     "newest_snapshot",
     "read_freshness",
+    "read_freshness_at",
     "record_dag_success",
     "snapshot_day",
     "write_figures",

@@ -128,9 +128,10 @@ def compute_freshness(
     client: Redis | None = None,
     store: bool = True,
 ) -> FreshnessReport:
-    """Compute the freshness figures at ``now``, list breached thresholds, store them in Redis."""
+    """Compute the freshness figures at ``now``, list breached thresholds, store them in Redis
+    (under ``now``, and as the current figures unless newer ones are stored)."""
     thresholds = thresholds or settings.freshness
-    now = aware(now)
+    now = aware(now).astimezone(UTC)
     figures: dict[str, Any] = {"computed_at": now}
 
     from core.index import read_live_version
@@ -196,7 +197,7 @@ def compute_freshness(
                 update={"breaches": tuple(b.message for b in check_thresholds(report, thresholds))}
             )
             if store:
-                write_figures(conn, report)
+                write_figures(conn, report, keep_days=thresholds.history_days)
     except (RedisError, OSError) as exc:
         raise FreshnessError(f"Redis at {settings.redis_url} failed: {exc}") from exc
     log.info(

@@ -37,6 +37,13 @@ class Breach:
         return f"{self.figure}={self.value} {word} {self.threshold}"
 
 
+class NoIndexPublished(FreshnessError):
+    """No index version has been published yet: there is no live index to measure."""
+
+    def __init__(self) -> None:
+        super().__init__("no index published yet: freshness is measured from the first publish")
+
+
 class FreshnessBreach(FreshnessError):
     """One or more freshness thresholds are breached; the message names figures and thresholds."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,19 @@ from batch.freshness import (
     compute_freshness,
     enforce,
     read_freshness,
+    read_freshness_at,
     record_dag_success,
 )
 from batch.settings import BatchSettings, FreshnessConfig
 from shared_schemas import QueryLogEvent
 from shared_schemas.hashing import normalize_question, question_key_hash
-from shared_schemas.layout import FRESHNESS_KEY, QUERY_LOG_STREAM, cache_key, parse_cache_key
+from shared_schemas.layout import (
+    FRESHNESS_KEY,
+    QUERY_LOG_STREAM,
+    cache_key,
+    freshness_key_at,
+    parse_cache_key,
+)
 from tests.dags.fake_index import write_snapshot, write_version
 from tests.dags.webhook_sink import WebhookSink, webhook_fixture  # noqa: F401 - fixture
 
@@ -179,6 +186,36 @@ def test_parse_cache_key_round_trips_odd_parts() -> None:
     }
     assert parse_cache_key("tandem:ans:default:s1:v:e:l:p") is None  # one part short
     assert parse_cache_key("tandem:semvec:default:s1:v:e:l:p:q") is None
+
+
+@pytest.mark.integration
+def test_a_backfilled_past_check_never_replaces_newer_figures(
+    batch_settings: BatchSettings, redis_client: Any
+) -> None:
+    s = batch_settings
+    write_snapshot(s, D1, {"a": "Alpha text one."})
+    from batch.index.publish import publish_version
+
+    publish_version(write_version(s, D1), settings=s)
+    today = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    compute_freshness(settings=s, now=today, client=redis_client)
+    current = read_freshness(settings=s, client=redis_client)
+    assert (current["computed_at"], current["live_index_age_h"]) == ("2026-03-02T12:00:00Z", "12.0")
+
+    # a backfill of a past interval: its figures are kept under its own time only
+    past = datetime(2026, 2, 20, 6, 15, tzinfo=UTC)
+    report = compute_freshness(settings=s, now=past, client=redis_client)
+    assert read_freshness(settings=s, client=redis_client) == current
+    assert read_freshness_at(past, settings=s, client=redis_client) == report.to_redis()
+    assert redis_client.ttl(freshness_key_at("2026-02-20T06:15:00Z")) > 29 * 86400
+
+    # the same time again, or a later one, moves the current figures (forward only)
+    later = today + timedelta(minutes=15)
+    compute_freshness(
+        settings=s, now=later.astimezone(timezone(timedelta(hours=2))), client=redis_client
+    )
+    assert read_freshness(settings=s, client=redis_client)["computed_at"] == "2026-03-02T12:15:00Z"
+    assert read_freshness_at(today, settings=s, client=redis_client) == current
 
 
 @pytest.mark.integration

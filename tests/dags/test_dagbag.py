@@ -36,12 +36,36 @@ def test_owner_retries_tags_docs(dagbag: Any, dag_id: str) -> None:
         assert task.on_failure_callback, task.task_id
 
 
+def _form_accepts_default(schema: dict[str, Any], default: Any) -> bool:
+    """What the Trigger and Backfill forms of Airflow 3.3 accept unchanged: a param that may be
+    null, or one whose default is a value (an empty string is "This field is required")."""
+    types = schema.get("type")
+    nullable = "null" in (types if isinstance(types, list) else [types])
+    return nullable or default not in (None, "")
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_params_run_with_their_defaults_from_the_forms(dagbag: Any, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    dag.params.validate()  # the defaults pass their own schema
+    for name, param in dag.params.items():
+        schema = dag.params.get_param(name).schema
+        assert _form_accepts_default(schema, param), (name, schema, param)
+        assert dag.params.get_param(name).description, f"{dag_id}.{name} has no help text"
+
+
+def test_every_backfill_variable_is_a_param(dagbag: Any) -> None:
+    assert set(dagbag.dags["tandem_index"].params) == {"source", "labelled", "warm_candidate"}
+    assert set(dagbag.dags["tandem_hot_answers"].params) == {"version", "questions_file", "top_k"}
+
+
 def test_index_pipeline_order(dagbag: Any) -> None:
     dag = dagbag.dags["tandem_index"]
     order = ["ingest", "embed", "build", "gate", "warm_candidate", "publish", "record_success"]
     for up, down in itertools.pairwise(order):
         assert down in dag.get_task(up).downstream_task_ids, (up, down)
     assert [a.uri for a in dag.get_task("publish").outlets] == ["tandem://index/live"]
+    assert dag.get_task("record_success").trigger_rule == "none_failed"  # after a skipped publish
     assert dag.deadline is not None
 
 

@@ -62,12 +62,30 @@ def _states(dr: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
 
 
+def live_index_events() -> int:
+    """How many ``tandem_live_index`` asset events the metadata DB holds."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "tandem_live_index")
+        )
+    return int(count or 0)
+
+
 @pytest.fixture(scope="module")
 def indexed(env: dict[str, Any]) -> dict[str, Any]:
     """One run of the index DAG for DAY (ingest → embed → build → gate → publish)."""
     dag = env["bag"].dags["tandem_index"]
+    events = live_index_events()
     dr = dag.test(logical_date=DAY, run_conf={"warm_candidate": False})
     assert str(dr.state) == "success", _states(dr)
+    assert live_index_events() == events + 1  # the pointer moved: one asset event
     return {"dag": dag, "run": dr, "live": read_live_version(env["data"] / "indexes")}
 
 
@@ -87,12 +105,30 @@ def test_index_dag_end_to_end_and_rerun(env: dict[str, Any], indexed: dict[str, 
     assert dr.get_task_instance("publish").xcom_pull(task_ids="publish")["published"] is True
 
     before = tree_digest(data, skip=("report.json", ".staging"))
+    events = live_index_events()
     again = indexed["dag"].test(  # same ds: 2026-03-01
         logical_date=DAY.replace(minute=1), run_conf={"warm_candidate": False}
     )
     assert str(again.state) == "success", _states(again)
+    # the same version again: the pointer stays, publish is skipped and emits no asset event
+    assert _states(again)["publish"] == "skipped"
+    assert _states(again)["record_success"] == "success"
+    assert live_index_events() == events
     assert read_live_version(data / "indexes") == live
     assert tree_digest(data, skip=("report.json", ".staging")) == before
+
+
+def test_backfill_of_an_older_date_skips_publish_and_its_asset_event(
+    env: dict[str, Any], indexed: dict[str, Any]
+) -> None:
+    events = live_index_events()
+    older = indexed["dag"].test(  # a backfilled day before the live one, with the form defaults
+        logical_date=DAY.replace(day=1, month=2), run_conf={"source": None, "labelled": None}
+    )
+    assert str(older.state) == "success", _states(older)
+    assert _states(older)["publish"] == "skipped"
+    assert read_live_version(env["data"] / "indexes") == indexed["live"]
+    assert live_index_events() == events  # no tandem_hot_answers run for nothing
 
 
 def test_hot_answers_dag_warms_the_live_version(
