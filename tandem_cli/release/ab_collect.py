@@ -33,11 +33,11 @@ def collect_report(
 
     from online.experiments.report import build_report
     from online.experiments.streams import read_stream
-    from online.settings import OnlineSettings
+    from online.settings import get_settings
     from shared_schemas.events import FeedbackEvent, QueryLogEvent
     from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM
 
-    settings = OnlineSettings()
+    settings = get_settings()
     since = datetime.now(UTC) - timedelta(hours=since_hours) if since_hours else None
     client = redis.Redis.from_url(settings.redis_url)
     try:

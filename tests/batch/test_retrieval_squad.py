@@ -1,4 +1,5 @@
-"""Load, verify and search an index version built from a small SQuAD slice."""
+"""Retrieval over a real SQuAD slice: the batch writer's version directory read and searched by the
+core reader (checksums, hybrid search, chunk lookup)."""
 
 from __future__ import annotations
 
