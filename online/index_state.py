@@ -59,6 +59,7 @@ class IndexHolder:
     last_error: str | None = None
     last_error_version: str | None = None
     swaps: int = 0
+    pinned: str | None = None  # a version an operator chose, held until the next publish
 
     def require(self) -> IndexState:
         state = self.current

@@ -1,8 +1,12 @@
 """Follow the live-index pointer and swap versions without downtime.
 
-The pointer is the Redis key ``tandem:index:live`` (a JSON manifest) with the ``indexes/LIVE`` file
-as fallback; a change is noticed by a message on ``tandem:index:events`` or, when pub/sub is
-unavailable or silent, by polling every ``reload_poll_s``. Only a published version is loaded
+The pointer is ``indexes/LIVE`` (or the remote store's LIVE), with the Redis key
+``tandem:index:live`` (a JSON manifest) as fallback when it cannot be read; when the two disagree
+LIVE wins (publish writes it first). An operator's ``POST /admin/reload {"version": v}`` pins
+``v`` until the next publish (the pointer moves or a publish is announced); a reload without a
+version returns to following at once. A change is noticed by a message on
+``tandem:index:events`` or, when pub/sub is unavailable or silent, by polling every
+``reload_poll_s``. Only a published version is loaded
 (``core.index.trust.check_published``: a version name inside ``indexes/`` whose manifest digest
 publish recorded); it is loaded and verified in a worker thread (checksums, dimension, embedding
 model, schema version) and only then swapped in.
@@ -44,6 +48,7 @@ class ReloadOutcome:
     version: str | None
     swapped: bool
     error: str | None = None
+    pinned: bool = False
 
 
 class IndexReloader:
@@ -69,19 +74,44 @@ class IndexReloader:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._failed: set[str] = set()
+        # (chosen version, live version when chosen): an operator's reload to a version holds
+        # until the live pointer moves or a publish is announced; then following resumes
+        self._pin: tuple[str, str | None] | None = None
+        self._disagreement: tuple[str, str] | None = None
 
     async def live_version(self) -> str | None:
-        """The version the pointer names: the Redis manifest first, else the LIVE file."""
-        if self.redis is not None:
-            try:
-                async with deadline():
-                    raw = await self.redis.get(LIVE_MANIFEST_KEY)
-                if raw is not None:
-                    return IndexManifest.parse(raw).index_version
-            except (RedisError, OSError, TimeoutError) as exc:
-                log.debug("live pointer not readable from Redis, using the LIVE file: %s", exc)
-            except SchemaError as exc:
-                log.warning("live manifest in Redis unreadable, using the LIVE file: %s", exc)
+        """The version the pointer names. ``LIVE`` (the file, or the remote store's pointer) is
+        the truth: publish replaces it first and writes Redis after, so when the two disagree
+        (publish killed between them, Redis restored from an old dump) LIVE wins and the
+        disagreement is logged; the Redis manifest serves only when LIVE cannot be read."""
+        pointer = await self._pointer_version()
+        from_redis = await self._redis_version()
+        if pointer is not None and from_redis is not None and pointer != from_redis:
+            if self._disagreement != (pointer, from_redis):
+                log.warning(
+                    "live pointer disagreement: LIVE names %s, Redis %s; following LIVE "
+                    "(re-run `tandem index publish %s` to repair Redis)",
+                    pointer,
+                    from_redis,
+                    pointer,
+                )
+            self._disagreement = (pointer, from_redis)
+        return pointer or from_redis
+
+    async def _redis_version(self) -> str | None:
+        if self.redis is None:
+            return None
+        try:
+            async with deadline():
+                raw = await self.redis.get(LIVE_MANIFEST_KEY)
+            return IndexManifest.parse(raw).index_version if raw is not None else None
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.debug("live pointer not readable from Redis: %s", exc)
+        except SchemaError as exc:
+            log.warning("live manifest in Redis unreadable: %s", exc)
+        return None
+
+    async def _pointer_version(self) -> str | None:
         if self.artifacts is not None:
             try:
                 return await asyncio.to_thread(self.artifacts.read_live)
@@ -90,30 +120,61 @@ class IndexReloader:
                 return None
         return await asyncio.to_thread(read_live_version, self.settings.indexes_dir)
 
+    @property
+    def pinned(self) -> str | None:
+        """The version an operator chose with ``reload(version)``, until the next publish."""
+        return self._pin[0] if self._pin else None
+
     async def reload(self, version: str | None = None, *, force: bool = False) -> ReloadOutcome:
-        """Load ``version`` (default: the live one) and swap it in; serialised."""
+        """Load ``version`` and swap it in, pinned until the next publish; with no version,
+        unpin and load the live one. Serialised with the follower."""
         async with self._lock:
-            target = version or await self.live_version()
-            current = self.holder.current
-            if target is None:
-                return ReloadOutcome(None, False, "no live version is published")
-            if current is not None and current.version == target and not force:
-                return ReloadOutcome(target, False)
-            if target in self._failed and not force and version is None:
-                return ReloadOutcome(target, False, self.holder.last_error)
-            try:
-                state = await asyncio.to_thread(self._load, target)
-            except IndexLoadError as exc:
-                return self._fail(target, str(exc))
-            except Exception as exc:  # a broken version must never take the service down
-                log.exception("unexpected error loading index %s", target)
-                return self._fail(target, f"{type(exc).__name__}: {exc}")
-            self._failed.discard(target)
-            self.holder.swap(state)
-            if self.metrics:
-                self.metrics.index_swaps.inc()
-                self.metrics.set_index(state.version, state.age_s())
-            return ReloadOutcome(target, True)
+            live = await self.live_version()
+            outcome = await self._swap_to(version or live, force=force, chosen=version is not None)
+            if version is None or version == live:
+                self._set_pin(None)
+            elif outcome.error is None:
+                self._set_pin((version, live))
+            return ReloadOutcome(
+                outcome.version, outcome.swapped, outcome.error, self.pinned is not None
+            )
+
+    async def follow(self) -> ReloadOutcome:
+        """The follower's step: load the live version, unless an operator's pin still holds."""
+        async with self._lock:
+            live = await self.live_version()
+            if self._pin is not None:
+                if live == self._pin[1]:
+                    return ReloadOutcome(self._pin[0], False, pinned=True)
+                log.info("live pointer moved to %s: the pin on %s ends", live, self._pin[0])
+                self._set_pin(None)
+            return await self._swap_to(live, force=False, chosen=False)
+
+    def _set_pin(self, pin: tuple[str, str | None] | None) -> None:
+        self._pin = pin
+        self.holder.pinned = pin[0] if pin else None
+
+    async def _swap_to(self, target: str | None, *, force: bool, chosen: bool) -> ReloadOutcome:
+        current = self.holder.current
+        if target is None:
+            return ReloadOutcome(None, False, "no live version is published")
+        if current is not None and current.version == target and not force:
+            return ReloadOutcome(target, False)
+        if target in self._failed and not force and not chosen:
+            return ReloadOutcome(target, False, self.holder.last_error)
+        try:
+            state = await asyncio.to_thread(self._load, target)
+        except IndexLoadError as exc:
+            return self._fail(target, str(exc))
+        except Exception as exc:  # a broken version must never take the service down
+            log.exception("unexpected error loading index %s", target)
+            return self._fail(target, f"{type(exc).__name__}: {exc}")
+        self._failed.discard(target)
+        self.holder.swap(state)
+        if self.metrics:
+            self.metrics.index_swaps.inc()
+            self.metrics.set_index(state.version, state.age_s())
+        return ReloadOutcome(target, True)
 
     def _load(self, version: str) -> IndexState:
         """Load a published version (blocking): the name and publish record are checked first,
@@ -166,6 +227,9 @@ class IndexReloader:
                         published = _version_of(msg)
                         if published:
                             self._failed.discard(published)
+                            if self._pin is not None:  # a publish ends an operator's pin
+                                log.info("%s was published: the pin ends", published)
+                                self._set_pin(None)
                     else:
                         await asyncio.sleep(poll)
                     await self._safe_reload()
@@ -182,7 +246,7 @@ class IndexReloader:
 
     async def _safe_reload(self) -> None:
         try:
-            await self.reload()
+            await self.follow()
         except asyncio.CancelledError:
             raise
         except Exception:

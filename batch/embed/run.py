@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import shutil
 import time
 import uuid
 from datetime import date
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 from batch.embed.encode import OUTPUT_DDL, EncodeSpec, WorkerStats, encode_batches
 from batch.embed.errors import EmbedError
 from batch.embed.report import EmbedReport
+from batch.embed.staging import STAGING, claimed_staging, remove_abandoned
 from batch.embed.store import EmbeddingStore
 from batch.ingest.snapshot import CHUNKS_FILE, snapshot_dir
 from batch.settings import BatchSettings
@@ -56,6 +56,7 @@ def embed_snapshot(
     if not chunks_path.exists():
         raise EmbedError(f"no snapshot for {run_date}: {chunks_path} is missing (run ingest)")
     store = EmbeddingStore.for_settings(settings)
+    remove_abandoned(store.path.parent / STAGING)  # a killed run's half-written output
     chunks = pq.read_table(chunks_path, columns=["chunk_id", "text"])
     existing = store.existing_ids()
     is_new = pc.invert(pc.is_in(chunks["chunk_id"], value_set=_string_array(existing)))
@@ -116,9 +117,8 @@ def _encode_with_spark(
     from batch.embed.worker_stats import WorkerStatsParam
 
     run = f"{report.run_date:%Y%m%d}-{sha256_hex(''.join(todo['chunk_id'].to_pylist()))[:8]}"
-    staging = store.path.parent / ".staging" / f"{run}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    try:
+    name = f"{run}-{uuid.uuid4().hex[:8]}"
+    with claimed_staging(store.path.parent / STAGING, name) as staging:
         todo_file = staging / "todo.parquet"
         pq.write_table(todo, todo_file)
         if partitions is None:
@@ -151,8 +151,6 @@ def _encode_with_spark(
         report.dimension = store.dimension() or 0
         report.part_files = [p.name for p in parts]
         report.embedded = sum(pq.read_metadata(p).num_rows for p in parts)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     report.model_loads = {w: s.loads for w, s in sorted(worker_stats.items())}
     devices = sorted({s.device for s in worker_stats.values()})
     if devices:

@@ -198,3 +198,19 @@ def test_default_session_uses_the_running_one_and_leaves_it_running(
     assert report.spark_master == "local[2]"  # the running session's, not a new local[1]
     assert "spark_master=local[1]" in caplog.text  # the override is logged
     assert spark.range(3).count() == 3  # the fixture's session was not stopped
+
+
+def test_a_killed_runs_staging_is_cleaned_on_the_next_run(
+    first_run: FirstRun, spark: SparkSession
+) -> None:
+    from batch.embed.staging import claimed_staging
+
+    root = EmbeddingStore.for_settings(first_run.settings).path.parent / ".staging"
+    abandoned = root / "20240401-deadbeef-0badc0de" / "out"  # SIGKILLed before its cleanup
+    abandoned.mkdir(parents=True)
+    (abandoned / "part-00000.parquet").write_bytes(b"half written")
+    with claimed_staging(root, "20240401-cafecafe-01234567") as running:  # a live run's
+        embed_snapshot(DAY1, settings=first_run.settings, spark=spark)
+        assert not abandoned.parent.exists()
+        assert running.is_dir()
+    assert sorted(p.name for p in root.iterdir()) == []

@@ -158,3 +158,55 @@ def test_a_live_key_naming_a_path_outside_is_never_loaded(
     _publish(redis_client, data_root, v1)
     assert _wait_for(lambda: components.indexes.current is not None)
     assert components.indexes.require().version == v1
+
+
+def test_admin_reload_is_pinned_until_the_next_publish(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+) -> None:
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    _publish(redis_client, data_root, v1)
+    token = "pinning-admin-token-0123456789"
+    client, components = client_factory(
+        settings_factory(reload_poll_s=0.1, admin_token=token), fake_llm
+    )
+    auth = {"Authorization": f"Bearer {token}"}
+    assert components.indexes.require().version == v1
+    r = client.post("/admin/reload", headers=auth, json={"version": v2})
+    assert r.status_code == 200, r.text
+    assert r.json()["pinned"] is True
+    swaps = components.indexes.swaps
+    time.sleep(1.5)  # fifteen poll intervals: the follower must not undo the operator's choice
+    assert components.indexes.require().version == v2
+    assert components.indexes.swaps == swaps
+    assert client.get("/readyz").json()["index"]["pinned"] is True
+    _publish(redis_client, data_root, v1)  # the next publish ends the pin
+    assert _wait_for(lambda: components.indexes.require().version == v1)
+    assert client.get("/readyz").json()["index"]["pinned"] is False
+    # a reload without a version goes back to following at once
+    client.post("/admin/reload", headers=auth, json={"version": v2})
+    r = client.post("/admin/reload", headers=auth)
+    assert r.json()["pinned"] is False
+    assert r.json()["serving"] == v1
+
+
+def test_live_file_wins_when_redis_missed_the_publish(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+) -> None:
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    _publish(redis_client, data_root, v1)
+    _, components = client_factory(settings_factory(reload_poll_s=0.1), fake_llm)
+    assert components.indexes.require().version == v1
+    # publish SIGKILLed after replacing LIVE, before writing Redis
+    (data_root / "indexes" / LIVE_POINTER).write_text(v2 + "\n")
+    assert _wait_for(lambda: components.indexes.require().version == v2)
+    assert IndexManifest.parse(redis_client.get(LIVE_MANIFEST_KEY)).index_version == v1

@@ -60,6 +60,7 @@ async def reload(
         "swapped": outcome.swapped,
         "serving": current.version if current else None,
         "error": outcome.error,
+        "pinned": outcome.pinned,
     }
     return JSONResponse(payload, status_code=409 if outcome.error else 200)
 

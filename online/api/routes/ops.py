@@ -48,7 +48,12 @@ async def readyz(
         "ready": state is not None,
         "index": None
         if state is None
-        else {"version": state.version, "verified": True, "age_s": round(state.age_s(), 1)},
+        else {
+            "version": state.version,
+            "verified": True,
+            "age_s": round(state.age_s(), 1),
+            "pinned": indexes.pinned is not None,
+        },
         "models": {
             "embed": settings.embedding_model,
             "llm": llm.model_id,
