@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from batch.cache_carry import CarryReport, carry_over
 from batch.query_log import HotQuestion, iter_events, top_questions
+from batch.redis_client import connect
 from batch.settings import BatchSettings
 from core.answering import Answerer
 from core.bootstrap import build_answerer
@@ -114,8 +115,6 @@ def warm_cache(
     redis_client: Any = None,
 ) -> WarmReport:
     """Warm ``version`` (default: the live one) with the hot questions of ``run_date``."""
-    import redis
-
     live = read_live_version(settings.indexes_dir)
     target = version or live
     if target is None:
@@ -126,7 +125,7 @@ def warm_cache(
     index = load_index(version_dir, expected_model=settings.embedding_model)
     own_client = redis_client is None
     own_answerer = answerer is None
-    client = redis_client if redis_client is not None else redis.Redis.from_url(settings.redis_url)
+    client = redis_client if redis_client is not None else connect(settings)
     try:
         if answerer is None:
             answerer = build_answerer(settings)

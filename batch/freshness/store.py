@@ -35,9 +35,9 @@ def connection(settings: BatchSettings, client: Redis | None = None) -> Iterator
     if client is not None:
         yield client
         return
-    import redis
+    from batch.redis_client import connect
 
-    own = redis.Redis.from_url(settings.redis_url)
+    own = connect(settings)
     try:
         yield own
     finally:

@@ -179,8 +179,9 @@ def test_warm_closes_the_client_and_llm_it_created(
     class ClosingRedis:
         """A real client that records whether it was closed."""
 
-        def __init__(self, url: str) -> None:
-            self.client = real_from_url(url)
+        def __init__(self, url: str, **kwargs: Any) -> None:
+            self.client = real_from_url(url, **kwargs)
+            self.kwargs = kwargs
             self.closed = False
             made.append(self)
 
@@ -197,6 +198,9 @@ def test_warm_closes_the_client_and_llm_it_created(
     assert report.mined == 0
     assert answerer.llm.closed
     assert [c.closed for c in made] == [True]
+    # a hung Redis must not hang the DAG task: the client it made has socket timeouts
+    assert made[0].kwargs["socket_timeout"] > 0
+    assert made[0].kwargs["socket_connect_timeout"] > 0
 
 
 def _entry(scope: CacheScope, question: str, chunk: str, expires_at: datetime | None) -> str:
