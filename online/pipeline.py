@@ -158,7 +158,10 @@ class AnswerPipeline:
             scope=self.scope(state.version, arm),
             qhash=question_key_hash(request.question),
             t0=time.perf_counter(),
-            use_cache=request.use_cache and self.cache is not None,
+            # top_k changes the answer but is not in the key: only the default one is cached
+            use_cache=request.use_cache
+            and self.cache is not None
+            and request.top_k in (None, self.settings.top_k),
         )
 
     def _finish(
