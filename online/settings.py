@@ -14,7 +14,7 @@ from online.experiments.variants import (
     default_variants,
     parse_variants,
 )
-from shared_schemas.config import CommonSettings
+from shared_schemas.config import CommonSettings, secret_problem
 
 
 class OnlineSettings(CommonSettings):
@@ -27,7 +27,11 @@ class OnlineSettings(CommonSettings):
     )
     generation_concurrency: int = Field(default=1, gt=0, description="Generations at once.")
     generation_queue: int = Field(default=8, ge=0, description="Waiting generations before 503.")
-    admin_token: SecretStr | None = Field(default=None, description="Bearer token for /admin.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for /admin (16+ characters, no placeholder); unset or empty: "
+        "no admin routes.",
+    )
     reload_poll_s: float = Field(default=5.0, gt=0, description="Live-pointer poll interval.")
     live_cache_ttl_s: int = Field(default=3600, ge=0, description="TTL of written-through answers.")
     query_log_maxlen: int = Field(default=100_000, gt=0, description="Query-log stream bound.")
@@ -63,6 +67,18 @@ class OnlineSettings(CommonSettings):
     experiment_salt: str = Field(
         default="tandem-ab", description="Salt of the sticky user_id -> variant hash."
     )
+
+    @field_validator("admin_token", mode="after")
+    @classmethod
+    def _refuse_placeholder_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None  # admin routes off
+        problem = secret_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(
+                f"TANDEM_ADMIN_TOKEN {problem}; set a random one (openssl rand -hex 24)"
+            )
+        return value
 
     @field_validator("variants", mode="before")
     @classmethod

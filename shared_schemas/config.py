@@ -9,6 +9,7 @@ build the same ``core.answering.Answerer`` from them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,6 +24,26 @@ def project_root() -> Path:
     """The checkout this package runs from (or the working directory when installed)."""
     here = Path(__file__).resolve().parent.parent
     return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+MIN_SECRET_CHARS = 16
+_PLACEHOLDERS = re.compile(
+    r"^(replace[-_ ]?me|change[-_ ]?me.*|changeme.*|secret|password|admin|token|default|"
+    r"example|test|xxx+|todo)$",
+    re.IGNORECASE,
+)
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable secret (a placeholder, blank, too short), or None."""
+    stripped = value.strip()
+    if not stripped:
+        return "is blank"
+    if _PLACEHOLDERS.match(stripped):
+        return f"is a placeholder ({stripped[:20]!r})"
+    if len(stripped) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    return None
 
 
 class LocalLLMConfig(BaseModel):
