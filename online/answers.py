@@ -71,6 +71,8 @@ class AnswerRequest:
     variant: str = DEFAULT_VARIANT
     use_cache: bool = True
     query_id: str = field(default_factory=new_query_id)
+    #: who the rate limits count it against (``key:<hash>`` or ``ip:<address>``); None: nobody
+    client: str | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from online.api import errors
 from online.api.fastpath import ExactHitFastPath
+from online.api.limits import RateLimitMiddleware
 from online.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from online.api.routes import admin, chat, feedback, jobs, ops, query
 from online.components import Components, build_components
@@ -42,6 +43,7 @@ def create_app(settings: OnlineSettings, *, components: Components | None = None
     for module in (query, chat, feedback, jobs, ops, admin):
         app.include_router(module.router)
     app.add_middleware(ExactHitFastPath)
+    app.add_middleware(RateLimitMiddleware)  # outside the fast path: hits are limited too
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -24,6 +24,7 @@ from online.cache.async_cache import AsyncRedisAnswerCache
 from online.cache.port import AnswerCache
 from online.experiments.service import Experiments, build_experiments
 from online.index_state import IndexHolder
+from online.limits.limiter import RedisRateLimiter
 from online.llm.runner import GenerationRunner
 from online.metrics import ServiceMetrics
 from online.observer import ServiceObserver
@@ -50,6 +51,7 @@ class Components:
     pipeline: AnswerPipeline
     experiments: Experiments
     arms: ArmTable
+    limiter: RedisRateLimiter
 
     @property
     def encoder(self) -> TextEncoder:
@@ -124,8 +126,14 @@ def build_components(
         timeout_s=settings.llm_timeout_s,
         observe=metrics.observe_generation,
     )
-    cache = cache if cache is not None else AsyncRedisAnswerCache(redis)
+    if cache is None:
+        cache = AsyncRedisAnswerCache(
+            redis, capacity=settings.cache_capacity, lookup_timeout_s=settings.cache_wait_s
+        )
     experiments = build_experiments(settings, metrics)
+    limiter = RedisRateLimiter(
+        redis, limits=settings.rate_limits, api_keys=settings.api_keys, metrics=metrics
+    )
     arms = ArmTable(
         settings,
         llm=llm,
@@ -142,6 +150,7 @@ def build_components(
         cache=cache,
         observer=ServiceObserver(metrics, querylog, experiments),
         arms=arms,
+        admission=limiter,
     )
     reloader = IndexReloader(
         settings=settings,
@@ -163,4 +172,5 @@ def build_components(
         pipeline=pipeline,
         experiments=experiments,
         arms=arms,
+        limiter=limiter,
     )

@@ -11,6 +11,7 @@ from core.errors import (
 )
 
 __all__ = [
+    "CacheSlowError",
     "CacheUnavailableError",
     "CoreError",
     "InvalidInputError",
@@ -21,6 +22,7 @@ __all__ = [
     "NoIndexError",
     "OnlineError",
     "OverloadedError",
+    "RateLimitedError",
 ]
 
 
@@ -51,3 +53,16 @@ class OverloadedError(OnlineError):
 
 class JobNotFoundError(OnlineError):
     """No refinement job with that id."""
+
+
+class CacheSlowError(CacheUnavailableError):
+    """Redis accepted the command but gave no answer within the wait budget (slow, not down)."""
+
+
+class RateLimitedError(OnlineError):
+    """A client went over one of its limits (``bucket``); it may retry after ``retry_after_s``."""
+
+    def __init__(self, bucket: str, *, retry_after_s: int) -> None:
+        self.bucket = bucket
+        self.retry_after_s = retry_after_s
+        super().__init__(f"rate limit of {bucket} exceeded; retry after {retry_after_s}s")

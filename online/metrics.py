@@ -57,6 +57,23 @@ class ServiceMetrics:
         self.rejected = Counter(
             "tandem_generation_rejected_total", "Generations refused (queue full)", registry=r
         )
+        self.rate_limit = Gauge(
+            "tandem_rate_limit",
+            "Rate limits in force by default (rate_per_s, burst; bucket all: enabled, api_keys)",
+            ["bucket", "figure"],
+            registry=r,
+        )
+        self.rate_limit_decisions = Counter(
+            "tandem_rate_limit_decisions_total",
+            "Rate-limit decisions by bucket, client kind (key/address) and outcome",
+            ["bucket", "client", "outcome"],
+            registry=r,
+        )
+        self.rate_limit_errors = Counter(
+            "tandem_rate_limit_errors_total",
+            "Requests allowed unchecked because Redis did not answer the limiter",
+            registry=r,
+        )
         self.index_info = Gauge(
             "tandem_index_info", "Live index version (value 1)", ["version"], registry=r
         )

@@ -61,5 +61,8 @@ class ServiceObserver:
     def stage(self, name: str, seconds: float) -> None:
         self.metrics.stage.labels(stage=name).observe(seconds)
 
+    def rejected(self) -> None:
+        self.metrics.rejected.inc()
+
     def cache_unavailable(self, operation: str) -> None:
         self.metrics.cache_unavailable.labels(operation=operation).inc()

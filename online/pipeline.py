@@ -22,7 +22,7 @@ from core.index import Hit
 from online.answers import AnswerRequest, AnswerResult, Source, render_sources
 from online.arms import Arm, ArmTable
 from online.cache.port import AnswerCache
-from online.errors import CacheUnavailableError, LLMError
+from online.errors import CacheSlowError, CacheUnavailableError, LLMError, OverloadedError
 from online.index_state import IndexHolder, IndexState
 from online.settings import OnlineSettings
 from shared_schemas.cache import CacheEntry
@@ -40,6 +40,18 @@ class AnswerObserver(Protocol):
     def stage(self, name: str, seconds: float) -> None: ...
 
     def cache_unavailable(self, operation: str) -> None: ...
+
+    def rejected(self) -> None:
+        """A generation was refused (queue full)."""
+        ...
+
+
+class GenerationAdmission(Protocol):
+    """Rate limits of live generations (cache hits are not counted here)."""
+
+    async def admit_generation(self, request: AnswerRequest) -> None:
+        """Return, or raise ``RateLimitedError`` when the request's client is over its limit."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,10 @@ class AnswerPipeline:
         indexes: IndexHolder | None = None,
         cache: AnswerCache | None = None,
         observer: AnswerObserver | None = None,
+        admission: GenerationAdmission | None = None,
     ) -> None:
         self.settings = settings
+        self.admission = admission
         self.answerer = answerer
         self.indexes = indexes or IndexHolder()
         self.cache = cache
@@ -204,6 +218,8 @@ class AnswerPipeline:
         tc = time.perf_counter()
         try:
             entry = await self.cache.get_exact(ctx.scope, ctx.qhash)
+        except CacheSlowError as exc:
+            raise self._cache_slow("get", exc) from exc
         except CacheUnavailableError as exc:
             ctx.outcome = "unavailable"
             self._cache_down("get", exc)
@@ -217,6 +233,16 @@ class AnswerPipeline:
     async def _live(self, ctx: Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
         """Semantic cache, then retrieval and generation."""
         request, state, timings = ctx.request, ctx.state, ctx.timings
+        try:
+            early = await self.arms.runner_for(ctx.arm)
+        except LLMError:
+            early = None  # the generation step below reports it
+        if early is not None:
+            try:  # refuse an overload before embedding and retrieval, not after them
+                early.check_room()
+            except OverloadedError:
+                self._rejected()
+                raise
         te = time.perf_counter()
         vector = await asyncio.to_thread(self.answerer.embed, request.question)
         self._stage("embed", time.perf_counter() - te, timings)
@@ -227,6 +253,8 @@ class AnswerPipeline:
                 hit = await self.cache.get_semantic(
                     ctx.scope, request.question, vector, threshold=self.settings.semantic_threshold
                 )
+            except CacheSlowError as exc:
+                raise self._cache_slow("semantic", exc) from exc
             except CacheUnavailableError as exc:
                 ctx.outcome, hit = "unavailable", None
                 self._cache_down("semantic", exc)
@@ -245,6 +273,8 @@ class AnswerPipeline:
                 )
                 yield StreamEvent("final", result=result)
                 return
+        if self.admission is not None:
+            await self.admission.admit_generation(request)
         ts = time.perf_counter()
         k = request.top_k or self.settings.top_k
         hits = await asyncio.to_thread(
@@ -271,6 +301,9 @@ class AnswerPipeline:
                     messages, max_new_tokens=self.answerer.config.max_new_tokens
                 )
                 answer = generated.text
+        except OverloadedError:
+            self._rejected()
+            raise
         except LLMError as exc:
             timings["generate"] = _ms(time.perf_counter() - tg)
             log.warning("LLM failed, answering with sources only: %s", exc)
@@ -289,6 +322,17 @@ class AnswerPipeline:
         timings[name] = _ms(seconds)
         if self.observer:
             self.observer.stage(name, seconds)
+
+    def _rejected(self) -> None:
+        if self.observer:
+            self.observer.rejected()
+
+    def _cache_slow(self, operation: str, exc: Exception) -> OverloadedError:
+        """A slow lookup is not a dead Redis: refuse (Retry-After) rather than generate."""
+        log.warning("cache %s gave no answer in time, refusing: %s", operation, exc)
+        if self.observer:
+            self.observer.cache_unavailable(f"{operation}_slow")
+        return OverloadedError(f"the answer cache is slow: {exc}", retry_after_s=2)
 
     def _cache_down(self, operation: str, exc: Exception) -> None:
         log.warning("cache unavailable during %s, answering live: %s", operation, exc)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
+from core.cache.bounded import DEFAULT_CAPACITY
 from online.experiments.canary import CanaryPolicy
 from online.experiments.variants import (
     Variant,
@@ -14,6 +15,7 @@ from online.experiments.variants import (
     default_variants,
     parse_variants,
 )
+from online.limits.config import ApiKey, RateLimits, parse_api_keys
 from shared_schemas.config import CommonSettings, secret_problem
 
 
@@ -34,6 +36,18 @@ class OnlineSettings(CommonSettings):
     )
     reload_poll_s: float = Field(default=5.0, gt=0, description="Live-pointer poll interval.")
     live_cache_ttl_s: int = Field(default=3600, ge=0, description="TTL of written-through answers.")
+    cache_capacity: int = Field(
+        default=DEFAULT_CAPACITY,
+        ge=0,
+        description="Answers (and question vectors) kept per cache scope; beyond it the least "
+        "recently used is evicted (0: unbounded).",
+    )
+    cache_wait_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for a slow cache lookup; past it: 503 with "
+        "Retry-After (a Redis refusing connections is answered live).",
+    )
     query_log_maxlen: int = Field(default=100_000, gt=0, description="Query-log stream bound.")
     refine_top_k: int = Field(default=10, ge=1, le=50, description="Chunks a refined answer uses.")
     refine_max_new_tokens: int = Field(
@@ -64,6 +78,22 @@ class OnlineSettings(CommonSettings):
         default_factory=CanaryPolicy,
         description="Automatic canary rollback policy (TANDEM_CANARY__<FIELD>).",
     )
+    rate_limits: RateLimits = Field(
+        default_factory=RateLimits,
+        description="Per-client rate limits (API key, else client address), GCRA in Redis: "
+        "requests 20/s burst 50 (every /v1 call), generations 0.5/s burst 10 (live misses), "
+        "refines 0.1/s burst 5; TANDEM_RATE_LIMITS__<BUCKET>__RATE_PER_S|BURST, "
+        "TANDEM_RATE_LIMITS__ENABLED. Over a limit: 429 with Retry-After.",
+    )
+    api_keys: tuple[ApiKey, ...] = Field(
+        default=(),
+        description="API keys as JSON: [{sha256, tenant, user_id?, requests?, generations?, "
+        "refines?}] (sha256 hex of the key, never the key; limits override the defaults). "
+        "Sent as X-API-Key or Authorization: Bearer on /v1.",
+    )
+    api_keys_required: bool = Field(
+        default=False, description="Refuse /v1 requests without a valid API key (401)."
+    )
     experiment_salt: str = Field(
         default="tandem-ab", description="Salt of the sticky user_id -> variant hash."
     )
@@ -86,6 +116,11 @@ class OnlineSettings(CommonSettings):
         if isinstance(value, bytes):
             value = value.decode()
         return parse_variants(value) if isinstance(value, str) else value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: Any) -> Any:
+        return parse_api_keys(value)
 
     @field_validator("variants", mode="after")
     @classmethod

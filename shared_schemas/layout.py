@@ -29,6 +29,12 @@ DAG_SUCCESS_KEY = f"{REDIS_PREFIX}:dag:last_success"  # hash: dag_id -> ISO time
 REFINE_JOB_PREFIX = f"{REDIS_PREFIX}:refine:job:"  # + job id: JSON JobStatus
 ANSWER_PREFIX = f"{REDIS_PREFIX}:ans"  # hot answers: see cache_key
 SEMANTIC_PREFIX = f"{REDIS_PREFIX}:semvec"  # question vectors of one cache scope (a hash)
+# bookkeeping of one cache scope's bounded store (same suffix as its ``semvec`` hash):
+SEMANTIC_LRU_PREFIX = f"{REDIS_PREFIX}:semlru"  # zset: question hash -> use tick (eviction)
+SEMANTIC_EXPIRY_PREFIX = f"{REDIS_PREFIX}:semexp"  # zset: question hash -> expiry (ms)
+SEMANTIC_LOG_PREFIX = f"{REDIS_PREFIX}:semlog"  # stream of vector changes (op a|d, h, n)
+SEMANTIC_META_PREFIX = f"{REDIS_PREFIX}:semmeta"  # hash: epoch, seq, tick, persist
+RATE_LIMIT_PREFIX = f"{REDIS_PREFIX}:rl"  # + ":<bucket>:<client>": GCRA arrival time (ms)
 
 
 def freshness_key_at(computed_at: str) -> str:

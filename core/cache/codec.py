@@ -2,8 +2,10 @@
 
 - exact side: ``layout.cache_key(...)`` → JSON :class:`CacheEntry`, with a TTL;
 - semantic side: one hash per version tuple, ``tandem:semvec:<ns>:s<schema>:<index>:<embed>:
-  <llm>:<prompt>``, field = question hash, value = the question's float32 vector bytes. A field
-  whose entry has expired is removed the next time a lookup lands on it.
+  <llm>:<prompt>``, field = question hash, value = the question's float32 vector bytes;
+- bookkeeping of a scope's bounded store (``core.cache.bounded``), keys with the same suffix:
+  ``semlru`` (use order, for eviction), ``semexp`` (expiry times), ``semlog`` (a stream of vector
+  changes replicas replay) and ``semmeta`` (epoch, change counter, use tick).
 """
 
 from __future__ import annotations
@@ -17,11 +19,40 @@ import numpy as np
 
 from shared_schemas.base import SchemaError, SchemaVersionError
 from shared_schemas.cache import CacheEntry
-from shared_schemas.layout import ANSWER_PREFIX, SEMANTIC_PREFIX, cache_key
+from shared_schemas.layout import (
+    ANSWER_PREFIX,
+    SEMANTIC_EXPIRY_PREFIX,
+    SEMANTIC_LOG_PREFIX,
+    SEMANTIC_LRU_PREFIX,
+    SEMANTIC_META_PREFIX,
+    SEMANTIC_PREFIX,
+    cache_key,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ANSWER_PREFIX", "SEMANTIC_PREFIX", "CacheScope", "decode_entry", "ttl_for"]
+__all__ = [
+    "ANSWER_PREFIX",
+    "SEMANTIC_PREFIX",
+    "CacheScope",
+    "ScopeKeys",
+    "decode_entry",
+    "ttl_for",
+]
+
+
+@dataclass(frozen=True)
+class ScopeKeys:
+    """The Redis keys of one scope's semantic side and its bounded-store bookkeeping."""
+
+    vectors: str  # hash: question hash -> float32 vector bytes
+    lru: str
+    expiry: str
+    log: str
+    meta: str
+
+    def all(self) -> list[str]:
+        return [self.vectors, self.lru, self.expiry, self.log, self.meta]
 
 
 @dataclass(frozen=True)
@@ -61,8 +92,23 @@ class CacheScope:
         return self._key_prefix + question_hash
 
     def semantic_key(self) -> str:
-        exact = self.key("_")
-        return SEMANTIC_PREFIX + exact[len(ANSWER_PREFIX) : -2]
+        return SEMANTIC_PREFIX + self._suffix
+
+    @cached_property
+    def _suffix(self) -> str:
+        return self.key("_")[len(ANSWER_PREFIX) : -2]
+
+    @cached_property
+    def keys(self) -> ScopeKeys:
+        """Every key of this scope's semantic side (the answers are under :meth:`key`)."""
+        s = self._suffix
+        return ScopeKeys(
+            vectors=SEMANTIC_PREFIX + s,
+            lru=SEMANTIC_LRU_PREFIX + s,
+            expiry=SEMANTIC_EXPIRY_PREFIX + s,
+            log=SEMANTIC_LOG_PREFIX + s,
+            meta=SEMANTIC_META_PREFIX + s,
+        )
 
 
 def decode_entry(raw: bytes | str | None, *, key: str = "") -> CacheEntry | None:

@@ -17,6 +17,7 @@ from online.cache.port import AnswerCache
 from online.components import Components
 from online.experiments.service import Experiments
 from online.index_state import IndexHolder
+from online.limits.limiter import RedisRateLimiter
 from online.metrics import ServiceMetrics
 from online.pipeline import AnswerPipeline
 from online.reload import IndexReloader
@@ -49,6 +50,7 @@ get_reloader = _part(lambda c: c.reloader)
 get_experiments = _part(lambda c: c.experiments)
 get_metrics = _part(lambda c: c.metrics)
 get_llm = _part(lambda c: c.llm)
+get_limiter = _part(lambda c: c.limiter)
 
 PipelineDep = Annotated[AnswerPipeline, Depends(get_pipeline)]
 CacheDep = Annotated[AnswerCache, Depends(get_cache)]
@@ -61,3 +63,4 @@ ReloaderDep = Annotated[IndexReloader, Depends(get_reloader)]
 ExperimentsDep = Annotated[Experiments, Depends(get_experiments)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 LLMDep = Annotated[LLMBackend, Depends(get_llm)]
+LimiterDep = Annotated[RedisRateLimiter, Depends(get_limiter)]

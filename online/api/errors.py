@@ -3,7 +3,8 @@
 - bad input (validation, malformed JSON, over-long question) → 422 naming the field:
   ``{"error": "invalid_input", "detail": [{"field", "loc", "msg", "type"}]}``; a body over
   ``TANDEM_MAX_BODY_BYTES`` → 413 with the same body (field ``body``, type ``body_too_large``);
-- no index → 503; generation queue full → 503 with ``Retry-After``; a dependency down
+- no index → 503; generation queue full → 503 with ``Retry-After``; a client over one of its
+  rate limits → 429 with ``Retry-After``; a missing or unknown API key → 401; a dependency down
   (Redis for feedback/jobs, the LLM where an answer is required) → 503; unknown job → 404.
 A dependency's failure is never a 500.
 """
@@ -26,6 +27,7 @@ from online.errors import (
     NoIndexError,
     OnlineError,
     OverloadedError,
+    RateLimitedError,
 )
 
 log = logging.getLogger(__name__)
@@ -69,11 +71,21 @@ def _error(
     )
 
 
+def rate_limited(exc: RateLimitedError) -> JSONResponse:
+    return JSONResponse(
+        status_code=429,
+        content={"error": "rate_limited", "bucket": exc.bucket, "message": str(exc)},
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
 def _online(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidInputError):
         return invalid(exc.field, exc.message)
     if isinstance(exc, NoIndexError):
         return _error(503, "no_index", str(exc), {"Retry-After": "5"})
+    if isinstance(exc, RateLimitedError):
+        return rate_limited(exc)
     if isinstance(exc, OverloadedError):
         return _error(503, "overloaded", str(exc), {"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, JobNotFoundError):

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from online.answers import AnswerRequest, new_query_id
+from online.api.limits import CLIENT_KEY
 from online.errors import OnlineError
 from online.experiments import VARIANT_HEADER
 
@@ -119,7 +120,9 @@ class ExactHitFastPath:
                 break
         query_id = new_query_id()
         variant = components.experiments.assign(user_id=user_id, header=header, query_id=query_id)
-        request = AnswerRequest(question, top_k, user_id, variant, True, query_id)
+        request = AnswerRequest(
+            question, top_k, user_id, variant, True, query_id, scope.get(CLIENT_KEY)
+        )
         try:
             result, begun = await components.pipeline.exact_hit(request)
         except (OnlineError, ValueError) as exc:  # no index, unencodable text: the route answers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.cache.bounded import DEFAULT_CAPACITY
 from core.cache.codec import CacheScope
 from core.cache.memory import InMemoryAnswerStore
 from online.cache.port import SemanticHit
@@ -13,10 +14,13 @@ from shared_schemas.cache import CacheEntry
 
 
 class InMemoryAnswerCache:
-    """Async face of an :class:`InMemoryAnswerStore` (pass one to share it with a writer)."""
+    """Async face of an :class:`InMemoryAnswerStore` (pass one to share it with a writer);
+    bounded like the store (``capacity`` answers per scope, least recently used evicted)."""
 
-    def __init__(self, store: InMemoryAnswerStore | None = None) -> None:
-        self.store = store or InMemoryAnswerStore()
+    def __init__(
+        self, store: InMemoryAnswerStore | None = None, *, capacity: int = DEFAULT_CAPACITY
+    ) -> None:
+        self.store = store or InMemoryAnswerStore(capacity=capacity)
 
     async def get_exact(self, scope: CacheScope, question_hash: str) -> CacheEntry | None:
         return self.store.get(scope, question_hash)

@@ -55,12 +55,17 @@ class GenerationRunner:
     def in_flight(self) -> int:
         return self._admitted
 
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
+    def check_room(self) -> None:
+        """Raise :class:`OverloadedError` now if a generation would be refused (the pipeline
+        asks before embedding and retrieval, so a refusal costs nothing)."""
         if self._admitted >= self.capacity:
             raise OverloadedError(
                 f"generation queue is full ({self.capacity} admitted)", retry_after_s=2
             )
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        self.check_room()
         self._admitted += 1
         try:
             async with self._sem:

@@ -1,7 +1,13 @@
-"""Refinement jobs: the stream entry that asks for one, and the status record clients read."""
+"""Refinement jobs: the stream entry that asks for one, and the status record clients read.
+
+A job's id is derived from the question, the index version and the variant, so asking again for
+the same refinement finds the job already queued, running or done (a failed one is queued anew)
+instead of queueing another: one Lua script records the status and appends to the stream.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -53,8 +59,27 @@ def job_key(job_id: str) -> str:
     return JOB_KEY_PREFIX + job_id
 
 
+def refine_job_id(question_hash: str, index_version: str, variant: str) -> str:
+    """The one job id of refining this question on this index version for this variant."""
+    text = f"{question_hash}\n{index_version}\n{variant}".encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+_ENQUEUE = """
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local ok, status = pcall(cjson.decode, existing)
+  if not ok or status.status ~= 'failed' then return existing end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'job', ARGV[4])
+return false
+"""
+
+
 async def enqueue(redis: Any, job: RefineJob, *, ttl_s: int, maxlen: int) -> JobStatus:
-    """Record the job as queued and append it to the refine stream (one transaction)."""
+    """Record the job as queued and append it to the refine stream (one script); when a job of
+    that id is already queued, running or done, return its status and queue nothing."""
     status = JobStatus(
         job_id=job.job_id,
         status="queued",
@@ -63,13 +88,21 @@ async def enqueue(redis: Any, job: RefineJob, *, ttl_s: int, maxlen: int) -> Job
         updated_at=job.created_at,
     )
     try:
-        pipe = redis.pipeline(transaction=True)
-        pipe.set(job_key(job.job_id), status.model_dump_json(), ex=ttl_s)
-        pipe.xadd(REFINE_STREAM, {"job": job.model_dump_json()}, maxlen=maxlen, approximate=True)
         async with deadline():
-            await pipe.execute()
+            existing = await redis.eval(
+                _ENQUEUE,
+                2,
+                job_key(job.job_id),
+                REFINE_STREAM,
+                status.model_dump_json(),
+                ttl_s,
+                maxlen,
+                job.model_dump_json(),
+            )
     except (RedisError, OSError, TimeoutError) as exc:
         raise CacheUnavailableError(f"refinement queue unavailable: {exc}") from exc
+    if existing is not None:
+        return JobStatus.model_validate_json(existing)
     return status
 
 

@@ -66,7 +66,9 @@ class RefineWorker:
         self.redis = redis
         self.answerer = answerer
         self.cache: AnswerStore = (
-            store if store is not None else RedisAnswerCache(redis, capacity=settings.cache_capacity)
+            store
+            if store is not None
+            else RedisAnswerCache(redis, capacity=settings.cache_capacity)
         )
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()

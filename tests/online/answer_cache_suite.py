@@ -24,11 +24,19 @@ def unit(*values: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-class AnswerCacheContract:
-    """Subclasses provide ``make_cache``: a coroutine function giving an empty adapter, run in
-    the event loop each test uses (async clients are bound to their loop)."""
+def basis(i: int, dimension: int = 8) -> np.ndarray:
+    return np.eye(dimension, dtype=np.float32)[i]
 
-    async def make_cache(self) -> AnswerCache:
+
+class AnswerCacheContract:
+    """Subclasses provide ``make_cache``: a coroutine function giving an empty adapter holding at
+    most ``capacity`` answers per scope, run in the event loop each test uses (async clients are
+    bound to their loop); and ``expire``: make every entry's time come, as if its TTL passed."""
+
+    async def make_cache(self, *, capacity: int = 1000) -> AnswerCache:
+        raise NotImplementedError
+
+    def expire(self) -> None:
         raise NotImplementedError
 
     def test_is_an_answer_cache(self) -> None:
@@ -102,5 +110,68 @@ class AnswerCacheContract:
 
         run(go())
 
+    def test_a_scope_holds_at_most_its_capacity(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache(capacity=3)
+            elsewhere = entry("kept elsewhere", OTHER)
+            await cache.put(elsewhere, basis(7), ttl_s=600)
+            es = [entry(f"question {i}") for i in range(6)]
+            for i, e in enumerate(es):
+                await cache.put(e, basis(i), ttl_s=600)
+            for i, e in enumerate(es[:3]):
+                assert await cache.get_exact(SCOPE, e.normalized_key) is None
+                assert await cache.get_semantic(SCOPE, e.question, basis(i), threshold=0.9) is None
+            for i, e in enumerate(es[3:], start=3):
+                assert await cache.get_exact(SCOPE, e.normalized_key) == e
+                hit = await cache.get_semantic(SCOPE, e.question, basis(i), threshold=0.9)
+                assert hit is not None
+                assert hit.entry == e
+            assert await cache.get_exact(OTHER, elsewhere.normalized_key) == elsewhere
 
-__all__ = ["AnswerCacheContract", "CacheScope", "run", "unit"]
+        run(go())
+
+    def test_eviction_takes_the_least_recently_used(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache(capacity=3)
+            a, b, c, d = (entry(f"question {n}") for n in "abcd")
+            for i, e in enumerate((a, b, c)):
+                await cache.put(e, basis(i), ttl_s=600)
+            assert await cache.get_exact(SCOPE, a.normalized_key) == a  # a read is a use
+            await cache.put(d, basis(3), ttl_s=600)
+            assert await cache.get_exact(SCOPE, b.normalized_key) is None
+            for e in (a, c, d):
+                assert await cache.get_exact(SCOPE, e.normalized_key) == e
+
+        run(go())
+
+    def test_a_semantic_hit_is_a_use(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache(capacity=3)
+            a, b, c, d = (entry(f"question {n}") for n in "abcd")
+            for i, e in enumerate((a, b, c)):
+                await cache.put(e, basis(i), ttl_s=600)
+            assert await cache.get_semantic(SCOPE, a.question, basis(0), threshold=0.9)
+            await cache.put(d, basis(3), ttl_s=600)
+            assert await cache.get_exact(SCOPE, b.normalized_key) is None
+            assert await cache.get_exact(SCOPE, a.normalized_key) == a
+
+        run(go())
+
+    def test_a_vector_expires_with_its_answer(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache(capacity=3)
+            a = entry("question a")
+            await cache.put(a, basis(0), ttl_s=600)
+            self.expire()
+            fresh = [entry(f"question {n}") for n in "bcd"]
+            for i, e in enumerate(fresh, start=1):
+                await cache.put(e, basis(i), ttl_s=600)
+            assert await cache.get_exact(SCOPE, a.normalized_key) is None
+            assert await cache.get_semantic(SCOPE, a.question, basis(0), threshold=0.5) is None
+            for e in fresh:  # the expired answer took no room: nothing else was evicted
+                assert await cache.get_exact(SCOPE, e.normalized_key) == e
+
+        run(go())
+
+
+__all__ = ["AnswerCacheContract", "CacheScope", "basis", "run", "unit"]

@@ -66,11 +66,10 @@ def encoder() -> Any:
 @pytest.fixture(scope="session")
 def built_indexes(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> dict[str, Any]:
     """Two versions: ``v1`` (the corpus) and ``v2`` (corpus + one more document)."""
-    from batch.settings import BatchSettings
     from core.index.writer import write_index_version
+    from shared_schemas.config import EMBEDDING_MODEL_ID
 
     root = tmp_path_factory.mktemp("online-indexes")
-    settings = BatchSettings(data_dir=root)
     out: dict[str, Any] = {"root": root}
     for name, docs in (("v1", CORPUS), ("v2", [*CORPUS, EXTRA_DOC])):
         table = _chunk_table(docs)
@@ -78,8 +77,8 @@ def built_indexes(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> dic
         manifest = write_index_version(
             table,
             vecs,
-            indexes_dir=settings.indexes_dir,
-            embedding_model=settings.embedding_model,
+            indexes_dir=root / "indexes",
+            embedding_model=EMBEDDING_MODEL_ID,
             source_snapshot=name,
             run_date=date(2026, 1, 1),
         )
@@ -108,6 +107,9 @@ def make_settings(data_root: Path, **overrides: Any) -> OnlineSettings:
         "device": "cpu",
         "reload_poll_s": 0.2,
         "semantic_threshold": 0.95,
+        # the limits' own tests turn them on (tests/online/test_limits.py); elsewhere one test
+        # client sends more than a client would be allowed
+        "rate_limits": {"enabled": False},
     }
     base.update(overrides)
     return OnlineSettings(**base)

@@ -122,11 +122,16 @@ def test_full_generation_queue_is_503_with_retry_after(
         first.start()
         assert fake_llm.entered.wait(timeout=30)  # the only slot is taken
         busy = httpx.post(f"{url}/v1/query", json={"question": "Tell me about Paris"}, timeout=30)
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
         fake_llm.gate.set()
         first.join(timeout=30)
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "2"
         assert busy.json()["error"] == "overloaded"
+        # refused before embedding and retrieval (only the first request ran them), and counted
+        assert 'tandem_stage_seconds_count{stage="embed"} 1.0' in metrics
+        assert 'tandem_stage_seconds_count{stage="search"} 1.0' in metrics
+        assert "tandem_generation_rejected_total 1.0" in metrics
         assert results[0].status_code == 200
         # cached answers do not need a slot
         assert (data_root_live := results[0].json()["answer"])

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from online.answers import AnswerRequest, AnswerResult
 from online.api.deps import ExperimentsDep, LLMDep, PipelineDep, SettingsDep
+from online.api.limits import CLIENT_KEY
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
 from online.errors import InvalidInputError, LLMUnavailableError
@@ -68,7 +69,11 @@ async def chat_completions(
         user_id=body.user, header=http.headers.get(VARIANT_HEADER), query_id=query_id
     )
     request = AnswerRequest(
-        question=question, user_id=body.user, variant=variant, query_id=query_id
+        question=question,
+        user_id=body.user,
+        variant=variant,
+        query_id=query_id,
+        client=http.scope.get(CLIENT_KEY),
     )
     headers = {VARIANT_HEADER: variant}
     cid = f"chatcmpl-{uuid.uuid4().hex}"

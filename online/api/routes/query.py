@@ -14,15 +14,16 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from online.answers import AnswerRequest, AnswerResult, new_query_id
-from online.api.deps import ExperimentsDep, PipelineDep, RedisDep, SettingsDep
+from online.api.deps import ExperimentsDep, LimiterDep, PipelineDep, RedisDep, SettingsDep
 from online.api.fastpath import SCOPE_KEY
+from online.api.limits import CLIENT_KEY
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import QueryBody
 from online.errors import CacheUnavailableError, InvalidInputError
 from online.experiments import VARIANT_HEADER
 from online.experiments.service import Experiments
 from online.pipeline import Answering, StreamEvent
-from online.refine.jobs import RefineJob, enqueue
+from online.refine.jobs import RefineJob, enqueue, refine_job_id
 from online.settings import OnlineSettings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def to_request(
     experiments: Experiments,
     *,
     variant_header: str | None = None,
+    client: str | None = None,
 ) -> AnswerRequest:
     limit = settings.max_question_chars
     if len(body.question) > limit:
@@ -49,6 +51,7 @@ def to_request(
         user_id=body.user_id,
         variant=variant,
         query_id=query_id,
+        client=client,
     )
 
 
@@ -56,6 +59,7 @@ async def _refine(
     redis: Any, settings: OnlineSettings, result: AnswerResult, user_id: str | None
 ) -> dict[str, Any]:
     job = RefineJob(
+        job_id=refine_job_id(result.question_hash, result.index_version, result.variant),
         query_id=result.query_id,
         question=result.question,
         user_id=user_id,
@@ -81,6 +85,8 @@ class QueryCall:
     variant_header: str | None
     #: the request as the fast path began it (its exact lookup done and missed), if it did
     begun: Answering | None = None
+    #: who the rate limits count the call against (``online.api.limits``)
+    client: str | None = None
 
 
 async def read_query(http: Request) -> QueryCall:
@@ -101,7 +107,12 @@ async def read_query(http: Request) -> QueryCall:
             [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)],
             body=raw,
         ) from None
-    return QueryCall(body, http.headers.get(VARIANT_HEADER), http.scope.get(SCOPE_KEY))
+    return QueryCall(
+        body,
+        http.headers.get(VARIANT_HEADER),
+        http.scope.get(SCOPE_KEY),
+        http.scope.get(CLIENT_KEY),
+    )
 
 
 QueryCallDep = Annotated[QueryCall, Depends(read_query)]
@@ -120,13 +131,22 @@ async def query(
     settings: SettingsDep,
     experiments: ExperimentsDep,
     redis: RedisDep,
+    limiter: LimiterDep,
 ) -> Response:
     body = call.body
+    if body.refine and call.client is not None:
+        await limiter.admit(call.client, "refines")
     begun = call.begun if not body.stream and not body.refine else None
     if begun is not None:
         request = begun.request
     else:
-        request = to_request(body, settings, experiments, variant_header=call.variant_header)
+        request = to_request(
+            body,
+            settings,
+            experiments,
+            variant_header=call.variant_header,
+            client=call.client,
+        )
     headers = {VARIANT_HEADER: request.variant}
     if not body.stream:
         result = await pipeline.answer(request, begun=begun)
