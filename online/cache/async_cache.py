@@ -140,7 +140,7 @@ class AsyncRedisAnswerCache:
         skey = scope.semantic_key()
         mirror = self._mirrors.get(skey)
         if mirror is None or mirror.dimension != dimension:
-            mirror = SemanticMirror(dimension)
+            mirror = SemanticMirror(dimension, capacity=self.capacity)
             self._mirrors[skey] = mirror
             while len(self._mirrors) > _MAX_MIRRORS:
                 self._mirrors.popitem(last=False)

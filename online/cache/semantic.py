@@ -19,8 +19,10 @@ _INITIAL_ROWS = 256
 class SemanticMirror:
     """Question hashes and their unit vectors (row i of ``matrix`` is ``hashes[i]``)."""
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, *, capacity: int = 0) -> None:
+        """``capacity``: rows the scope holds at most (growth stops there; 0: unknown)."""
         self.dimension = dimension
+        self.capacity = capacity
         self._rows = np.zeros((_INITIAL_ROWS, dimension), dtype=np.float32)
         self._hashes: list[str] = []
         self._index: dict[str, int] = {}
@@ -67,7 +69,8 @@ class SemanticMirror:
         if row is None:
             row = len(self._hashes)
             if row == self._rows.shape[0]:
-                grown = np.zeros((2 * row, self.dimension), dtype=np.float32)
+                size = 2 * row if row >= self.capacity else min(2 * row, self.capacity)
+                grown = np.zeros((size, self.dimension), dtype=np.float32)
                 grown[:row] = self._rows
                 self._rows = grown
             self._hashes.append(question_hash)
