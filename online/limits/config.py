@@ -30,18 +30,18 @@ class RateLimits(BaseModel):
     enabled: bool = Field(default=True, description="Off: nothing is limited.")
     requests: RateLimit = Field(
         default=RateLimit(rate_per_s=20, burst=50),
-        description="Every /v1 request, cache hits included; set as TANDEM_RATE_LIMITS__REQUESTS__RATE_PER_S "
-        "and __BURST.",
+        description="Every /v1 request, cache hits included; set as "
+        "TANDEM_RATE_LIMITS__REQUESTS__RATE_PER_S and __BURST.",
     )
     generations: RateLimit = Field(
         default=RateLimit(rate_per_s=0.5, burst=10),
-        description="Live generations (cache misses reaching the LLM); set as TANDEM_RATE_LIMITS__GENERATIONS__RATE_PER_S "
-        "and __BURST.",
+        description="Live generations (cache misses reaching the LLM); set as "
+        "TANDEM_RATE_LIMITS__GENERATIONS__RATE_PER_S and __BURST.",
     )
     refines: RateLimit = Field(
         default=RateLimit(rate_per_s=0.1, burst=5),
-        description="Refinement jobs queued; set as TANDEM_RATE_LIMITS__REFINES__RATE_PER_S "
-        "and __BURST.",
+        description="Refinement jobs queued; set as "
+        "TANDEM_RATE_LIMITS__REFINES__RATE_PER_S and __BURST.",
     )
 
     def of(self, bucket: Bucket) -> RateLimit:
