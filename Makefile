@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test unit lint typecheck schemas airflow airflow-stop clean
+.PHONY: setup system demo test test-browser unit lint typecheck schemas airflow airflow-stop clean
 
 setup: system $(STAMP)
 
@@ -24,6 +24,12 @@ demo: setup
 
 test: setup
 	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh bash scripts/test.sh
+
+# the Airflow UI in Chromium (Playwright, Debian's chromium package) against scripts/airflow.sh
+test-browser: setup
+	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh \
+		env SPARK_LOCAL_IP=127.0.0.1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+		$(VENV)/bin/pytest -m browser -q tests/dags/test_airflow_ui.py
 
 # pure logic and the ports' conformance suites on their in-memory defaults: no services, < 60 s
 unit: $(STAMP)

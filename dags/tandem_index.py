@@ -137,8 +137,8 @@ def tandem_index() -> None:
         out = publish_step(version)
         if not out["published"]:
             raise AirflowSkipException(
-                f"not published: the live index {out['live']} is of a later date than {version} "
-                "(a backfill never moves it back); no tandem_live_index asset event"
+                f"not published: the live index {out['live']} is newer than {version}, and a "
+                "backfill never moves it back; no tandem_live_index asset event"
             )
         if not out["moved"]:
             raise AirflowSkipException(

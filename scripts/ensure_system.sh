@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the system programs Tandem needs are present: Java (Spark), Redis, PostgreSQL
-# (Airflow's metadata DB when configured, and its integration test), curl, python3-venv.
+# (Airflow's metadata DB when configured, and its integration test), curl, python3-venv, and
+# Chromium for the Airflow UI test (`make test-browser`: Playwright drives Debian's chromium,
+# never a downloaded browser).
 # Installs what is missing with apt-get when running as root; otherwise says what to install.
 # Starts a local PostgreSQL cluster when one is installed but not answering.
 set -euo pipefail
@@ -12,6 +14,7 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
