@@ -73,6 +73,8 @@ class AnswerRequest:
     query_id: str = field(default_factory=new_query_id)
     #: who the rate limits count it against (``key:<hash>`` or ``ip:<address>``); None: nobody
     client: str | None = None
+    #: put in its variant by the override header: kept out of the canary guard's figures
+    forced: bool = False
 
 
 @dataclass

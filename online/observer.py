@@ -35,6 +35,7 @@ class ServiceObserver:
                 result.variant,
                 latency_ms=result.timings_ms.get("total", 0.0),
                 error=result.degraded is not None,
+                forced=request.forced,
             )
         if self.querylog is None:
             return

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from core.cache.bounded import DEFAULT_CAPACITY
 from online.experiments.canary import CanaryPolicy
+from online.experiments.override import parse_override_keys
 from online.experiments.variants import (
     Variant,
     check_variants,
@@ -94,6 +96,12 @@ class OnlineSettings(CommonSettings):
     api_keys_required: bool = Field(
         default=False, description="Refuse /v1 requests without a valid API key (401)."
     )
+    variant_override_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Debug keys allowed to force a variant with X-Tandem-Variant, as sha256 hex "
+        "digests (JSON list or comma-separated; never the keys), sent in X-Tandem-Debug-Key "
+        "(the admin token works there too); none: the header is ignored.",
+    )
     experiment_salt: str = Field(
         default="tandem-ab", description="Salt of the sticky user_id -> variant hash."
     )
@@ -121,6 +129,11 @@ class OnlineSettings(CommonSettings):
     @classmethod
     def _parse_api_keys(cls, value: Any) -> Any:
         return parse_api_keys(value)
+
+    @field_validator("variant_override_keys", mode="before")
+    @classmethod
+    def _parse_override_keys(cls, value: Any) -> Any:
+        return parse_override_keys(value)
 
     @field_validator("variants", mode="after")
     @classmethod

@@ -22,13 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from online.answers import AnswerRequest, new_query_id
 from online.api.limits import CLIENT_KEY
 from online.errors import OnlineError
-from online.experiments import VARIANT_HEADER
+from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 
 log = logging.getLogger(__name__)
 
 PATH = "/v1/query"
 SCOPE_KEY = "tandem.answering"
 _HEADER = VARIANT_HEADER.lower().encode()
+_DEBUG_KEY = DEBUG_KEY_HEADER.lower().encode()
 _TOP_K_MAX = 50
 _USER_ID_MAX = 200
 
@@ -113,15 +114,26 @@ class ExactHitFastPath:
         if parsed is None:
             return False
         question, top_k, user_id = parsed
-        header = None
+        header = debug_key = None
         for name, value in scope["headers"]:
             if name == _HEADER:
                 header = value.decode("latin-1")
-                break
+            elif name == _DEBUG_KEY:
+                debug_key = value
         query_id = new_query_id()
-        variant = components.experiments.assign(user_id=user_id, header=header, query_id=query_id)
+        assigned = components.experiments.assign(
+            user_id=user_id, header=header, query_id=query_id, debug_key=debug_key
+        )
+        variant = assigned.name
         request = AnswerRequest(
-            question, top_k, user_id, variant, True, query_id, scope.get(CLIENT_KEY)
+            question,
+            top_k,
+            user_id,
+            variant,
+            True,
+            query_id,
+            scope.get(CLIENT_KEY),
+            assigned.forced,
         )
         try:
             result, begun = await components.pipeline.exact_hit(request)

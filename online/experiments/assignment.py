@@ -7,10 +7,13 @@ canary's weight to 0 at run time (a rollback) disables it without moving the ran
 are spread over the enabled arms by a second hash, in proportion to their weights, and every
 other user stays where they were.
 
-The ``X-Tandem-Variant`` header forces a declared variant, even one at weight 0 (for QA before
-a ramp-up or after a rollback). An unknown name is ignored: the request is assigned as if the
-header were absent and :attr:`Assignment.override_ignored` says so, so the caller can log it or
-echo it in a response header; a bad header never fails a user's request.
+The ``X-Tandem-Variant`` header forces a declared variant, even one declared at weight 0 (QA
+before a ramp-up), but only when the caller says it may (``allow_override``: the request carried a
+declared debug key or the admin token, :mod:`online.experiments.override`), and never into an arm
+whose weight was set to 0 at run time (a canary rollback): clients cannot steer themselves into an
+arm. A refused or unknown name is ignored: the request is assigned as if the header were absent
+and :attr:`Assignment.override_ignored` says so; a bad header never fails a user's request. A
+forced request is flagged (:attr:`Assignment.forced`) so it stays out of the canary's figures.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from online.experiments.variants import Variant, VariantError, check_variants
 logger = logging.getLogger(__name__)
 
 VARIANT_HEADER = "X-Tandem-Variant"
-AssignReason = Literal["header", "user", "query", "random"]
+AssignReason = Literal["header", "user", "query", "random", "single"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class Assignment:
     @property
     def name(self) -> str:
         return self.variant.name
+
+    @property
+    def forced(self) -> bool:
+        """Chosen by the override header, not by the weights (kept out of the canary's figures)."""
+        return self.reason == "header"
 
 
 def stable_bucket(key: str, *, salt: str) -> float:
@@ -76,6 +84,11 @@ class VariantRouter:
 
     def get(self, name: str) -> Variant | None:
         return self._by_name.get(name.strip().lower())
+
+    def disabled(self, name: str) -> bool:
+        """Whether ``name``'s weight was set to 0 at run time (a rollback)."""
+        with self._lock:
+            return name in self._disabled
 
     def weights(self) -> Mapping[str, float]:
         """The weights in force (declared ones, less any set at run time)."""
@@ -114,15 +127,22 @@ class VariantRouter:
         user_id: str | None,
         header: str | None = None,
         query_id: str | None = None,
+        allow_override: bool = False,
     ) -> Assignment:
-        """Variant of one request: header override, else hash of user id, else query id/random."""
+        """Variant of one request: header override (if allowed), else hash of user id, else query
+        id/random. A header naming an arm rolled back at run time is ignored, allowed or not."""
         ignored = False
         if header is not None and header.strip():
-            forced = self.get(header)
-            if forced is not None:
+            forced = self.get(header) if allow_override else None
+            if forced is not None and not self.disabled(forced.name):
                 return Assignment(forced, "header")
             ignored = True
-            logger.info("ignoring unknown %s value %r", VARIANT_HEADER, header[:64])
+            logger.debug(
+                "ignoring %s value %r (%s)",
+                VARIANT_HEADER,
+                header[:64],
+                "no debug key" if not allow_override else "unknown or rolled back",
+            )
         if user_id:
             return Assignment(self._pick_key(user_id), "user", ignored)
         if query_id:

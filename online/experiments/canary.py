@@ -1,5 +1,8 @@
 """Automatic canary rollback: a canary that does worse than the baseline loses its traffic.
 
+Requests forced into an arm by the override header are not recorded (``Experiments.finished``):
+the figures are those of the arm's assigned users.
+
 :class:`CanaryGuard` keeps, per variant, a rolling window of the latest requests (error flag,
 latency). Once both the canary and the baseline have ``min_samples`` requests in their windows,
 the canary is rolled back when (judged on every ``check_every``-th request of a variant, so the
@@ -9,9 +12,9 @@ percentile cost is amortised)
 - its p95 latency exceeds the baseline's p95 by more than ``latency_margin`` (relative).
 
 Rolling back sets the canary's weight to 0 in the :class:`VariantRouter` (its users go to the
-other arms; a request that names it in ``X-Tandem-Variant`` still reaches it), logs a warning and
-counts ``tandem_canary_rollbacks_total{variant,reason}``. It fires once per variant; restoring
-traffic is a deliberate act (:meth:`CanaryGuard.reset`).
+other arms, and ``X-Tandem-Variant`` no longer reaches it), logs a warning and counts
+``tandem_canary_rollbacks_total{variant,reason}``. It fires once per variant; restoring traffic
+is a deliberate act (:meth:`CanaryGuard.reset`).
 """
 
 from __future__ import annotations

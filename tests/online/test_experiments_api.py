@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -14,7 +15,7 @@ from core.llm.fake import FakeLLM
 from core.prompt import PROMPTS
 from online.app import create_app
 from online.components import build_components
-from online.experiments import VARIANT_HEADER, Variant, VariantRouter
+from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER, Variant, VariantRouter
 from shared_schemas.events import QueryLogEvent
 from shared_schemas.layout import QUERY_LOG_STREAM
 from tests.online.conftest import flush_querylog
@@ -22,7 +23,12 @@ from tests.online.conftest import flush_querylog
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 AB = json.dumps([{"name": "a", "weight": 1}, {"name": "b", "weight": 1}])
+AB_VARIANTS = (Variant(name="a", baseline=True), Variant(name="b"))
 QUESTION = "What is the capital of France?"
+DEBUG_KEY = "qa-debug-key-0123456789abcdef"
+#: settings that let the tests' own header overrides through (a declared debug key)
+OVERRIDE = {"variant_override_keys": json.dumps([hashlib.sha256(DEBUG_KEY.encode()).hexdigest()])}
+ADMIN_TOKEN = "admin-token-0123456789abcdef"
 
 
 def _metric(text: str, name: str, **labels: str) -> float | None:
@@ -41,7 +47,10 @@ def _metric(text: str, name: str, **labels: str) -> float | None:
 
 def _ask(client: Any, question: str = QUESTION, **kw: Any) -> Any:
     header = kw.pop("header", None)
+    key: Any = kw.pop("key", DEBUG_KEY)
     headers = {VARIANT_HEADER: header} if header is not None else {}
+    if header is not None and key is not None:
+        headers[DEBUG_KEY_HEADER] = key
     r = client.post("/v1/query", json={"question": question, **kw}, headers=headers)
     assert r.status_code == 200, r.text
     return r
@@ -50,7 +59,7 @@ def _ask(client: Any, question: str = QUESTION, **kw: Any) -> Any:
 def test_sticky_weighted_assignment_and_header_override(
     client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
 ) -> None:
-    settings = settings_factory(variants=AB, experiment_salt="s1")
+    settings = settings_factory(variants=AB, experiment_salt="s1", **OVERRIDE)
     client, _ = client_factory(settings, fake_llm)
     expected = VariantRouter(settings.variants, salt="s1")
     seen: Counter[str] = Counter()
@@ -79,14 +88,15 @@ def test_sticky_weighted_assignment_and_header_override(
     assert r.status_code == 200
     assert r.headers[VARIANT_HEADER] == "a"
     assert r.json()["tandem"]["variant"] == "a"
-    r = client.post("/v1/chat/completions", json=chat, headers={VARIANT_HEADER: "b"})
+    forcing = {VARIANT_HEADER: "b", DEBUG_KEY_HEADER: DEBUG_KEY}
+    r = client.post("/v1/chat/completions", json=chat, headers=forcing)
     assert r.json()["tandem"]["variant"] == "b"
 
 
 def test_variant_on_query_log_metrics_and_feedback(
     client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
 ) -> None:
-    client, components = client_factory(settings_factory(variants=AB), fake_llm)
+    client, components = client_factory(settings_factory(variants=AB, **OVERRIDE), fake_llm)
     ids = {v: _ask(client, header=v).json()["query_id"] for v in ("a", "b", "a")}
     flush_querylog(client, components)
     events = [QueryLogEvent.parse(f[b"event"]) for _, f in redis_client.xrange(QUERY_LOG_STREAM)]
@@ -109,7 +119,7 @@ def test_prompt_version_and_namespace_keep_caches_apart(
     variants = json.dumps(
         [{"name": "a"}, {"name": "b", "prompt_version": "p2", "cache_namespace": "exp-b"}]
     )
-    client, components = client_factory(settings_factory(variants=variants), fake_llm)
+    client, components = client_factory(settings_factory(variants=variants, **OVERRIDE), fake_llm)
     assert _ask(client, header="a").json()["cache"] == "miss"
     assert fake_llm.last_messages[0]["content"] == PROMPTS["p1"].system
     assert _ask(client, header="a").json()["cache"] == "exact"
@@ -133,9 +143,9 @@ def test_prompt_version_and_namespace_keep_caches_apart(
     assert len(lookups) == 1
 
 
-def test_canary_rolled_back_through_the_api(
-    encoder: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
-) -> None:
+def _failing_canary(settings_factory: Any) -> tuple[Any, FakeLLM]:
+    """Settings with a `base` and a `canary` arm judged after 4 requests, and the canary's LLM
+    (failing)."""
     variants = json.dumps(
         [{"name": "base", "weight": 1}, {"name": "canary", "weight": 1, "llm_model": "canary-llm"}]
     )
@@ -143,8 +153,16 @@ def test_canary_rolled_back_through_the_api(
     canary_llm.fail = True
     settings = settings_factory(
         variants=variants,
+        **OVERRIDE,
         canary={"min_samples": 4, "window": 10, "check_every": 1, "error_margin": 0.1},
     )
+    return settings, canary_llm
+
+
+def test_canary_rolled_back_through_the_api(
+    encoder: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    settings, canary_llm = _failing_canary(settings_factory)
     built: list[str] = []
 
     def factory(variant: Variant) -> FakeLLM:
@@ -156,17 +174,21 @@ def test_canary_rolled_back_through_the_api(
         users = [f"u{i}" for i in range(40)]
         router = VariantRouter(settings.variants, salt=settings.experiment_salt)
         assert any(router.assign(user_id=u).name == "canary" for u in users)
+        base_users = [u for u in users if router.assign(user_id=u).name == "base"][:4]
+        canary_users = [u for u in users if router.assign(user_id=u).name == "canary"][:4]
+        assert len(base_users) == len(canary_users) == 4
         for i in range(4):
-            assert _ask(client, f"question {i}?", header="base").json()["answer"]
-            body = _ask(client, f"question {i}?", header="canary").json()
+            assert _ask(client, f"question {i}?", user_id=base_users[i]).json()["answer"]
+            body = _ask(client, f"question {i}?", user_id=canary_users[i]).json()
+            assert body["variant"] == "canary"
             assert body["answer"] is None
             assert "llm_unavailable" in body["degraded"]
         assert built == ["canary"]  # built once, lazily
         assert components.experiments.router.weights()["canary"] == 0.0
         after = Counter(_ask(client, user_id=u).json()["variant"] for u in users)
         assert after == Counter({"base": 40})
-        # the header still reaches a rolled-back arm (QA)
-        assert _ask(client, header="canary").json()["variant"] == "canary"
+        # not even a debug key reaches a rolled-back arm
+        assert _ask(client, header="canary").json()["variant"] == "base"
         metrics = client.get("/metrics").text
         assert _metric(metrics, "tandem_canary_rollbacks_total", variant="canary") == 1.0
         assert _metric(metrics, "tandem_variant_weight", variant="canary") == 0.0
@@ -190,7 +212,7 @@ def test_pinned_index_and_unbuildable_llm_degrade_only_their_variant(
             {"name": "nollm", "llm_backend": "openai"},  # no URL anywhere: cannot be built
         ]
     )
-    client, components = client_factory(settings_factory(variants=variants), fake_llm)
+    client, components = client_factory(settings_factory(variants=variants, **OVERRIDE), fake_llm)
     live = components.indexes.require().version
     assert live != v2
     assert _ask(client, "Tokyo?", header="live").json()["index_version"] == live
@@ -219,3 +241,64 @@ def test_in_flight_gauge(
     metrics = client.get("/metrics").text
     assert "# TYPE tandem_requests_in_flight gauge" in metrics
     assert _metric(metrics, "tandem_requests_in_flight") == 1.0  # the scrape itself
+
+
+def test_variant_header_needs_a_debug_key_or_the_admin_token(
+    client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    settings = settings_factory(variants=AB, admin_token=ADMIN_TOKEN, **OVERRIDE)
+    client, _ = client_factory(settings, fake_llm)
+    router = VariantRouter(settings.variants, salt=settings.experiment_salt)
+    a_user = next(f"u{i}" for i in range(50) if router.assign(user_id=f"u{i}").name == "a")
+    chat = {"messages": [{"role": "user", "content": QUESTION}], "user": a_user}
+    for _ in range(2):  # a miss (the route), then an exact hit (the ASGI fast path)
+        for key in (None, "", "wrong-key-0123456789abcdef", "Bearer " + ADMIN_TOKEN, b"\xc3\xa9"):
+            r = _ask(client, user_id=a_user, header="b", key=key)
+            assert r.json()["variant"] == "a", key
+            assert r.headers[VARIANT_HEADER] == "a"
+            headers = {VARIANT_HEADER: "b"}
+            if key is not None:
+                headers[DEBUG_KEY_HEADER] = key
+            r = client.post("/v1/chat/completions", json=chat, headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["tandem"]["variant"] == "a"
+        for key in (DEBUG_KEY, ADMIN_TOKEN):
+            assert _ask(client, user_id=a_user, header="b", key=key).json()["variant"] == "b"
+            headers = {VARIANT_HEADER: "b", DEBUG_KEY_HEADER: key}
+            r = client.post("/v1/chat/completions", json=chat, headers=headers)
+            assert r.json()["tandem"]["variant"] == "b"
+
+
+def test_variant_header_is_ignored_when_no_debug_key_is_declared(
+    client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    client, _ = client_factory(settings_factory(variants=AB, experiment_salt="s2"), fake_llm)
+    router = VariantRouter(AB_VARIANTS, salt="s2")
+    a_user = next(f"u{i}" for i in range(50) if router.assign(user_id=f"u{i}").name == "a")
+    for _ in range(2):
+        assert _ask(client, user_id=a_user, header="b").json()["variant"] == "a"
+
+
+def test_forced_requests_do_not_count_in_the_canary_figures(
+    encoder: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
+) -> None:
+    settings, canary_llm = _failing_canary(settings_factory)
+    components = build_components(
+        settings, encoder=encoder, llm=fake_llm, variant_llm=lambda _: canary_llm
+    )
+    with TestClient(create_app(settings, components=components)) as client:
+        for i in range(6):  # QA forcing a failing canary is not the canary's users failing
+            _ask(client, f"question {i}?", header="base")
+            assert _ask(client, f"question {i}?", header="canary").json()["variant"] == "canary"
+        guard = components.experiments.guard
+        assert guard is not None
+        assert guard.stats("canary").samples == 0
+        assert guard.stats("base").samples == 0
+        assert guard.rolled_back == frozenset()
+        assert components.experiments.router.weights()["canary"] == 1.0
+        # forced answers are still attributed to their variant for feedback
+        qid = _ask(client, "feedback?", header="canary").json()["query_id"]
+        assert (
+            client.post("/v1/feedback", json={"query_id": qid, "rating": 1}).json()["variant"]
+            == "canary"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections import Counter
@@ -121,20 +122,39 @@ def test_zeroing_an_arm_moves_only_its_users(disabled: str) -> None:
     assert {uid: router.assign(user_id=uid).name for uid in before} == before
 
 
-def test_header_overrides_assignment_even_at_weight_zero() -> None:
-    router = VariantRouter(parse_variants(THREE))
-    router.set_weight("canary", 0)
-    got = router.assign(user_id="u1", header="  Canary ")
+def test_header_overrides_assignment_only_when_allowed() -> None:
+    variants = parse_variants(THREE.replace('"weight": 10', '"weight": 0'))  # canary not ramped
+    router = VariantRouter(variants)
+    got = router.assign(user_id="u1", header="  Canary ", allow_override=True)
     assert got.name == "canary"
     assert got.reason == "header"
+    assert got.forced
     assert not got.override_ignored
     assert VARIANT_HEADER == "X-Tandem-Variant"
+    # a client without a debug key or the admin token cannot steer itself into an arm
+    plain = router.assign(user_id="u1")
+    refused = router.assign(user_id="u1", header="canary")
+    assert (refused.name, refused.reason) == (plain.name, "user")
+    assert refused.override_ignored
+    assert not refused.forced
+
+
+def test_header_never_reaches_a_rolled_back_arm() -> None:
+    router = VariantRouter(parse_variants(THREE))
+    assert router.assign(user_id="u1", header="canary", allow_override=True).name == "canary"
+    router.set_weight("canary", 0)  # what the canary guard does
+    got = router.assign(user_id="u1", header="canary", allow_override=True)
+    assert got.name != "canary"
+    assert got.override_ignored
+    assert not got.forced
+    router.set_weight("canary", 10)  # restored: reachable again
+    assert router.assign(user_id="u1", header="canary", allow_override=True).forced
 
 
 def test_unknown_header_is_ignored_and_flagged() -> None:
     router = VariantRouter(parse_variants(THREE))
     plain = router.assign(user_id="u7")
-    got = router.assign(user_id="u7", header="nope")
+    got = router.assign(user_id="u7", header="nope", allow_override=True)
     assert got.name == plain.name
     assert got.reason == "user"
     assert got.override_ignored
@@ -167,3 +187,20 @@ def test_set_weight_refuses_unknown_or_negative() -> None:
 
 
 pytestmark = pytest.mark.unit  # pure logic: `make unit`
+
+
+def test_override_keys_are_digests_and_checked_in_constant_time() -> None:
+    from online.experiments import OverridePermission
+    from online.experiments.override import parse_override_keys
+
+    digest = hashlib.sha256(b"qa-key").hexdigest()
+    assert parse_override_keys(f" {digest.upper()} ,") == (digest,)
+    assert parse_override_keys(f'["{digest}"]') == (digest,)
+    with pytest.raises(ValueError, match="sha256 hex digests"):
+        parse_override_keys("qa-key")
+    assert not OverridePermission(()).allows("qa-key")  # nothing declared: nobody may
+    permission = OverridePermission([digest], admin_token="admin-token-0123456789")
+    assert permission.allows("qa-key")
+    assert permission.allows(b"admin-token-0123456789")
+    for wrong in (None, "", "qa-key ", digest, "\udcff", b"\xff\xfe"):
+        assert not permission.allows(wrong)

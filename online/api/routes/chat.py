@@ -17,7 +17,7 @@ from online.api.limits import CLIENT_KEY
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
 from online.errors import InvalidInputError, LLMUnavailableError
-from online.experiments import VARIANT_HEADER
+from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.pipeline import StreamEvent
 
 router = APIRouter(tags=["openai"])
@@ -65,17 +65,21 @@ async def chat_completions(
     if len(question) > limit:
         raise InvalidInputError("messages", f"last user message is over {limit} characters")
     query_id = uuid.uuid4().hex
-    variant = experiments.assign(
-        user_id=body.user, header=http.headers.get(VARIANT_HEADER), query_id=query_id
+    assigned = experiments.assign(
+        user_id=body.user,
+        header=http.headers.get(VARIANT_HEADER),
+        query_id=query_id,
+        debug_key=http.headers.get(DEBUG_KEY_HEADER),
     )
     request = AnswerRequest(
         question=question,
         user_id=body.user,
-        variant=variant,
+        variant=assigned.name,
         query_id=query_id,
         client=http.scope.get(CLIENT_KEY),
+        forced=assigned.forced,
     )
-    headers = {VARIANT_HEADER: variant}
+    headers = {VARIANT_HEADER: assigned.name}
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     model = llm.model_id

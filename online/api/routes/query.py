@@ -20,7 +20,7 @@ from online.api.limits import CLIENT_KEY
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import QueryBody
 from online.errors import CacheUnavailableError, InvalidInputError
-from online.experiments import VARIANT_HEADER
+from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.experiments.service import Experiments
 from online.pipeline import Answering, StreamEvent
 from online.refine.jobs import RefineJob, enqueue, refine_job_id
@@ -36,6 +36,7 @@ def to_request(
     experiments: Experiments,
     *,
     variant_header: str | None = None,
+    debug_key: str | None = None,
     client: str | None = None,
 ) -> AnswerRequest:
     limit = settings.max_question_chars
@@ -44,14 +45,17 @@ def to_request(
             "question", f"is {len(body.question)} characters, the cap is {limit}"
         )
     query_id = new_query_id()
-    variant = experiments.assign(user_id=body.user_id, header=variant_header, query_id=query_id)
+    assigned = experiments.assign(
+        user_id=body.user_id, header=variant_header, query_id=query_id, debug_key=debug_key
+    )
     return AnswerRequest(
         question=body.question.strip(),
         top_k=body.top_k,
         user_id=body.user_id,
-        variant=variant,
+        variant=assigned.name,
         query_id=query_id,
         client=client,
+        forced=assigned.forced,
     )
 
 
@@ -87,6 +91,8 @@ class QueryCall:
     begun: Answering | None = None
     #: who the rate limits count the call against (``online.api.limits``)
     client: str | None = None
+    #: ``X-Tandem-Debug-Key``: lets ``variant_header`` force a variant when it is a declared key
+    debug_key: str | None = None
 
 
 async def read_query(http: Request) -> QueryCall:
@@ -112,6 +118,7 @@ async def read_query(http: Request) -> QueryCall:
         http.headers.get(VARIANT_HEADER),
         http.scope.get(SCOPE_KEY),
         http.scope.get(CLIENT_KEY),
+        http.headers.get(DEBUG_KEY_HEADER),
     )
 
 
@@ -145,6 +152,7 @@ async def query(
             settings,
             experiments,
             variant_header=call.variant_header,
+            debug_key=call.debug_key,
             client=call.client,
         )
     headers = {VARIANT_HEADER: request.variant}
