@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from tests.deploy.manifests import DOCKER, ROOT
@@ -95,3 +97,48 @@ def test_builds_point_at_our_dockerfiles() -> None:
         if build:
             assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve().is_file()
             assert (COMPOSE.parent / build["context"]).resolve() == ROOT, name
+
+
+#: secrets compose must be given: `${VAR:?message}`, never a default
+REQUIRED_SECRETS = ("AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD")
+_VAR = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}``."""
+
+    def one(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3) or ""
+        value = env.get(name, "")
+        if op == ":?" and not value:
+            raise ValueError(f"required variable {name} is missing a value: {arg}")
+        return value or (arg if op == ":-" else "")
+
+    return _VAR.sub(one, text.replace("$$", "\0")).replace("\0", "$")
+
+
+def test_compose_refuses_to_start_without_its_secrets() -> None:
+    text = COMPOSE.read_text()
+    for name in REQUIRED_SECRETS:
+        uses = [m for m in _VAR.finditer(text) if m.group(1) == name]
+        assert uses, name
+        for m in uses:
+            assert m.group(2) == ":?", f"{m.group(0)}: no default allowed"
+            assert m.group(3).strip(), f"{m.group(0)}: say how to set it"
+        env = {n: "x" * 32 for n in REQUIRED_SECRETS if n != name}
+        with pytest.raises(ValueError, match=name):
+            _interpolate(text, env)
+    config = yaml.safe_load(_interpolate(text, {n: "s" * 32 for n in REQUIRED_SECRETS}))
+    airflow = config["services"]["airflow-scheduler"]["environment"]
+    assert airflow["AIRFLOW__API_AUTH__JWT_SECRET"] == "s" * 32
+    assert airflow["AIRFLOW__CORE__FERNET_KEY"] == "s" * 32
+    assert "change-me" not in text
+    # the admin token stays optional (empty: admin routes off); the service refuses placeholders
+    assert not config["services"]["online"]["environment"]["TANDEM_ADMIN_TOKEN"]
+
+
+def test_spark_master_is_not_published_by_default() -> None:
+    services = _compose()["services"]
+    for name in ("spark-master", "spark-worker"):
+        assert "ports" not in services[name], name
+    assert "spark.authenticate" in (DOCKER.parent / "docs" / "DEPLOY.md").read_text()

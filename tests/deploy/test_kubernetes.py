@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from shared_schemas.config import secret_problem
 from tests.deploy.manifests import (
     K8S,
     Doc,
@@ -23,6 +24,7 @@ from tests.deploy.manifests import (
 K8S_VERSION = "1.33.0"
 # Custom resources kubernetes-validate has no schema for: checked by ``_check_crd`` instead.
 CRD_KINDS = {
+    ("external-secrets.io/v1", "ExternalSecret"),
     ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
@@ -65,6 +67,11 @@ def _check_crd(doc: Doc) -> None:
         assert {"prometheus", "cpu"} <= types
         prom = next(t for t in spec["triggers"] if t["type"] == "prometheus")
         assert "tandem_requests_in_flight" in prom["metadata"]["query"]
+    elif doc["kind"] == "ExternalSecret":
+        assert spec["secretStoreRef"]["name"]
+        assert spec["target"]["name"]
+        assert spec["target"]["creationPolicy"] == "Owner"
+        assert all(d["secretKey"] and d["remoteRef"]["key"] for d in spec["data"])
     elif doc["kind"] == "ServiceMonitor":
         assert spec["selector"]["matchLabels"]
         assert spec["endpoints"]
@@ -251,15 +258,42 @@ def test_network_policy_defaults_to_deny() -> None:
     assert ports == [8000]
 
 
-def test_configmap_and_secret_feed_the_pods() -> None:
+SECRETS = K8S / "secrets"  # examples of an external source, applied by hand, never by CD
+
+
+def test_configmap_feeds_the_pods_and_the_secret_comes_from_outside() -> None:
     docs = _base()
     cm = _get(docs, "ConfigMap", "tandem-online-config")["data"]
     assert {"TANDEM_REDIS_URL", "TANDEM_DATA_DIR", "TANDEM_VARIANTS"} <= set(cm)
-    secret = _get(docs, "Secret", "tandem-online-secrets")
-    assert "TANDEM_ADMIN_TOKEN" in secret["stringData"]
-    (c,) = containers(_get(docs, "Deployment", "tandem-online-blue"))
-    refs = {next(iter(e.values()))["name"] for e in c["envFrom"]}
-    assert refs == {"tandem-online-config", "tandem-online-secrets"}
+    for overlay in OVERLAYS:  # what CD applies holds no Secret: a placeholder cannot go live
+        rendered = render(K8S / "overlays" / overlay)
+        assert not _by_kind(rendered, "Secret"), overlay
+        assert not _by_kind(rendered, "ExternalSecret"), overlay
+    assert not _by_kind(docs, "Secret")
+    for name in ("tandem-online-blue", "tandem-online-green", "tandem-worker"):
+        (c,) = containers(_get(docs, "Deployment", name))
+        refs = {next(iter(e.values()))["name"]: next(iter(e.values())) for e in c["envFrom"]}
+        assert set(refs) == {"tandem-online-config", "tandem-online-secrets"}
+        # a missing Secret keeps the pod from starting rather than starting it without one
+        assert refs["tandem-online-secrets"].get("optional", False) is False
+
+
+def test_the_external_secret_example_targets_the_pods_secret_and_is_applied_by_no_one() -> None:
+    example = [d for p in SECRETS.glob("*.yaml") for d in load_docs(p)]
+    ext = _get(example, "ExternalSecret", "tandem-online-secrets")
+    assert ext["metadata"]["namespace"] == "tandem"
+    assert ext["spec"]["target"]["name"] == "tandem-online-secrets"
+    assert "TANDEM_ADMIN_TOKEN" in {d["secretKey"] for d in ext["spec"]["data"]}
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        assert "secrets" not in kustomization.read_text(), kustomization
+
+
+def test_no_manifest_holds_a_placeholder_secret() -> None:
+    for path, doc in _all_docs():
+        if doc["kind"] != "Secret":
+            continue
+        for key, value in {**doc.get("stringData", {}), **doc.get("data", {})}.items():
+            assert not value or secret_problem(str(value)) is None, f"{path}: {key}"
 
 
 def test_gpu_time_slicing_config_parses() -> None:

@@ -122,3 +122,18 @@ def test_cd_staging_canary_approval_promote_rollback() -> None:
     assert "tandem release rollback" in _steps_text(jobs["promote"])
     assert jobs["rollback"]["if"] == "failure()"
     assert "rollout undo" in _steps_text(jobs["rollback"])
+
+
+def test_cd_needs_the_secret_created_outside_and_applies_no_secret() -> None:
+    jobs = _load("cd.yml")["jobs"]
+    steps = jobs["staging"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    check = next(
+        i for i, s in enumerate(steps) if "get secret tandem-online-secrets" in s.get("run", "")
+    )
+    deploy = next(i for i, s in enumerate(steps) if "apply -k" in s.get("run", ""))
+    assert check < deploy, names  # refuses to deploy when the Secret was not created
+    for job in jobs.values():
+        text = _steps_text(job)
+        assert not re.search(r"apply[^\n]*k8s/secrets", text)
+        assert "create secret" not in text
