@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.batch.conftest import squad_slice, write_squad
-from tests.conftest import TEST_REDIS_URL
 from tests.dags.conftest import REPO
-from tests.dags.test_backfill import _free_port, _poll, _request_until_answered
+from tests.dags.live_airflow import running_airflow
+from tests.dags.test_backfill import _poll, _request_until_answered
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -43,55 +41,14 @@ UI_TIMEOUT_MS = 60_000  # a loaded 2-core machine: the UI answers slowly while t
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("airflow-ui")
-    home = tmp / "airflow"
-    port = _free_port()
-    source = write_squad(tmp / "squad.json", squad_slice(12, per_article=4))
-    env = {
-        **os.environ,
-        "TANDEM_AIRFLOW_HOME": str(home),
-        "TANDEM_AIRFLOW_PORT": str(port),
-        "TANDEM_DATA_DIR": str(tmp / "var"),
-        "TANDEM_REDIS_URL": TEST_REDIS_URL,
-        "TANDEM_INDEX_SOURCE": str(source),
-        "TANDEM_SPARK_MASTER": "local[2]",
-        "TANDEM_SPARK_DRIVER_MEMORY": "1g",
-        "TANDEM_DAG_RETRY_DELAY_S": "5",
-        # only the runs the test makes (and the asset-triggered ones): no scheduled runs
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW__CORE__PARALLELISM": "2",
-    }
-    script = ["bash", str(REPO / "scripts" / "airflow.sh")]
-    started = subprocess.run(
-        [*script, "start"], env=env, cwd=REPO, capture_output=True, text=True, timeout=400
-    )
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
-        base = f"http://127.0.0.1:{port}"
-        token = httpx.post(
-            f"{base}/auth/token",
-            json={"username": "admin", "password": password["admin"]},
-            timeout=30,
-        )
-        assert token.status_code in (200, 201), token.text
-        api = httpx.Client(
-            base_url=f"{base}/api/v2",
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            timeout=30,
-        )
+    with running_airflow(tmp, TANDEM_DAG_RETRY_DELAY_S="5") as live:
         for dag_id in DAGS:
             _poll(
-                lambda d=dag_id: api.get(f"/dags/{d}").status_code == 200,
+                lambda d=dag_id: live.api.get(f"/dags/{d}").status_code == 200,
                 timeout=180,
                 what=f"the dag-processor to register {dag_id}",
             )
-        yield {"base": base, "password": password["admin"], "api": api, "data": tmp / "var"}
-        api.close()
-    finally:
-        stopped = subprocess.run(
-            [*script, "stop"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
-        )
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        yield {"base": live.base, "password": live.password, "api": live.api, "data": live.data}
 
 
 @pytest.fixture(scope="module")

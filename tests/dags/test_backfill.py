@@ -8,10 +8,6 @@ reprocesses the same dates and checks that nothing on disk changed.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,20 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.batch.conftest import squad_slice, write_squad
-from tests.conftest import TEST_REDIS_URL
-from tests.dags.conftest import REPO
+from tests.dags.live_airflow import running_airflow
 from tests.dags.test_pipeline_dags import tree_digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BACKFILL_TIMEOUT_S = 900
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _poll(check: Any, *, timeout: float, what: str, interval: float = 2.0) -> Any:
@@ -98,51 +86,8 @@ def test_retryable_answers_are_asked_again_until_the_deadline() -> None:
 
 @pytest.fixture(scope="module")
 def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("airflow-live")
-    home = tmp / "airflow"
-    port = _free_port()
-    source = write_squad(tmp / "squad.json", squad_slice(12, per_article=4))
-    env = {
-        **os.environ,
-        "TANDEM_AIRFLOW_HOME": str(home),
-        "TANDEM_AIRFLOW_PORT": str(port),
-        "TANDEM_DATA_DIR": str(tmp / "var"),
-        "TANDEM_REDIS_URL": TEST_REDIS_URL,
-        "TANDEM_INDEX_SOURCE": str(source),
-        "TANDEM_SPARK_MASTER": "local[2]",
-        "TANDEM_SPARK_DRIVER_MEMORY": "1g",
-        # only the backfill's runs: no scheduled or asset-triggered runs beside them
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW__CORE__PARALLELISM": "2",
-    }
-    script = ["bash", str(REPO / "scripts" / "airflow.sh")]
-    started = subprocess.run(
-        [*script, "start"], env=env, cwd=REPO, capture_output=True, text=True, timeout=400
-    )
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert f"UI at http://127.0.0.1:{port}" in started.stdout
-        passwords = home / "simple_auth_manager_passwords.json.generated"
-        password = json.loads(passwords.read_text())["admin"]
-        base = f"http://127.0.0.1:{port}"
-        token = httpx.post(
-            f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30
-        )
-        assert token.status_code in (200, 201), token.text
-        client = httpx.Client(
-            base_url=f"{base}/api/v2",
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            timeout=30,
-        )
-        yield {"client": client, "data": tmp / "var", "home": home}
-        client.close()
-    finally:
-        stopped = subprocess.run(
-            [*script, "stop"], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
-        )
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        for pid_file in (home / "run").glob("*.pid"):
-            raise AssertionError(f"{pid_file} left behind")
+    with running_airflow(tmp_path_factory.mktemp("airflow-live")) as live:
+        yield {"client": live.api, "data": live.data, "home": live.home}
 
 
 def _backfill(client: httpx.Client, **extra: Any) -> dict[str, Any]:

@@ -48,10 +48,10 @@ def _form_accepts_default(schema: dict[str, Any], default: Any) -> bool:
 def test_params_run_with_their_defaults_from_the_forms(dagbag: Any, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
     dag.params.validate()  # the defaults pass their own schema
-    for name, param in dag.params.items():
-        schema = dag.params.get_param(name).schema
-        assert _form_accepts_default(schema, param), (name, schema, param)
-        assert dag.params.get_param(name).description, f"{dag_id}.{name} has no help text"
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        assert _form_accepts_default(param.schema, param.value), (name, param.schema)
+        assert param.description, f"{dag_id}.{name} has no help text"
 
 
 def test_every_backfill_variable_is_a_param(dagbag: Any) -> None:
