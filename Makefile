@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test test-browser unit lint typecheck schemas airflow airflow-stop clean
+.PHONY: setup system demo test test-browser e2e unit lint typecheck schemas airflow airflow-stop clean
 
 setup: system $(STAMP)
 
@@ -30,6 +30,12 @@ test-browser: setup
 	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh \
 		env SPARK_LOCAL_IP=127.0.0.1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 		$(VENV)/bin/pytest -m browser -q tests/dags/test_airflow_ui.py
+
+# long end-to-end scenarios (a standalone Spark cluster: spark:// embed, a killed executor)
+e2e: setup
+	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh \
+		env SPARK_LOCAL_IP=127.0.0.1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+		$(VENV)/bin/pytest -m e2e -q
 
 # pure logic and the ports' conformance suites on their in-memory defaults: no services, < 60 s
 unit: $(STAMP)

@@ -27,7 +27,8 @@ from batch.ingest.run import ingest
 from batch.settings import BatchSettings
 from tests.batch.conftest import squad_slice, write_squad
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# minutes of JVM and model start-up per job: `make e2e`, not `make test`
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "spark_cluster.sh"
