@@ -27,6 +27,8 @@ from core.errors import ArtifactNotFoundError
 from shared_schemas.config import LocalArtifactStoreConfig, S3ArtifactStoreConfig
 from shared_schemas.layout import LIVE_POINTER
 
+#: under a store's root: one ``<version>.sha256`` publish record per published version
+PUBLISHED_DIR = ".published"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _FILE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -97,6 +99,15 @@ class ArtifactStore(Protocol):
 
     def delete_version(self, version: str) -> None:
         """Remove a version (it stops being listed first); absent versions are ignored."""
+        ...
+
+    def read_published(self, version: str) -> str | None:
+        """The manifest digest publish recorded for ``version`` (kept outside the version's
+        files), or None when it was never published (``core.index.trust``)."""
+        ...
+
+    def write_published(self, version: str, digest: str) -> None:
+        """Record ``digest`` (sha256 hex of the manifest) as ``version``'s publish record."""
         ...
 
 
@@ -213,6 +224,20 @@ class LocalArtifactStore:
         os.replace(final, doomed)  # gone from listings in one step
         shutil.rmtree(doomed, ignore_errors=True)
 
+    def _published_path(self, version: str) -> Path:
+        return self.root / PUBLISHED_DIR / f"{check_version_name(version)}.sha256"
+
+    def read_published(self, version: str) -> str | None:
+        try:
+            return self._published_path(version).read_text("utf-8").strip() or None
+        except OSError:
+            return None
+
+    def write_published(self, version: str, digest: str) -> None:
+        path = self._published_path(version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, digest + "\n")
+
 
 class InMemoryArtifactStore:
     """The same contract in a dict, for unit tests of logic that reads or publishes versions."""
@@ -220,6 +245,7 @@ class InMemoryArtifactStore:
     def __init__(self) -> None:
         self._versions: dict[str, dict[str, bytes]] = {}
         self._live: str | None = None
+        self._published: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def list_versions(self) -> list[str]:
@@ -267,6 +293,12 @@ class InMemoryArtifactStore:
     def delete_version(self, version: str) -> None:
         with self._lock:
             self._versions.pop(check_version_name(version), None)
+
+    def read_published(self, version: str) -> str | None:
+        return self._published.get(check_version_name(version))
+
+    def write_published(self, version: str, digest: str) -> None:
+        self._published[check_version_name(version)] = digest
 
 
 def open_artifact_store(config: LocalArtifactStoreConfig | S3ArtifactStoreConfig) -> ArtifactStore:

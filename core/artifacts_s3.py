@@ -4,6 +4,7 @@ Object layout under ``<prefix>/``::
 
     data/<version>/<write id>/<file>   the files of one write of a version
     versions/<version>.json            completion record: write id and file sizes (written last)
+    published/<version>.sha256         publish record: sha256 of the manifest (by publish only)
     LIVE                               the live version's name (one object, one PUT)
 
 A version exists for readers only once its completion record is written, and a PUT of one object
@@ -219,6 +220,17 @@ class S3ArtifactStore:
         if not self.has_version(version):
             raise ArtifactNotFoundError(f"cannot point LIVE at {version}: not in {self!r}")
         self._put(f"{self._base}{LIVE_POINTER}", (version + "\n").encode(), "moving LIVE")
+
+    def read_published(self, version: str) -> str | None:
+        key = f"{self._base}published/{check_version_name(version)}.sha256"
+        try:
+            return self._get(key, f"publish record of {version}").decode("utf-8").strip() or None
+        except ArtifactNotFoundError:
+            return None
+
+    def write_published(self, version: str, digest: str) -> None:
+        key = f"{self._base}published/{check_version_name(version)}.sha256"
+        self._put(key, (digest + "\n").encode(), f"recording {version} as published")
 
     def delete_version(self, version: str) -> None:
         key = self._record_key(version)

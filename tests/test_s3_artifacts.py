@@ -18,6 +18,7 @@ from batch.index.publish import publish_version, rollback_version
 from batch.settings import BatchSettings
 from core.artifacts import open_artifact_store
 from core.artifacts_s3 import S3ArtifactStore
+from core.index.trust import manifest_digest
 from core.index.writer import write_index_version
 from online.index_state import IndexHolder
 from online.reload import IndexReloader
@@ -108,6 +109,7 @@ def test_replica_serves_what_publish_put_in_the_bucket(
     }
     corrupt[FAISS_FILE] = corrupt[FAISS_FILE][:-8] + b"\x00" * 8
     bucket.write_version(v3, corrupt)
+    bucket.write_published(v3, manifest_digest(local))  # even vouched for, the bytes are checked
     bucket.write_live(v3)
     outcome = reload()
     assert not outcome.swapped
@@ -158,3 +160,30 @@ def test_partial_download_is_refused(
     with pytest.raises(PublishError, match="not usable"):
         rollback_version(settings=batch, redis_client=redis_client)
     assert bucket.read_live() == v2
+
+
+def test_replica_serves_only_versions_whose_publish_record_names_their_manifest(
+    s3_env: dict[str, Any], tmp_path: Path, redis_client: Any
+) -> None:
+    batch = BatchSettings(data_dir=tmp_path / "batch", **s3_env)
+    online = OnlineSettings(data_dir=tmp_path / "replica", **s3_env)
+    bucket = open_artifact_store(batch.artifact_store_config())
+    v1, v2 = _build(batch, 1, 20), _build(batch, 2, 25)
+    publish_version(v1, settings=batch, redis_client=redis_client)
+    assert bucket.read_published(v1) == manifest_digest(batch.indexes_dir / v1)  # mirrored
+    # v2 written into the bucket without publish (a copy, an aborted run): never served
+    bucket.write_version_dir(v2, batch.indexes_dir / v2)
+    holder = IndexHolder()
+    reloader = IndexReloader(settings=online, holder=holder, redis=None, artifacts=bucket)
+    assert asyncio.run(reloader.reload()).swapped
+    outcome = asyncio.run(reloader.reload(v2))
+    assert not outcome.swapped
+    assert "not published" in (outcome.error or "")
+    assert holder.require().version == v1
+    assert not (online.index_cache_dir / v2).exists()
+    # a record naming another manifest does not vouch for this one
+    bucket.write_published(v2, "0" * 64)
+    assert "does not match its publish record" in (asyncio.run(reloader.reload(v2)).error or "")
+    publish_version(v2, settings=batch, redis_client=redis_client)  # the record is mirrored
+    assert asyncio.run(reloader.reload(force=True)).swapped  # force: it failed before
+    assert holder.require().version == v2

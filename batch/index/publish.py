@@ -123,7 +123,9 @@ def publish_version(
     if bucket is not None:  # upload + verify before any pointer moves
         remote.upload_verified(bucket, version, indexes_dir / version)
     previous = read_live_version(indexes_dir)
-    record_published(indexes_dir, version)  # what the service checks before serving it
+    digest = record_published(indexes_dir, version)  # what the service checks before serving it
+    if bucket is not None:
+        remote.record_published(bucket, version, digest)
     if previous != version:
         store.set_live_pointer(indexes_dir, version)
         store.append_history(indexes_dir, "publish", version, previous)
@@ -148,7 +150,9 @@ def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> Pu
     bucket = remote.remote_store(settings)
     if bucket is not None:
         remote.require_version(bucket, target)
-    record_published(indexes_dir, target)
+    digest = record_published(indexes_dir, target)
+    if bucket is not None:
+        remote.record_published(bucket, target, digest)
     store.set_live_pointer(indexes_dir, target)
     store.append_history(indexes_dir, "rollback", target, live)
     log.info("rolled back live=%s from=%s", target, live)

@@ -3,9 +3,11 @@
 With the default local store, ``indexes/`` is the store and nothing here runs. With
 ``TANDEM_ARTIFACTS_URL=s3://...`` publish uploads the verified version directory (multipart for
 big files), downloads it back into a temporary folder and checks every sha256 against the
-manifest, and only then moves the remote LIVE object (after the local pointer); rollback moves
-it back; retention deletes the removed versions from the bucket too. Only publish writes to the
-bucket, so a version there has been through publish's verification.
+manifest, mirrors the publish record (the manifest's sha256, ``core.index.trust``) into the
+bucket, and only then moves the remote LIVE object (after the local pointer); rollback moves it
+back; retention deletes the removed versions from the bucket too. Replicas serve a version from
+the bucket only when its record there names its manifest (``core.index.fetch``), so a version
+written into the bucket by anything but publish is not served.
 """
 
 from __future__ import annotations
@@ -58,7 +60,15 @@ def upload_verified(store: ArtifactStore, version: str, vdir: Path) -> None:
 
 def _check(store: ArtifactStore, version: str) -> None:
     with tempfile.TemporaryDirectory(prefix="tandem-verify-") as tmp:
-        materialise_version(store, version, Path(tmp))
+        materialise_version(store, version, Path(tmp), require_published=False)
+
+
+def record_published(store: ArtifactStore, version: str, digest: str) -> None:
+    """Mirror ``version``'s publish record into the remote store (before LIVE names it)."""
+    try:
+        store.write_published(version, digest)
+    except (CoreError, OSError) as exc:
+        raise PublishError(f"publish record of {version} not written to {store!r}: {exc}") from exc
 
 
 def move_live(store: ArtifactStore, version: str) -> None:

@@ -5,11 +5,15 @@ downloads the version into ``<cache_dir>/.staging/``, checks every artifact's si
 against the downloaded manifest (:func:`core.index.format.verify_artifacts`), and only then
 renames the folder to ``<cache_dir>/<version>``. A partial or corrupt download raises
 :class:`IndexLoadError` and leaves nothing under the version's name, so the caller keeps serving
-what it has. A folder already in the cache is verified again before it is reused.
+what it has. A folder already in the cache is verified again before it is reused. The trust rule
+of :mod:`core.index.trust` holds here too: a version is handed out only when the store's publish
+record (mirrored there by publish) names its manifest's sha256; only publish's own check of an
+upload, before it writes the record, asks for ``require_published=False``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -20,6 +24,8 @@ from pathlib import Path
 from core.artifacts import ArtifactStore, LocalArtifactStore, check_version_name
 from core.errors import ArtifactNotFoundError, CoreError, IndexLoadError
 from core.index.format import read_manifest, verify_artifacts
+from core.index.trust import check_published
+from shared_schemas.layout import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +41,43 @@ def _verified(folder: Path, version: str) -> None:
     verify_artifacts(folder, manifest)
 
 
-def materialise_version(store: ArtifactStore, version: str, cache_dir: Path) -> Path:
-    """A local, verified folder holding ``version`` (a local store's own folder is used as is)."""
+def _not_published(version: str) -> IndexLoadError:
+    return IndexLoadError(
+        f"index version {version} is not published (no publish record in the store); "
+        "publish it with `tandem index publish`"
+    )
+
+
+def _vouched(store: ArtifactStore, folder: Path, version: str) -> None:
+    recorded = store.read_published(version)
+    if recorded is None:
+        raise _not_published(version)
+    digest = hashlib.sha256((folder / MANIFEST_FILE).read_bytes()).hexdigest()
+    if digest != recorded:
+        raise IndexLoadError(
+            f"index version {version}: manifest does not match its publish record; "
+            "re-publish it with `tandem index publish`"
+        )
+
+
+def materialise_version(
+    store: ArtifactStore, version: str, cache_dir: Path, *, require_published: bool = True
+) -> Path:
+    """A local, verified folder holding ``version`` (a local store's own folder is used as is);
+    with ``require_published``, IndexLoadError unless its publish record names its manifest."""
     if isinstance(store, LocalArtifactStore):
+        if require_published:
+            return check_published(store.root, version)
         return store.path_of(version)
-    final = Path(cache_dir) / check_version_name(version)
+    check_version_name(version)
+    if require_published and store.read_published(version) is None:  # before any download
+        raise _not_published(version)
+    final = Path(cache_dir) / version
     if final.is_dir():
         try:
             _verified(final, version)
+            if require_published:
+                _vouched(store, final, version)
             return final
         except IndexLoadError as exc:
             log.warning(
@@ -58,6 +93,8 @@ def materialise_version(store: ArtifactStore, version: str, cache_dir: Path) -> 
         except (ArtifactNotFoundError, CoreError, OSError) as exc:
             raise IndexLoadError(f"index version {version}: download failed ({exc})") from exc
         _verified(stage, version)
+        if require_published:
+            _vouched(store, stage, version)
         os.replace(stage, final)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from core.artifacts import check_version_name, write_text_atomic
+from core.artifacts import PUBLISHED_DIR, check_version_name, write_text_atomic
 from core.errors import IndexLoadError
 from core.index.version import IndexVersion
 from shared_schemas.layout import MANIFEST_FILE
 
-PUBLISHED_DIR = ".published"  # under indexes/: one <version>.sha256 record per published version
+__all__ = ["PUBLISHED_DIR", "check_published", "manifest_digest", "record_published"]
 
 
 def version_dir(indexes_dir: Path, version: str) -> Path:

@@ -92,3 +92,13 @@ class ArtifactStoreContract:
         with pytest.raises(ArtifactNotFoundError):
             store.read_file("20240101-aaaaaaaa", "manifest.json")
         assert store.read_file("20240102-bbbbbbbb", "index.faiss") == FILES["index.faiss"]
+
+    def test_publish_records(self, store: ArtifactStore) -> None:
+        assert store.read_published("20240101-aaaaaaaa") is None
+        store.write_version("20240101-aaaaaaaa", FILES)
+        assert store.read_published("20240101-aaaaaaaa") is None  # stored is not published
+        store.write_published("20240101-aaaaaaaa", "ab" * 32)
+        assert store.read_published("20240101-aaaaaaaa") == "ab" * 32
+        assert store.list_versions() == ["20240101-aaaaaaaa"]  # a record is no version
+        with pytest.raises(ValueError, match="invalid index version name"):
+            store.write_published("../x", "ab" * 32)
