@@ -16,7 +16,8 @@ def _not_blank(v: str) -> str:
 class QueryBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    question: StrictStr
+    # documented as "not blank" (pattern); the validator refuses a blank one in words
+    question: StrictStr = Field(json_schema_extra={"pattern": r"\S"})
     top_k: StrictInt | None = Field(default=None, ge=1, le=50)
     stream: StrictBool = False
     user_id: StrictStr | None = Field(default=None, max_length=200)

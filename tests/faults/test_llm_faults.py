@@ -51,7 +51,7 @@ def test_llm_upstream_down_degrades_to_sources_and_opens_the_breaker(
     )
     breaker = CircuitBreaker(failures=FAILURES_TO_OPEN, cooldown_s=120)
     llm = OpenAICompatibleLLM(
-        base_url, model_id="upstream-m", timeout_s=0.5, retries=0, backoff_s=0.0, breaker=breaker
+        base_url, model_id="upstream-m", timeout_s=1.0, retries=0, backoff_s=0.0, breaker=breaker
     )
     settings = settings_factory(llm_timeout_s=5.0)
     components = build_components(settings, encoder=encoder, llm=llm)
@@ -84,7 +84,7 @@ def test_llm_upstream_down_degrades_to_sources_and_opens_the_breaker(
     assert again["cache"] != "exact"
     # once open, the breaker fails fast: no connect attempt, no timeout waited for
     fast = latencies[FAILURES_TO_OPEN:]
-    assert max(fast) < 0.4, latencies
+    assert max(fast) < 0.8, latencies  # under the 1 s timeout an attempt would wait
     record(
         f"llm_{fault}",
         {

@@ -11,6 +11,7 @@ from pydantic import BaseModel, StrictBool, StrictStr
 
 from core.cache.codec import CacheScope
 from online.api.deps import CacheDep, IndexesDep, PipelineDep, ReloaderDep, SettingsDep
+from online.api.responses import ADMIN, UNAVAILABLE, PurgeResult, ReloadResult
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -45,7 +46,11 @@ class PurgeBody(BaseModel):
     all: StrictBool = False
 
 
-@router.post("/reload", response_model=None)
+@router.post(
+    "/reload",
+    response_model=None,
+    responses={200: {"model": ReloadResult}, 409: {"model": ReloadResult}, **ADMIN},
+)
 async def reload(
     _: AdminDep,
     reloader: ReloaderDep,
@@ -65,7 +70,7 @@ async def reload(
     return JSONResponse(payload, status_code=409 if outcome.error else 200)
 
 
-@router.post("/cache/purge")
+@router.post("/cache/purge", response_model=PurgeResult, responses={**ADMIN, **UNAVAILABLE})
 async def purge(
     _: AdminDep,
     indexes: IndexesDep,

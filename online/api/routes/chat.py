@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from online.answers import AnswerRequest, AnswerResult
 from online.api.deps import ExperimentsDep, LLMDep, PipelineDep, SettingsDep
 from online.api.limits import CLIENT_KEY
+from online.api.responses import LIMITED, SSE_CONTENT, UNAUTHORISED, V1
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
 from online.errors import InvalidInputError, LLMUnavailableError
@@ -41,7 +42,7 @@ def _chunk(
     }
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", responses={**LIMITED, **UNAUTHORISED})
 async def models(llm: LLMDep) -> dict[str, Any]:
     return {
         "object": "list",
@@ -49,7 +50,11 @@ async def models(llm: LLMDep) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, **SSE_CONTENT}}, **V1},
+)
 async def chat_completions(
     body: ChatCompletionBody,
     pipeline: PipelineDep,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from online.api.deps import ExperimentsDep, RedisDep, SettingsDep
+from online.api.responses import V1, FeedbackAccepted
 from online.api.schemas import FeedbackBody
 from online.querylog import append_feedback
 from shared_schemas.events import FeedbackEvent
@@ -15,7 +16,7 @@ from shared_schemas.events import FeedbackEvent
 router = APIRouter(tags=["feedback"])
 
 
-@router.post("/v1/feedback", status_code=202)
+@router.post("/v1/feedback", status_code=202, response_model=FeedbackAccepted, responses=V1)
 async def feedback(
     body: FeedbackBody, experiments: ExperimentsDep, redis: RedisDep, settings: SettingsDep
 ) -> dict[str, Any]:

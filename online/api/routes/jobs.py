@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from online.api.deps import RedisDep
+from online.api.responses import NOT_FOUND, SSE_CONTENT, V1
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.errors import JobNotFoundError
 from online.refine.jobs import JobStatus, read_status
@@ -17,7 +18,7 @@ from online.refine.jobs import JobStatus, read_status
 router = APIRouter(tags=["jobs"])
 
 
-@router.get("/v1/jobs/{job_id}")
+@router.get("/v1/jobs/{job_id}", response_model=JobStatus, responses={**NOT_FOUND, **V1})
 async def job(job_id: str, redis: RedisDep) -> dict[str, Any]:
     status = await read_status(redis, job_id)
     if status is None:
@@ -25,7 +26,11 @@ async def job(job_id: str, redis: RedisDep) -> dict[str, Any]:
     return status.model_dump(mode="json")
 
 
-@router.get("/v1/jobs/{job_id}/events")
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": SSE_CONTENT}, **NOT_FOUND, **V1},
+)
 async def job_events(job_id: str, redis: RedisDep) -> StreamingResponse:
     """SSE: one ``status`` event per change until the job is done or failed."""
     first = await read_status(redis, job_id)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
@@ -19,6 +19,7 @@ from online.api.deps import (
     RedisProbeDep,
     SettingsDep,
 )
+from online.api.responses import V1
 from online.errors import NoIndexError
 from online.redis_conn import deadline
 from shared_schemas.layout import FRESHNESS_KEY
@@ -32,7 +33,14 @@ async def healthz() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get(
+    "/readyz",
+    response_model=None,
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        503: {"description": "Not ready"},
+    },
+)
 async def readyz(
     indexes: IndexesDep,
     redis_ok: RedisProbeDep,
@@ -69,7 +77,11 @@ async def readyz(
     return JSONResponse(body, status_code=200 if state is not None else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(
     m: MetricsDep, indexes: IndexesDep, redis_ok: RedisProbeDep, redis: RedisDep
 ) -> Response:
@@ -96,7 +108,7 @@ def _numeric(raw: dict[Any, Any]) -> dict[str, float]:
     return out
 
 
-@router.get("/v1/index")
+@router.get("/v1/index", responses=V1)
 async def index(indexes: IndexesDep) -> dict[str, Any]:
     state = indexes.require()
     if state is None:

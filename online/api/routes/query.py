@@ -17,6 +17,7 @@ from online.answers import AnswerRequest, AnswerResult, new_query_id
 from online.api.deps import ExperimentsDep, LimiterDep, PipelineDep, RedisDep, SettingsDep
 from online.api.fastpath import SCOPE_KEY
 from online.api.limits import CLIENT_KEY
+from online.api.responses import SSE_CONTENT, V1, AnswerBody
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import QueryBody
 from online.errors import CacheUnavailableError, InvalidInputError
@@ -131,7 +132,19 @@ _BODY_SCHEMA = {
 }
 
 
-@router.post("/v1/query", response_model=None, openapi_extra=_BODY_SCHEMA)
+@router.post(
+    "/v1/query",
+    response_model=None,
+    openapi_extra=_BODY_SCHEMA,
+    responses={
+        200: {
+            "model": AnswerBody,
+            "content": SSE_CONTENT,
+            "description": "JSON, or SSE with stream",
+        },
+        **V1,
+    },
+)
 async def query(
     call: QueryCallDep,
     pipeline: PipelineDep,
