@@ -37,7 +37,8 @@ def test_admin_token(
     )
     purged = client.post("/admin/cache/purge", headers=ok)
     assert purged.status_code == 200
-    assert purged.json()["removed"] == 2  # the entry and the semantic vectors hash
+    # the entry and the scope's semantic side: vectors, use order, expiries, change log, meta
+    assert purged.json()["removed"] == 6
     assert (
         client.post("/v1/query", json={"question": "How high is Everest?"}).json()["cache"]
         == "miss"
