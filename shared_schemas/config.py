@@ -149,7 +149,10 @@ class CommonSettings(BaseSettings):
         default=None, description="GGUF file of the local LLM; default: the bundled SmolLM2-135M."
     )
     llm_model: str = Field(default=LLM_MODEL_ID, description="Id of the LLM recorded everywhere.")
-    prompt_version: str = Field(default="p1", description="Version of the answer prompt.")
+    prompt_version: str = Field(
+        default="p3",
+        description="Version of the answer prompt (p3: passages delimited and declared data).",
+    )
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks retrieved per question.")
     max_new_tokens: int = Field(default=64, gt=0, le=2048, description="Answer length cap.")
     llm_backend: Literal["local", "openai"] = Field(

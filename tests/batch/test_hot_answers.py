@@ -148,7 +148,7 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
     assert 0 < redis_client.ttl(key) <= settings.cache_ttl_s
     assert version in key
     assert "echo-llm" in key
-    assert "p1" in key
+    assert f":{settings.prompt_version}:" in key
 
     again = warm_cache(
         settings=settings,

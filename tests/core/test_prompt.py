@@ -47,3 +47,10 @@ def test_earlier_versions_are_unchanged() -> None:
     assert PROMPTS["p1"].system.startswith("You answer questions using only the numbered")
     _, user = build_messages("Q?", [_hit(1, "text", title="T")], prompt_version="p1")
     assert user["content"] == "Context:\n[1] T\ntext\n\nQuestion: Q?"
+
+
+def test_the_default_prompt_treats_passages_as_data() -> None:
+    from shared_schemas.config import CommonSettings
+
+    default = CommonSettings.model_fields["prompt_version"].default
+    assert PROMPTS[default].delimited  # the service delimits retrieved text unless told not to

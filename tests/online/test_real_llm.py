@@ -84,7 +84,7 @@ def test_stream_matches_greedy_generate(server: Any, real_llm: TransformersLocal
     # greedy: the service streams exactly what a direct generate() gives for the same prompt
     state = components.indexes.require()
     hits = state.index.search(components.encoder.encode([question])[0], question, 5)
-    messages = build_messages(question, hits, prompt_version="p1")
+    messages = build_messages(question, hits, prompt_version=components.settings.prompt_version)
     assert final["answer"] == real_llm.generate(messages, max_new_tokens=16)
 
 
