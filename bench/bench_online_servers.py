@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BASELINE_PREFIX = "bench:baseline:"
+BENCH_ADMIN_TOKEN = "bench-admin-token-not-for-production"  # 16+ chars, no placeholder
 
 
 def baseline_key(question: str) -> str:
@@ -33,7 +34,9 @@ def service(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {
         "data_dir": Path(args.data_dir),
         "redis_url": args.redis_url,
-        "admin_token": "bench-token",
+        "admin_token": BENCH_ADMIN_TOKEN,
+        # the bench measures the answer paths; the limiter has its own tests and figures
+        "rate_limits": {"enabled": False},
         "device": "cpu",
         "reload_poll_s": 1.0,
         "generation_queue": 64,
