@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -143,7 +143,7 @@ class AnswerPipeline:
 
     async def stream(
         self, request: AnswerRequest, *, tokens: bool = True
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Token events (when ``tokens``) then one final event carrying the result."""
         ctx = self._begin(request)
         hit = await self._exact(ctx)

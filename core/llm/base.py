@@ -3,8 +3,9 @@ off the event loop with bounded concurrency."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypedDict, runtime_checkable
 
 
@@ -15,9 +16,19 @@ class ChatMessage(TypedDict):
 
 @dataclass
 class GenerationStats:
-    """Filled in by a backend while it generates (tokens produced)."""
+    """Filled in by a backend while it generates (tokens produced), and read by it: once
+    ``cancelled`` is set (a timeout, a client gone) the backend stops at its next step and returns
+    or raises; what it gives back then is ignored."""
 
     tokens: int = 0
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled.is_set()
 
 
 @runtime_checkable
@@ -34,7 +45,8 @@ class LLMBackend(Protocol):
         max_new_tokens: int,
         stats: GenerationStats | None = None,
     ) -> str:
-        """The whole answer. Raises ``LLMUnavailableError`` / ``LLMTimeoutError``."""
+        """The whole answer. Raises ``LLMUnavailableError`` / ``LLMTimeoutError``. Stops early
+        once ``stats.cancelled`` is set."""
         ...
 
     def stream(

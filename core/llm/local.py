@@ -26,6 +26,21 @@ def bundled_gguf_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
 
+def cancel_criteria(cancelled: threading.Event) -> Any:
+    """A ``StoppingCriteriaList`` that ends ``model.generate`` at the next token once
+    ``cancelled`` is set (a timeout, a client gone): the thread stops and frees its CPU."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full(
+                (input_ids.shape[0],), cancelled.is_set(), dtype=torch.bool, device=input_ids.device
+            )
+
+    return StoppingCriteriaList([_Cancelled()])
+
+
 class TransformersLocalLLM:
     """A causal LM loaded from a GGUF file with ``AutoModelForCausalLM(gguf_file=...)``."""
 
@@ -72,11 +87,12 @@ class TransformersLocalLLM:
         )
         return {k: v.to(self.device) for k, v in enc.items()}
 
-    def _kwargs(self, max_new_tokens: int) -> dict[str, Any]:
+    def _kwargs(self, max_new_tokens: int, stats: GenerationStats) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "max_new_tokens": max_new_tokens,
             "do_sample": False,
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            "stopping_criteria": cancel_criteria(stats.cancelled),
         }
         if self.max_time_s:
             kw["max_time"] = self.max_time_s
@@ -91,16 +107,16 @@ class TransformersLocalLLM:
     ) -> str:
         import torch
 
+        stats = stats if stats is not None else GenerationStats()
         inputs = self._inputs(messages)
         n_prompt = int(inputs["input_ids"].shape[1])
         try:
             with torch.inference_mode():
-                out = self.model.generate(**inputs, **self._kwargs(max_new_tokens))
+                out = self.model.generate(**inputs, **self._kwargs(max_new_tokens, stats))
         except RuntimeError as exc:
             raise LLMUnavailableError(f"local generation failed: {exc}") from exc
         new = out[0][n_prompt:]
-        if stats is not None:
-            stats.tokens = int(new.shape[0])
+        stats.tokens = int(new.shape[0])
         return str(self.tokenizer.decode(new, skip_special_tokens=True)).strip()
 
     def stream(
@@ -131,20 +147,28 @@ class TransformersLocalLLM:
         def _run() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**inputs, streamer=streamer, **self._kwargs(max_new_tokens))
+                    self.model.generate(
+                        **inputs, streamer=streamer, **self._kwargs(max_new_tokens, counter)
+                    )
             except BaseException as exc:  # handed to the consumer below
                 failure.append(exc)
                 streamer.end()
 
         worker = threading.Thread(target=_run, name="llm-stream", daemon=True)
         worker.start()
+        drained = False
         try:
             for piece in streamer:
+                if counter.is_cancelled:
+                    break
                 if piece:
                     yield piece
+            drained = True
         except Exception as exc:  # queue.Empty on timeout
             raise LLMTimeoutError("local generation stalled") from exc
         finally:
+            if not drained:  # a consumer that stopped early stops the generation too
+                counter.cancel()
             worker.join(timeout=1.0)
         if failure:
             raise LLMUnavailableError(f"local generation failed: {failure[0]}")

@@ -61,8 +61,10 @@ class OpenAICompatibleLLM:
             "stream": stream,
         }
 
-    def _attempts(self) -> Iterator[int]:
+    def _attempts(self, stats: GenerationStats | None) -> Iterator[int]:
         for attempt in range(self.retries + 1):
+            if stats is not None and stats.is_cancelled:  # no retry for a caller who left
+                raise LLMUnavailableError("upstream generation cancelled")
             if not self.breaker.allow():
                 raise LLMUnavailableError("upstream LLM circuit is open")
             yield attempt
@@ -81,7 +83,7 @@ class OpenAICompatibleLLM:
         stats: GenerationStats | None = None,
     ) -> str:
         last: Exception | None = None
-        for attempt in self._attempts():
+        for attempt in self._attempts(stats):
             try:
                 resp = self._client.post(
                     "/chat/completions", json=self._body(messages, max_new_tokens, False)
@@ -115,7 +117,7 @@ class OpenAICompatibleLLM:
     ) -> Iterator[str]:
         counter = stats if stats is not None else GenerationStats()
         last: Exception | None = None
-        for attempt in self._attempts():
+        for attempt in self._attempts(counter):
             started = False
             try:
                 with self._client.stream(
@@ -124,6 +126,10 @@ class OpenAICompatibleLLM:
                     if resp.status_code >= 400:
                         raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
                     for piece in _sse_deltas(resp.iter_lines()):
+                        if counter.is_cancelled:
+                            # leaving the block closes the response: the server sees the client
+                            # go and stops generating
+                            return
                         started = True
                         counter.tokens += 1
                         yield piece

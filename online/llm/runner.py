@@ -7,10 +7,11 @@ at once with :class:`OverloadedError` (the API answers 503 with ``Retry-After``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from core.llm.base import ChatMessage, GenerationStats, LLMBackend
@@ -63,76 +64,133 @@ class GenerationRunner:
                 f"generation queue is full ({self.capacity} admitted)", retry_after_s=2
             )
 
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
+    async def _acquire(self) -> None:
+        """Take one of the ``concurrency`` slots (waiting in the queue for one); the caller hands
+        it back with :meth:`_release` once its generation thread has ended."""
         self.check_room()
         self._admitted += 1
         try:
-            async with self._sem:
-                yield
-        finally:
+            await self._sem.acquire()
+        except BaseException:
             self._admitted -= 1
+            raise
+
+    def _release(self) -> None:
+        self._sem.release()
+        self._admitted -= 1
 
     async def generate(self, messages: list[ChatMessage], *, max_new_tokens: int) -> Generated:
-        async with self._slot():
-            stats = GenerationStats()
-            t0 = time.perf_counter()
-            try:
-                text = await asyncio.wait_for(
-                    asyncio.to_thread(
-                        self.llm.generate, messages, max_new_tokens=max_new_tokens, stats=stats
-                    ),
-                    timeout=self.timeout_s,
-                )
-            except TimeoutError as exc:
-                raise LLMTimeoutError(f"generation took over {self.timeout_s:.0f}s") from exc
-            except LLMError:
-                raise
-            except Exception as exc:  # a backend bug must not become a 500
-                raise LLMUnavailableError(f"generation failed: {exc}") from exc
-            total = time.perf_counter() - t0
+        """The whole answer. On a timeout, or when the awaiting task is cancelled (the client
+        left), the generation is cancelled; its slot is freed when its thread has stopped."""
+        await self._acquire()
+        stats = GenerationStats()
+        t0 = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            work = loop.run_in_executor(
+                None,
+                functools.partial(
+                    self.llm.generate, messages, max_new_tokens=max_new_tokens, stats=stats
+                ),
+            )
+        except BaseException:
+            self._release()
+            raise
+        work.add_done_callback(self._thread_ended)  # shielded below: it fires when the thread ends
+        try:
+            text = await asyncio.wait_for(asyncio.shield(work), timeout=self.timeout_s)
+        except TimeoutError as exc:
+            stats.cancel()
+            raise LLMTimeoutError(f"generation took over {self.timeout_s:.0f}s") from exc
+        except asyncio.CancelledError:
+            stats.cancel()
+            raise
+        except LLMError:
+            raise
+        except Exception as exc:  # a backend bug must not become a 500
+            raise LLMUnavailableError(f"generation failed: {exc}") from exc
+        total = time.perf_counter() - t0
         result = Generated(text, stats.tokens, total, total)
         if self._observe:
             self._observe(result.ttft_s, result.tokens, result.total_s)
         return result
 
+    def _thread_ended(self, work: asyncio.Future[str]) -> None:
+        self._release()
+        if not work.cancelled():
+            work.exception()  # retrieved: a cancelled generation's error is expected, not logged
+
     async def stream(
         self, messages: list[ChatMessage], *, max_new_tokens: int
     ) -> AsyncIterator[str]:
-        """Text pieces as the model produces them (admission is checked before the first)."""
-        async with self._slot():
-            stats = GenerationStats()
-            t0 = time.perf_counter()
-            ttft: float | None = None
+        """Text pieces as the model produces them (admission is checked before the first). When
+        the consumer stops early (timeout, client gone) the generation is cancelled; its slot is
+        freed when its thread has stopped."""
+        await self._acquire()
+        stats = GenerationStats()
+        t0 = time.perf_counter()
+        ttft: float | None = None
+        try:
             source = self.llm.stream(messages, max_new_tokens=max_new_tokens, stats=stats)
-            async for piece in _iterate_in_thread(source, timeout_s=self.timeout_s):
+        except BaseException:
+            self._release()
+            raise
+        pieces = _iterate_in_thread(
+            source, stats=stats, timeout_s=self.timeout_s, on_end=self._release
+        )
+        try:
+            async for piece in pieces:
                 if ttft is None:
                     ttft = time.perf_counter() - t0
                 yield piece
-            total = time.perf_counter() - t0
+        finally:
+            await pieces.aclose()  # a consumer gone early: its finally cancels the generation
+        total = time.perf_counter() - t0
         if self._observe:
             self._observe(ttft if ttft is not None else total, stats.tokens, total)
 
 
-async def _iterate_in_thread(source: Iterator[str], *, timeout_s: float) -> AsyncIterator[str]:
-    """Drain a blocking iterator in a thread, handing items to the event loop as they come."""
+async def _iterate_in_thread(
+    source: Iterator[str],
+    *,
+    stats: GenerationStats,
+    timeout_s: float,
+    on_end: Callable[[], None],
+) -> AsyncGenerator[str, None]:
+    """Drain a blocking iterator in a thread, handing items to the event loop as they come.
+
+    ``on_end`` runs on the loop once the thread has finished (the iterator closed); a consumer
+    that stops before the end cancels ``stats``, so the backend stops at its next step.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
-    stop = threading.Event()
+
+    def _call_soon(fn: Callable[..., object], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(fn, *args)
 
     def _pump() -> None:
         try:
             for item in source:
-                if stop.is_set():
+                if stats.is_cancelled:
                     break
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                _call_soon(queue.put_nowait, item)
         except BaseException as exc:
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            _call_soon(queue.put_nowait, exc)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # a generator's finally blocks run here (an upstream response closes)
+            _call_soon(queue.put_nowait, _DONE)
+            _call_soon(on_end)
 
     thread = threading.Thread(target=_pump, name="llm-stream-pump", daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except BaseException:
+        on_end()
+        raise
+    finished = False
     try:
         while True:
             try:
@@ -140,6 +198,7 @@ async def _iterate_in_thread(source: Iterator[str], *, timeout_s: float) -> Asyn
             except TimeoutError as exc:
                 raise LLMTimeoutError(f"no token for {timeout_s:.0f}s") from exc
             if item is _DONE:
+                finished = True
                 return
             if isinstance(item, LLMError):
                 raise item
@@ -147,4 +206,5 @@ async def _iterate_in_thread(source: Iterator[str], *, timeout_s: float) -> Asyn
                 raise LLMUnavailableError(f"generation failed: {item}") from item
             yield str(item)
     finally:
-        stop.set()
+        if not finished:
+            stats.cancel()

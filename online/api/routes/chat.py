@@ -1,5 +1,10 @@
-"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline (last user message is
-the question), so the official ``openai`` client and tools built on it work unchanged."""
+"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline (the last user message
+with text is the question), so the official ``openai`` client and tools built on it work unchanged.
+
+A miss with the LLM down follows the rule of ``/v1/query``: 200 with the sources and no answer —
+``message.content`` is ``null``, ``finish_reason`` stays ``"stop"`` (OpenAI's values have none
+for "no model"), and the ``tandem`` extension says ``finish_reason: "llm_unavailable"`` with the
+``degraded`` reason, as ``/v1/query`` says ``answer: null`` and ``degraded``."""
 
 from __future__ import annotations
 
@@ -10,23 +15,30 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from online.answers import AnswerRequest, AnswerResult
 from online.api.deps import ExperimentsDep, LLMDep, PipelineDep, SettingsDep
+from online.api.disconnect import CLIENT_GONE_STATUS, closing, unless_client_leaves
 from online.api.limits import CLIENT_KEY
 from online.api.responses import LIMITED, SSE_CONTENT, UNAUTHORISED, V1
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
-from online.errors import InvalidInputError, LLMUnavailableError
+from online.errors import InvalidInputError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.pipeline import StreamEvent
 
 router = APIRouter(tags=["openai"])
 
 
+#: ``tandem.finish_reason`` of an answer the model could not give (the sources come alone)
+LLM_UNAVAILABLE = "llm_unavailable"
+
+
 def _extension(result: AnswerResult) -> dict[str, Any]:
     body = result.as_dict()
     body.pop("answer", None)
+    body["finish_reason"] = "stop" if result.answer is not None else LLM_UNAVAILABLE
     return body
 
 
@@ -89,9 +101,10 @@ async def chat_completions(
     created = int(time.time())
     model = llm.model_id
     if not body.stream:
-        result = await pipeline.answer(request)
-        if result.answer is None:
-            raise LLMUnavailableError(result.degraded or "the language model is unavailable")
+        try:
+            result = await unless_client_leaves(http.receive, pipeline.answer(request))
+        except ClientDisconnect:  # gone while its answer was computed: the generation stopped
+            return Response(status_code=CLIENT_GONE_STATUS)
         return JSONResponse(
             {
                 "id": cid,
@@ -111,9 +124,11 @@ async def chat_completions(
             headers=headers,
         )
     events = pipeline.stream(request)
-    first = await anext(events)
-    if first.kind == "final" and first.result is not None and first.result.answer is None:
-        raise LLMUnavailableError(first.result.degraded or "the language model is unavailable")
+    try:
+        first = await unless_client_leaves(http.receive, anext(events))
+    except ClientDisconnect:
+        await events.aclose()
+        return Response(status_code=CLIENT_GONE_STATUS)
 
     async def frames() -> AsyncIterator[bytes]:
         yield sse(None, _chunk(cid, created, model, {"role": "assistant", "content": ""}, None))
@@ -129,5 +144,7 @@ async def chat_completions(
         yield sse(None, "[DONE]")
 
     return StreamingResponse(
-        frames(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+        closing(frames(), events),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **headers},
     )

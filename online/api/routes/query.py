@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 
 from online.answers import AnswerRequest, AnswerResult, new_query_id
 from online.api.deps import ExperimentsDep, LimiterDep, PipelineDep, RedisDep, SettingsDep
+from online.api.disconnect import CLIENT_GONE_STATUS, closing, unless_client_leaves
 from online.api.fastpath import SCOPE_KEY
 from online.api.limits import CLIENT_KEY
 from online.api.responses import SSE_CONTENT, V1, AnswerBody
@@ -146,6 +147,7 @@ _BODY_SCHEMA = {
     },
 )
 async def query(
+    http: Request,
     call: QueryCallDep,
     pipeline: PipelineDep,
     settings: SettingsDep,
@@ -170,7 +172,10 @@ async def query(
         )
     headers = {VARIANT_HEADER: request.variant}
     if not body.stream:
-        result = await pipeline.answer(request, begun=begun)
+        try:
+            result = await unless_client_leaves(http.receive, pipeline.answer(request, begun=begun))
+        except ClientDisconnect:  # gone while its answer was computed: the generation stopped
+            return Response(status_code=CLIENT_GONE_STATUS)
         extra = (
             {"refine": await _refine(redis, settings, result, body.user_id)}
             if body.refine
@@ -178,7 +183,11 @@ async def query(
         )
         return Response(result.to_json(extra), media_type="application/json", headers=headers)
     events = pipeline.stream(request)
-    first = await anext(events)  # errors before the first event (no index, queue full) → JSON
+    try:  # errors before the first event (no index, queue full) → JSON
+        first = await unless_client_leaves(http.receive, anext(events))
+    except ClientDisconnect:
+        await events.aclose()
+        return Response(status_code=CLIENT_GONE_STATUS)
 
     async def frames() -> AsyncIterator[bytes]:
         event: StreamEvent | None = first
@@ -193,5 +202,7 @@ async def query(
             event = await anext(events, None)
 
     return StreamingResponse(
-        frames(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+        closing(frames(), events),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **headers},
     )
