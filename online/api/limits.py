@@ -64,7 +64,8 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limiter = components.limiter
-        secret = _presented_key(scope)
+        # with no keys declared a presented one is ignored: OpenAI clients always send a Bearer
+        secret = _presented_key(scope) if components.settings.api_keys else None
         if secret is not None:
             key = limiter.key_for(secret)
             if key is None:
