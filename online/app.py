@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from online.api.fastpath import ExactHitFastPath
 from online.api.limits import RateLimitMiddleware
 from online.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from online.api.routes import admin, chat, feedback, jobs, ops, query
+from online.api.schemas import document_limits
 from online.components import Components, build_components
 from online.metrics import ServiceMetrics
 from online.settings import OnlineSettings
@@ -42,8 +44,23 @@ def create_app(settings: OnlineSettings, *, components: Components | None = None
     errors.install(app)
     for module in (query, chat, feedback, jobs, ops, admin):
         app.include_router(module.router)
+    _document_limits(app, settings)
     app.add_middleware(ExactHitFastPath)
     app.add_middleware(RateLimitMiddleware)  # outside the fast path: hits are limited too
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _document_limits(app: FastAPI, settings: OnlineSettings) -> None:
+    """``/openapi.json`` with the limits of these settings (built once, then cached by FastAPI)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_limits(
+                build(), max_question_chars=settings.max_question_chars
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -35,6 +35,8 @@ from online.reload import IndexReloader
 from online.settings import OnlineSettings
 
 log = logging.getLogger(__name__)
+#: the start-up probe of an upstream LLM waits this long at most
+LLM_PROBE_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -71,6 +73,10 @@ class Components:
             self.settings.indexes_dir,
             self.indexes.current,
         )
+        probe = getattr(self.llm, "probe", None)  # an upstream: does it answer at all?
+        if callable(probe):
+            # ``/readyz``'s llm_ready says False until it has answered, not True untried
+            await asyncio.to_thread(probe, LLM_PROBE_TIMEOUT_S)
         self.querylog.start()
         self.reloader.start()
 

@@ -58,6 +58,8 @@ class IndexHolder:
     current: IndexState | None = None
     last_error: str | None = None
     last_error_version: str | None = None
+    #: the last error came from an operator's reload of a chosen version (``/admin/reload``)
+    last_error_chosen: bool = False
     swaps: int = 0
     pinned: str | None = None  # a version an operator chose, held until the next publish
 
@@ -72,15 +74,24 @@ class IndexHolder:
 
     def swap(self, state: IndexState) -> IndexState | None:
         old, self.current = self.current, state
-        self.last_error = self.last_error_version = None
+        self.succeeded(chosen=True)
         self.swaps += 1
         log.info(
             "index swapped version=%s previous=%s", state.version, old.version if old else None
         )
         return old
 
-    def failed(self, version: str, error: str) -> None:
+    def succeeded(self, *, chosen: bool) -> None:
+        """A reload ended serving its target (swapped in, or already served): the last failure is
+        history. The follower's routine check leaves an operator's failed reload reported until
+        the next swap or operator reload, which the operator then sees in ``/readyz``."""
+        if chosen or not self.last_error_chosen:
+            self.last_error = self.last_error_version = None
+            self.last_error_chosen = False
+
+    def failed(self, version: str, error: str, *, chosen: bool = False) -> None:
         self.last_error, self.last_error_version = error, version
+        self.last_error_chosen = chosen
         log.error(
             "index version %s failed to load; still serving %s: %s",
             version,

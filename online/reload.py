@@ -135,6 +135,8 @@ class IndexReloader:
                 self._set_pin(None)
             elif outcome.error is None:
                 self._set_pin((version, live))
+            if outcome.error is None:  # an operator's reload that worked: any failure is history
+                self.holder.succeeded(chosen=True)
             return ReloadOutcome(
                 outcome.version, outcome.swapped, outcome.error, self.pinned is not None
             )
@@ -159,16 +161,17 @@ class IndexReloader:
         if target is None:
             return ReloadOutcome(None, False, "no live version is published")
         if current is not None and current.version == target and not force:
+            self.holder.succeeded(chosen=chosen)  # already served: the reload succeeded
             return ReloadOutcome(target, False)
         if target in self._failed and not force and not chosen:
             return ReloadOutcome(target, False, self.holder.last_error)
         try:
             state = await asyncio.to_thread(self._load, target)
         except IndexLoadError as exc:
-            return self._fail(target, str(exc))
+            return self._fail(target, str(exc), chosen=chosen)
         except Exception as exc:  # a broken version must never take the service down
             log.exception("unexpected error loading index %s", target)
-            return self._fail(target, f"{type(exc).__name__}: {exc}")
+            return self._fail(target, f"{type(exc).__name__}: {exc}", chosen=chosen)
         self._failed.discard(target)
         self.holder.swap(state)
         if self.metrics:
@@ -195,9 +198,9 @@ class IndexReloader:
         prune_cache(cache, {version} | ({current.version} if current else set()))
         return folder
 
-    def _fail(self, version: str, error: str) -> ReloadOutcome:
+    def _fail(self, version: str, error: str, *, chosen: bool = False) -> ReloadOutcome:
         self._failed.add(version)
-        self.holder.failed(version, error)
+        self.holder.failed(version, error, chosen=chosen)
         if self.metrics:
             self.metrics.index_failures.inc()
         return ReloadOutcome(version, False, error)

@@ -23,6 +23,8 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._trial = False
         self._lock = threading.Lock()
+        #: has a call through this breaker ever succeeded (the backend is known to answer)?
+        self.answered = False
 
     @property
     def state(self) -> str:
@@ -45,6 +47,7 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         with self._lock:
+            self.answered = True
             self._failures = 0
             self._opened_at = None
             self._trial = False

@@ -47,7 +47,23 @@ class OpenAICompatibleLLM:
         )
 
     def ready(self) -> bool:
-        return self.breaker.state != "open"
+        """True once the upstream has answered (a probe or a call) and while its circuit is not
+        open; False before it was ever reached."""
+        return self.breaker.answered and self.breaker.state != "open"
+
+    def probe(self, timeout_s: float = 2.0) -> bool:
+        """One cheap call (``GET /models``, short timeout, no retry): does the server answer?
+        Any answer below 500 counts (a server without that route is up too)."""
+        try:
+            resp = self._client.get("/models", timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            log.warning("upstream LLM did not answer its probe: %s", exc)
+            return False
+        if resp.status_code >= 500:
+            log.warning("upstream LLM probe answered %d", resp.status_code)
+            return False
+        self.breaker.record_success()
+        return True
 
     def close(self) -> None:
         self._client.close()

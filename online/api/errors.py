@@ -1,7 +1,8 @@
 """The one place where errors become HTTP status codes and JSON bodies.
 
-- bad input (validation, malformed JSON, over-long question) → 422 naming the field:
-  ``{"error": "invalid_input", "detail": [{"field", "loc", "msg", "type"}]}``; a body over
+- bad input (validation, malformed JSON or invalid UTF-8, over-long question) → 422 naming the
+  field: ``{"error": "invalid_input", "detail": [{"field", "loc", "msg", "type"}]}`` (a body that
+  is not JSON in UTF-8 names ``body``, type ``json_invalid``, on every route); a body over
   ``TANDEM_MAX_BODY_BYTES`` → 413 with the same body (field ``body``, type ``body_too_large``);
 - no index → 503; generation queue full → 503 with ``Retry-After``; a client over one of its
   rate limits → 429 with ``Retry-After``; a missing or unknown API key → 401; a dependency down
@@ -15,8 +16,10 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from online.errors import (
     CacheUnavailableError,
@@ -63,6 +66,19 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"error": "invalid_input", "detail": detail})
 
 
+#: what FastAPI's body reader raises (as a 400) when the body does not decode (invalid UTF-8)
+_UNPARSED_BODY = "There was an error parsing the body"
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    """FastAPI's own HTTP errors, except its 400 for a body that is not UTF-8 JSON: that is bad
+    input like malformed JSON, so the same 422 as ``/v1/query`` gives (field ``body``)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+        return invalid("body", "malformed JSON: not valid UTF-8", loc=["body"], kind="json_invalid")
+    return await http_exception_handler(request, exc)
+
+
 def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -100,5 +116,6 @@ def _online(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(OnlineError, _online)
     app.add_exception_handler(CoreError, _online)  # LLM, cache and index errors of the core

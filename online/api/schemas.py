@@ -1,10 +1,29 @@
-"""Request bodies. Types are strict: a number where text belongs is a 422, never coerced."""
+"""Request bodies. Types are strict: a number where text belongs is a 422, never coerced.
+
+The declared schemas (``/openapi.json``) say what the code accepts: a body valid by its schema is
+never refused with a 4xx other than the deployment's body size (413) and rate limits (429);
+:func:`document_limits` adds the limits that come from settings (``max_question_chars``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
+
+#: "has a character that is not whitespace", as the schemas' ``pattern`` and in code
+NOT_BLANK = r"\S"
+#: declared (not enforced) bounds of a chat body, so that the schema's largest body stays small
+_CHAT_MESSAGES_MAX = 8
+_CHAT_PARTS_MAX = 4
 
 
 def _not_blank(v: str) -> str:
@@ -13,12 +32,26 @@ def _not_blank(v: str) -> str:
     return v
 
 
+def _integral(v: Any) -> Any:
+    """``1.0`` is an integer to JSON (and JSON Schema): take it as ``1``; ``0.5`` stays refused."""
+    if type(v) is float and v.is_integer():
+        return int(v)
+    return v
+
+
+# integers as JSON writes them (``1`` or ``1.0``), never a string or a boolean; the bounds sit
+# before the validator so that the schema says ``minimum``/``maximum``
+TopK = Annotated[int, Strict(), Field(ge=1, le=50), BeforeValidator(_integral)]
+Rating = Annotated[int, Strict(), Field(ge=-1, le=1), BeforeValidator(_integral)]
+MaxTokens = Annotated[int, Strict(), Field(ge=1, le=4096), BeforeValidator(_integral)]
+
+
 class QueryBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     # documented as "not blank" (pattern); the validator refuses a blank one in words
-    question: StrictStr = Field(json_schema_extra={"pattern": r"\S"})
-    top_k: StrictInt | None = Field(default=None, ge=1, le=50)
+    question: StrictStr = Field(json_schema_extra={"pattern": NOT_BLANK})
+    top_k: TopK | None = None
     stream: StrictBool = False
     user_id: StrictStr | None = Field(default=None, max_length=200)
     refine: StrictBool = False
@@ -28,7 +61,7 @@ class QueryBody(BaseModel):
 
 class FeedbackBody(BaseModel):
     query_id: StrictStr = Field(min_length=1, max_length=100)
-    rating: StrictInt = Field(ge=-1, le=1)
+    rating: Rating = Field(description="-1 bad, 0 neutral, 1 good")
     comment: StrictStr | None = Field(default=None, max_length=4000)
 
 
@@ -52,12 +85,52 @@ class ChatCompletionBody(BaseModel):
     model: StrictStr = "tandem"
     messages: list[ChatMessageBody] = Field(min_length=1)
     stream: StrictBool = False
-    max_tokens: StrictInt | None = Field(default=None, ge=1, le=4096)
+    max_tokens: MaxTokens | None = None
     temperature: float | None = None
     user: StrictStr | None = Field(default=None, max_length=200)
 
     def question(self) -> str:
+        """The last user message with text (``""`` when there is none): the schema declares that
+        one such message is required (``contains``)."""
         for message in reversed(self.messages):
-            if message.role == "user":
+            if message.role == "user" and message.text().strip():
                 return message.text()
         return ""
+
+
+def document_limits(spec: dict[str, Any], *, max_question_chars: int) -> dict[str, Any]:
+    """``spec`` (the app's OpenAPI document) with the request rules pydantic cannot declare:
+    the question's length cap and, for a chat, the user message with text it needs."""
+    limit = max_question_chars
+    query = spec["paths"]["/v1/query"]["post"]["requestBody"]["content"]["application/json"]
+    query["schema"]["properties"]["question"]["maxLength"] = limit
+    schemas = spec["components"]["schemas"]
+    part = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string"},
+            "text": {"type": "string", "maxLength": limit // _CHAT_PARTS_MAX},
+        },
+    }
+    schemas["ChatMessageBody"]["properties"]["content"] = {
+        "anyOf": [
+            {"type": "string", "maxLength": limit},
+            {"type": "array", "items": part, "maxItems": _CHAT_PARTS_MAX},
+            {"type": "null"},
+        ],
+        "description": "text, or OpenAI content parts (the text of the type=text parts)",
+    }
+    messages = schemas["ChatCompletionBody"]["properties"]["messages"]
+    messages["maxItems"] = _CHAT_MESSAGES_MAX
+    messages["contains"] = {
+        "type": "object",
+        "required": ["role", "content"],
+        "properties": {
+            "role": {"const": "user"},
+            "content": {"type": "string", "pattern": NOT_BLANK, "maxLength": limit},
+        },
+    }
+    messages["description"] = (
+        "the question is the last user message with text; at least one is required"
+    )
+    return spec

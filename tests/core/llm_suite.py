@@ -21,7 +21,8 @@ class LLMBackendContract:
         assert isinstance(llm, LLMBackend)
         assert isinstance(llm.model_id, str)
         assert llm.model_id
-        assert llm.ready()
+        llm.generate(MESSAGES, max_new_tokens=self.MAX_NEW_TOKENS)
+        assert llm.ready()  # once it has answered (an upstream is not ready before it was reached)
 
     def test_generate_is_non_empty_and_counts_tokens(self, llm: LLMBackend) -> None:
         stats = GenerationStats()

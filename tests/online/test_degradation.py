@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -70,13 +71,39 @@ def test_llm_down_returns_sources_with_null_answer(
     # nothing cached from a degraded answer
     fake_llm.fail = False
     assert client.post("/v1/query", json={"question": "Who created Python?"}).json()["answer"]
-    # the OpenAI endpoint needs an answer: 503, never 500
+
+
+def test_chat_with_the_llm_down_answers_like_query(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    """One rule for a miss with the LLM down: 200, no answer, the sources (chat: in ``tandem``),
+    and the OpenAI shape kept (the official client's model validates it strictly)."""
+    from openai.types.chat import ChatCompletion
+
     fake_llm.fail = True
-    chat = client.post(
-        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "Moon landing?"}]}
-    )
-    assert chat.status_code == 503
-    assert chat.json()["error"] == "llm_unavailable"
+    client, _ = client_factory(settings_factory(), fake_llm)
+    messages = [{"role": "user", "content": "Who created Python?"}]
+    chat = client.post("/v1/chat/completions", json={"messages": messages})
+    assert chat.status_code == 200, chat.text
+    body = chat.json()
+    ChatCompletion.model_validate(body)
+    [choice] = body["choices"]
+    assert choice["message"] == {"role": "assistant", "content": None}
+    assert choice["finish_reason"] == "stop"
+    assert body["tandem"]["finish_reason"] == "llm_unavailable"
+    assert body["tandem"]["degraded"].startswith("llm_unavailable")
+    assert body["tandem"]["sources"][0]["doc_id"] == "python"
+    # streamed: the role chunk, then the last chunk with the sources, then [DONE]
+    with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": messages, "stream": True}
+    ) as r:
+        assert r.status_code == 200
+        frames = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    assert frames[-1] == "[DONE]"
+    last = json.loads(frames[-2])
+    assert last["choices"][0]["finish_reason"] == "stop"
+    assert last["tandem"]["finish_reason"] == "llm_unavailable"
+    assert last["tandem"]["sources"][0]["doc_id"] == "python"
 
 
 def test_llm_timeout_is_degraded(client_factory: Any, settings_factory: Any, fake_llm: Any) -> None:
@@ -146,3 +173,29 @@ def test_failed_index_keeps_nothing_served_message(
     ready = client.get("/readyz").json()
     assert ready["ready"] is False
     assert ready["reload_error"]["version"] == "does-not-exist"
+
+
+def test_readyz_llm_ready_only_once_the_upstream_answered(
+    client_factory: Any, settings_factory: Any
+) -> None:
+    """The start-up probe (GET /models, short timeout) decides ``llm_ready``, not a closed
+    circuit that has never been tried."""
+    import socket
+
+    from core.llm.upstream import OpenAICompatibleLLM
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # released below: refused
+    down = OpenAICompatibleLLM(dead, model_id="up", retries=0, timeout_s=1.0)
+    client, _ = client_factory(settings_factory(), down)
+    assert client.get("/readyz").json()["models"]["llm_ready"] is False
+
+    def models(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"object": "list", "data": []})
+
+    up = OpenAICompatibleLLM(
+        "http://upstream/v1", model_id="up", transport=httpx.MockTransport(models)
+    )
+    client, _ = client_factory(settings_factory(), up)
+    assert client.get("/readyz").json()["models"]["llm_ready"] is True

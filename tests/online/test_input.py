@@ -100,3 +100,72 @@ def test_bad_chat_bodies(client: Any) -> None:
     )
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "messages"
+
+
+@pytest.mark.parametrize("path", ["/v1/query", "/v1/chat/completions", "/v1/feedback"])
+def test_invalid_utf8_is_422_naming_the_body_everywhere(client: Any, path: str) -> None:
+    raw = b'{"question": "caf\xe9?", "messages": [], "query_id": "q", "rating": 0}'
+    r = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "invalid_input"
+    [detail] = body["detail"]
+    assert detail["field"] == "body"
+    assert detail["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize("rating", [-1.0, 1.0, 0.0, -1, 0, 1])
+def test_feedback_rating_is_any_json_integer(client: Any, rating: float) -> None:
+    # JSON Schema's integer includes 1.0; the declared schema says integer in [-1, 1]
+    r = client.post("/v1/feedback", json={"query_id": "q", "rating": rating})
+    assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize("rating", [0.5, "1", True, 2, -2.0])
+def test_feedback_rating_refuses_non_integers(client: Any, rating: Any) -> None:
+    r = client.post("/v1/feedback", json={"query_id": "q", "rating": rating})
+    assert r.status_code == 422, r.text
+    assert "rating" in [d["field"] for d in r.json()["detail"]]
+
+
+def test_declared_request_schemas_say_what_is_refused(client: Any) -> None:
+    spec = client.get("/openapi.json").json()
+    query = spec["paths"]["/v1/query"]["post"]["requestBody"]["content"]["application/json"]
+    question = query["schema"]["properties"]["question"]
+    assert question["maxLength"] == 100  # max_question_chars of this client
+    assert question["pattern"] == r"\S"
+    schemas = spec["components"]["schemas"]
+    messages = schemas["ChatCompletionBody"]["properties"]["messages"]
+    assert messages["contains"]["properties"]["role"] == {"const": "user"}
+    assert messages["contains"]["properties"]["content"]["maxLength"] == 100
+    rating = schemas["FeedbackBody"]["properties"]["rating"]
+    assert (rating["type"], rating["minimum"], rating["maximum"]) == ("integer", -1, 1)
+
+
+def test_chat_question_is_the_last_user_message_with_text(client: Any) -> None:
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [
+                {"role": "user", "content": "Who created Python?"},
+                {"role": "user", "content": [{"type": "text", "text": "  "}]},
+                {"role": "tool", "content": "42"},
+            ]
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == "answer: Who created Python?"
+    only_tool = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "tool", "content": "42"}]}
+    )
+    assert only_tool.status_code == 422
+    assert only_tool.json()["detail"][0]["field"] == "messages"
+
+
+def test_integral_floats_are_integers_for_top_k_and_max_tokens(client: Any) -> None:
+    r = client.post("/v1/query", json={"question": "Where is Rome?", "top_k": 3.0})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["sources"]) <= 3
+    chat = {"messages": [{"role": "user", "content": "Rome?"}], "max_tokens": 16.0}
+    assert client.post("/v1/chat/completions", json=chat).status_code == 200
+    assert client.post("/v1/query", json={"question": "x", "top_k": 2.5}).status_code == 422

@@ -27,6 +27,12 @@ def _publish(redis_client: Any, data_root: Path, version: str) -> None:
     redis_client.publish(LIVE_CHANNEL, version)
 
 
+def _corrupt(data_root: Path, version: str) -> None:
+    """Its FAISS file no longer matches the manifest's sha256."""
+    faiss_file = data_root / "indexes" / version / "index.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:-8] + b"corrupt!")
+
+
 def _wait_for(predicate: Any, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -108,8 +114,7 @@ def test_polling_fallback_and_failed_load_keeps_old_version(
     assert _wait_for(lambda: components.indexes.require().version == v2)
 
     # a corrupted version: the checksum fails, v2 keeps serving, /readyz says why
-    faiss_file = data_root / "indexes" / v1 / "index.faiss"
-    faiss_file.write_bytes(faiss_file.read_bytes()[:-8] + b"corrupt!")
+    _corrupt(data_root, v1)
     _publish(redis_client, data_root, v1)
     assert _wait_for(lambda: components.indexes.last_error_version == v1)
     assert components.indexes.require().version == v2
@@ -210,3 +215,27 @@ def test_live_file_wins_when_redis_missed_the_publish(
     (data_root / "indexes" / LIVE_POINTER).write_text(v2 + "\n")
     assert _wait_for(lambda: components.indexes.require().version == v2)
     assert IndexManifest.parse(redis_client.get(LIVE_MANIFEST_KEY)).index_version == v1
+
+
+def test_reload_error_clears_once_a_later_reload_succeeds(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+) -> None:
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    client, components = client_factory(settings_factory(reload_poll_s=0.1), fake_llm)
+    assert components.indexes.require().version == v1
+    _corrupt(data_root, v2)
+    _publish(redis_client, data_root, v2)
+    assert _wait_for(lambda: components.indexes.last_error_version == v2)
+    assert client.get("/readyz").json()["reload_error"]["version"] == v2
+    # the operator rolls the pointer back to the version still served: nothing to swap, but the
+    # reload succeeded, so the failure of v2 is no longer what /readyz reports
+    _publish(redis_client, data_root, v1)
+    assert _wait_for(lambda: components.indexes.last_error is None, timeout=10)
+    body = client.get("/readyz").json()
+    assert "reload_error" not in body
+    assert body["index"]["version"] == v1

@@ -7,11 +7,12 @@ import json
 import httpx
 import pytest
 
+from core.llm.base import ChatMessage
 from core.llm.breaker import CircuitBreaker
 from core.llm.upstream import OpenAICompatibleLLM
 from online.errors import LLMError, LLMTimeoutError, LLMUnavailableError
 
-MSGS = [{"role": "user", "content": "hi"}]
+MSGS: list[ChatMessage] = [{"role": "user", "content": "hi"}]
 
 
 def _ok(content: str) -> httpx.Response:
@@ -114,3 +115,31 @@ def test_stream_parses_sse() -> None:
 
 
 pytestmark = pytest.mark.unit  # pure logic: `make unit`
+
+
+def test_not_ready_until_the_upstream_has_answered() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"object": "list", "data": []})
+        return _ok("fine")
+
+    llm = _llm(handler)
+    assert not llm.ready()  # never reached: not known to work
+    assert llm.probe(timeout_s=1.0)
+    assert paths == ["/v1/models"]
+    assert llm.ready()
+    other = _llm(handler)
+    other.generate(MSGS, max_new_tokens=5)
+    assert other.ready()  # a generation is an answer too
+
+
+def test_probe_of_a_dead_upstream_says_not_ready() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    llm = _llm(handler)
+    assert not llm.probe(timeout_s=1.0)
+    assert not llm.ready()

@@ -1,5 +1,10 @@
-"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline (last user message is
-the question), so the official ``openai`` client and tools built on it work unchanged."""
+"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline (the last user message
+with text is the question), so the official ``openai`` client and tools built on it work unchanged.
+
+A miss with the LLM down follows the rule of ``/v1/query``: 200 with the sources and no answer —
+``message.content`` is ``null``, ``finish_reason`` stays ``"stop"`` (OpenAI's values have none
+for "no model"), and the ``tandem`` extension says ``finish_reason: "llm_unavailable"`` with the
+``degraded`` reason, as ``/v1/query`` says ``answer: null`` and ``degraded``."""
 
 from __future__ import annotations
 
@@ -19,16 +24,21 @@ from online.api.limits import CLIENT_KEY
 from online.api.responses import LIMITED, SSE_CONTENT, UNAUTHORISED, V1
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
-from online.errors import InvalidInputError, LLMUnavailableError
+from online.errors import InvalidInputError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.pipeline import StreamEvent
 
 router = APIRouter(tags=["openai"])
 
 
+#: ``tandem.finish_reason`` of an answer the model could not give (the sources come alone)
+LLM_UNAVAILABLE = "llm_unavailable"
+
+
 def _extension(result: AnswerResult) -> dict[str, Any]:
     body = result.as_dict()
     body.pop("answer", None)
+    body["finish_reason"] = "stop" if result.answer is not None else LLM_UNAVAILABLE
     return body
 
 
@@ -95,8 +105,6 @@ async def chat_completions(
             result = await unless_client_leaves(http.receive, pipeline.answer(request))
         except ClientDisconnect:  # gone while its answer was computed: the generation stopped
             return Response(status_code=CLIENT_GONE_STATUS)
-        if result.answer is None:
-            raise LLMUnavailableError(result.degraded or "the language model is unavailable")
         return JSONResponse(
             {
                 "id": cid,
@@ -121,8 +129,6 @@ async def chat_completions(
     except ClientDisconnect:
         await events.aclose()
         return Response(status_code=CLIENT_GONE_STATUS)
-    if first.kind == "final" and first.result is not None and first.result.answer is None:
-        raise LLMUnavailableError(first.result.degraded or "the language model is unavailable")
 
     async def frames() -> AsyncIterator[bytes]:
         yield sse(None, _chunk(cid, created, model, {"role": "assistant", "content": ""}, None))
