@@ -39,7 +39,7 @@ def test_refine_job_end_to_end(
     deep = FakeLLM()  # same model id: the refined answer lands on the service's key
     stats = _worker(settings, encoder, redis_client, deep, "w1").run(max_jobs=1)
     assert stats.done == 1
-    assert "[10]" in deep.last_messages[-1]["content"]  # refine_top_k=10: deeper context
+    assert '<passage id="10"' in deep.last_messages[-1]["content"]  # refine_top_k=10: deeper
     job = client.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "done"
     assert job["answer"] == "answer: Who won Super Bowl 50?"
