@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system programs Tandem needs are present: Java (Spark), Redis, PostgreSQL
-# (Airflow's metadata DB when configured, and its integration test), curl, python3-venv, and
+# (Airflow's metadata DB when configured, and its integration test), curl, python3-venv,
+# Prometheus (promtool checks and unit-tests docker/prometheus/*.rules.yml), and
 # Chromium for the Airflow UI test (`make test-browser`: Playwright drives Debian's chromium,
 # never a downloaded browser).
 # Installs what is missing with apt-get when running as root; otherwise says what to install.
@@ -13,6 +14,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)   # promtool: the alert rule tests
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 
