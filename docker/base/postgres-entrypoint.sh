@@ -1,0 +1,29 @@
+#!/bin/sh
+# First start: initdb with POSTGRES_PASSWORD (scram-sha-256 for every network login), create
+# POSTGRES_USER and POSTGRES_DB. Then exec the server (listen_addresses from PGHOST_LISTEN,
+# default '*'; port PGPORT, default 5432).
+set -eu
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
+user="${POSTGRES_USER:-postgres}"
+db="${POSTGRES_DB:-$user}"
+port="${PGPORT:-5432}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  pwfile="$(mktemp)"
+  printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+  initdb --username="$user" --pwfile="$pwfile" --auth-host=scram-sha-256 --auth-local=peer \
+    --encoding=UTF8 -D "$PGDATA" >/dev/null
+  rm -f "$pwfile"
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p $port" -w start >/dev/null
+  if [ "$db" != postgres ]; then
+    psql -v ON_ERROR_STOP=1 -p "$port" -U "$user" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+  fi
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  echo "postgres-entrypoint: initialised $PGDATA (user $user, database $db)"
+fi
+if [ "${1:-postgres}" = postgres ]; then
+  [ $# -gt 0 ] && shift
+  exec postgres -D "$PGDATA" -p "$port" -c "listen_addresses=${PGHOST_LISTEN:-*}" \
+    -c unix_socket_directories=/var/run/postgresql "$@"
+fi
+exec "$@"
