@@ -28,10 +28,12 @@ from online.limits.limiter import RedisRateLimiter
 from online.llm.runner import GenerationRunner
 from online.metrics import ServiceMetrics
 from online.observer import ServiceObserver
+from online.periodic import Periodic
 from online.pipeline import AnswerPipeline
 from online.querylog import QueryLogWriter
 from online.redis_conn import async_redis, deadline
 from online.reload import IndexReloader
+from online.replica import ReplicaHeartbeat, default_replica_id
 from online.settings import OnlineSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class Components:
     experiments: Experiments
     arms: ArmTable
     limiter: RedisRateLimiter
+    heartbeat: ReplicaHeartbeat
+    background: tuple[Periodic, ...] = ()
 
     @property
     def encoder(self) -> TextEncoder:
@@ -64,6 +68,10 @@ class Components:
         return self.answerer.llm
 
     async def start(self) -> None:
+        try:  # a restarted replica serves the shared rollbacks and weights from its first answer
+            await self.experiments.sync()
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("shared experiment state not readable at start (%s): declared weights", exc)
         outcome = await self.reloader.reload()
         if outcome.error:
             log.warning("no index loaded at start: %s", outcome.error)
@@ -79,8 +87,16 @@ class Components:
             await asyncio.to_thread(probe, LLM_PROBE_TIMEOUT_S)
         self.querylog.start()
         self.reloader.start()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await self.heartbeat.beat()
+        for task in self.background:
+            task.start()
 
     async def stop(self) -> None:
+        for task in self.background:
+            await task.stop()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await self.heartbeat.leave()
         await self.reloader.stop()
         await self.querylog.stop()
         with contextlib.suppress(RedisError, OSError, TimeoutError):
@@ -136,7 +152,8 @@ def build_components(
         cache = AsyncRedisAnswerCache(
             redis, capacity=settings.cache_capacity, lookup_timeout_s=settings.cache_wait_s
         )
-    experiments = build_experiments(settings, metrics)
+    replica = settings.replica_id or default_replica_id()
+    experiments = build_experiments(settings, metrics, redis=redis, replica=replica)
     limiter = RedisRateLimiter(
         redis, limits=settings.rate_limits, api_keys=settings.api_keys, metrics=metrics
     )
@@ -165,6 +182,19 @@ def build_components(
         metrics=metrics,
         artifacts=open_artifact_store(settings.artifact_store_config()),
     )
+    heartbeat = ReplicaHeartbeat(
+        redis,
+        replica=replica,
+        indexes=indexes,
+        weights=experiments.router.weights,
+        registry=metrics.registry,
+        ttl_s=settings.heartbeat_ttl_s,
+    )
+    background = [Periodic("replica-heartbeat", heartbeat.beat, settings.heartbeat_s)]
+    if experiments.shared is not None:
+        background.append(
+            Periodic("experiments-sync", experiments.sync, settings.experiment_sync_s)
+        )
     return Components(
         settings=settings,
         answerer=answerer,
@@ -179,4 +209,6 @@ def build_components(
         experiments=experiments,
         arms=arms,
         limiter=limiter,
+        heartbeat=heartbeat,
+        background=tuple(background),
     )

@@ -32,6 +32,7 @@ from core.index.fetch import materialise_version, prune_cache
 from core.index.trust import check_published
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
+from online.periodic import cancel_and_wait
 from online.redis_conn import deadline
 from online.settings import OnlineSettings
 from shared_schemas.base import SchemaError
@@ -210,11 +211,8 @@ class IndexReloader:
             self._task = asyncio.create_task(self._follow(), name="index-follower")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _follow(self) -> None:
         poll = self.settings.reload_poll_s

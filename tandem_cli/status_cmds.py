@@ -1,8 +1,10 @@
-"""``tandem status``: the live index, the freshness figures and the hot-answer cache coverage."""
+"""``tandem status``: the live index, the replicas serving (heartbeats: version, age), the
+freshness figures and the hot-answer cache coverage."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -34,6 +36,52 @@ def _table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
+def _replicas(redis_url: str) -> list[dict[str, object]]:
+    """The replicas whose heartbeat is alive: id, version served, age of the heartbeat."""
+    from online.redis_conn import sync_redis
+    from online.replica import read_replicas
+
+    client = sync_redis(redis_url)
+    try:
+        records = read_replicas(client)
+    finally:
+        client.close()
+    now = time.time()
+    return [
+        {
+            "replica": r.replica,
+            "version": r.version,
+            "pinned": r.pinned,
+            "age_s": round(r.age_s(now), 1),
+            "up_s": round(now - r.started_at, 1),
+            "weights": r.weights,
+            "last_error": r.last_error,
+        }
+        for r in records
+    ]
+
+
+def _replica_table(replicas: list[dict[str, object]], live: str | None) -> Table:
+    table = Table(title="Replicas (heartbeats)", title_justify="left")
+    for column in ("replica", "version", "heartbeat age s", "up s", "weights"):
+        table.add_column(column)
+    for r in replicas:
+        version = str(r["version"] or "-")
+        if r["version"] != live:
+            version = f"[yellow]{version}[/yellow]"  # not (yet) the live one
+        if r["pinned"]:
+            version += " (pinned)"
+        weights = r["weights"] if isinstance(r["weights"], dict) else {}
+        table.add_row(
+            str(r["replica"]),
+            version,
+            str(r["age_s"]),
+            str(r["up_s"]),
+            ", ".join(f"{k}={v:g}" for k, v in weights.items()),
+        )
+    return table
+
+
 def status(
     compute: Annotated[
         bool, typer.Option("--compute", help="Compute the figures now (and store them).")
@@ -51,17 +99,24 @@ def status(
             compute_freshness(settings=settings, now=datetime.now(UTC))
         try:
             figures = read_freshness(settings=settings)
+            replicas = _replicas(settings.redis_url)
         except Exception as exc:  # redis errors: say so instead of a traceback
             raise FreshnessError(f"cannot read Redis at {settings.redis_url}: {exc}") from exc
     from core.index import read_live_version
 
     live = read_live_version(settings.indexes_dir)
     if as_json:
-        out.print_json(json.dumps({"live_pointer": live, "freshness": figures}))
+        out.print_json(
+            json.dumps({"live_pointer": live, "replicas": replicas, "freshness": figures})
+        )
         return
     out.print(
         f"live index (pointer {settings.indexes_dir / 'LIVE'}): [bold]{live or 'none'}[/bold]"
     )
+    if replicas:
+        out.print(_replica_table(replicas, live))
+    else:
+        out.print("no replica heartbeat in Redis (no `tandem serve` running against it)")
     if not figures:
         out.print(
             "no freshness figures yet: run the tandem_freshness DAG or `tandem status --compute`"

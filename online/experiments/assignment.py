@@ -107,6 +107,22 @@ class VariantRouter:
                 self._disabled.discard(name)
                 self._layout[name] = weight
 
+    def apply_weights(self, weights: Mapping[str, float]) -> bool:
+        """Put a whole set of run-time weights in force at once (the replicas' shared state);
+        0 disables an arm, names not given keep their weight. Returns whether anything moved."""
+        unknown = [n for n in weights if n not in self._by_name]
+        if unknown:
+            raise VariantError(f"unknown variants: {', '.join(unknown)}")
+        with self._lock:
+            before = (dict(self._layout), set(self._disabled))
+            for name, weight in weights.items():
+                if weight <= 0:
+                    self._disabled.add(name)
+                else:
+                    self._disabled.discard(name)
+                    self._layout[name] = weight
+            return before != (self._layout, self._disabled)
+
     def pick(self, point: float, fallback_point: float) -> Variant:
         """The variant whose range holds ``point``; if disabled, re-drawn with ``fallback_point``.
 

@@ -184,6 +184,17 @@ class CanaryGuard:
         )
         return event
 
+    def adopt(self, variant: str) -> bool:
+        """Another replica rolled ``variant`` back: it is rolled back here too (weight 0, no
+        judging, not counted again). Returns whether it was news to this replica."""
+        with self._lock:
+            if variant in self._rolled_back or variant not in self._windows:
+                return False
+            self._rolled_back.add(variant)
+        self.router.set_weight(variant, 0.0)
+        logger.warning("canary %s rolled back by another replica", variant)
+        return True
+
     def reset(self, variant: str, weight: float) -> None:
         """Give a rolled-back canary traffic again, with fresh windows."""
         self.router.set_weight(variant, weight)
