@@ -48,6 +48,9 @@ class AnswerConfig:
     top_k: int
     max_new_tokens: int
     context_chars: int | None = None
+    #: the model id cache scopes are keyed by when the generating model is another one (the
+    #: refine worker's larger model answers for the service's key); None: the LLM's own id
+    scope_llm_model: str | None = None
 
 
 def _ms(seconds: float) -> float:
@@ -69,6 +72,8 @@ class ComputedAnswer:
     prompt_version: str
     timings_ms: dict[str, float]
     tokens: int = 0
+    #: the model that generated the answer when it is not ``llm_model`` (the key's)
+    produced_by: str | None = None
 
     def scope(self, namespace: str = "default") -> CacheScope:
         return CacheScope(
@@ -106,6 +111,7 @@ class ComputedAnswer:
             expires_at=created + timedelta(seconds=ttl_s) if ttl_s else None,
             origin=origin,
             namespace=namespace,
+            produced_by=self.produced_by,
         )
 
 
@@ -123,7 +129,8 @@ class Answerer:
 
     @property
     def llm_model(self) -> str:
-        return self.llm.model_id
+        """The model id of this answerer's cache scopes."""
+        return self.config.scope_llm_model or self.llm.model_id
 
     def scope(
         self,
@@ -137,7 +144,7 @@ class Answerer:
         return CacheScope(
             index_version=index_version,
             embedding_model=self.config.embedding_model,
-            llm_model=llm_model or self.llm.model_id,
+            llm_model=llm_model or self.llm_model,
             prompt_version=prompt_version or self.config.prompt_version,
             namespace=namespace,
         )
@@ -152,13 +159,23 @@ class Answerer:
         return index.search(vector, question, top_k or self.config.top_k)
 
     def prompt(
-        self, question: str, hits: Sequence[Hit], *, prompt_version: str | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        *,
+        prompt_version: str | None = None,
+        system: str | None = None,
+        history: Sequence[ChatMessage] = (),
     ) -> list[ChatMessage]:
+        """The prompt of ``question``; ``system``/``history``: a chat client's own system
+        message and earlier turns (see :func:`core.prompt.build_messages`)."""
         return build_messages(
             question,
             hits,
             prompt_version=prompt_version or self.config.prompt_version,
             context_chars=self.config.context_chars,
+            system=system,
+            history=history,
         )
 
     def computed(
@@ -173,8 +190,11 @@ class Answerer:
         prompt_version: str | None = None,
         timings_ms: dict[str, float] | None = None,
         tokens: int = 0,
+        produced_by: str | None = None,
     ) -> ComputedAnswer:
-        """The record of one answer, labelled with the model and prompt that produced it."""
+        """The record of one answer, keyed by this answerer's scope and labelled with the
+        model that produced it (``produced_by``, kept only when it is not the key's model)."""
+        key_model = llm_model or self.llm_model
         return ComputedAnswer(
             question=question,
             question_hash=question_key_hash(question),
@@ -183,10 +203,11 @@ class Answerer:
             question_vector=vector,
             index_version=index_version,
             embedding_model=self.config.embedding_model,
-            llm_model=llm_model or self.llm.model_id,
+            llm_model=key_model,
             prompt_version=prompt_version or self.config.prompt_version,
             timings_ms=timings_ms or {},
             tokens=tokens,
+            produced_by=produced_by if produced_by and produced_by != key_model else None,
         )
 
     # ---- all of them, blocking ----
@@ -210,4 +231,5 @@ class Answerer:
             index_version=index.version,
             timings_ms={"embed": _ms(t1 - t0), "search": _ms(t2 - t1), "generate": _ms(t3 - t2)},
             tokens=stats.tokens,
+            produced_by=stats.model or self.llm.model_id,
         )

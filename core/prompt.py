@@ -59,15 +59,45 @@ class UnknownPromptError(ValueError):
 
 
 def build_messages(
-    question: str, hits: Sequence[Hit], *, prompt_version: str, context_chars: int | None = None
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    prompt_version: str,
+    context_chars: int | None = None,
+    system: str | None = None,
+    history: Sequence[ChatMessage] = (),
 ) -> list[ChatMessage]:
-    """System instructions, then the question with the retrieved chunks as numbered context."""
+    """System instructions, then the question with the retrieved chunks as numbered context.
+
+    ``system``: a client's own instructions, after the template's in the one system message;
+    ``history``: earlier turns of a conversation, between the system message and the question.
+    """
     template = PROMPTS.get(prompt_version)
     if template is None:
         raise UnknownPromptError(
             f"prompt version {prompt_version!r} is unknown (known: {', '.join(PROMPTS)})"
         )
     limit = context_chars or template.context_chars
+    messages = _messages(template, question, hits, limit)
+    if not system and not history:
+        return messages
+    clean = _neutralise if template.delimited else str
+    head = messages[0]["content"]
+    if system:
+        head += f"\n\n{CLIENT_INSTRUCTIONS}\n{clean(system)}"
+    turns: list[ChatMessage] = [
+        {"role": m["role"], "content": clean(m["content"])} for m in history
+    ]
+    return [{"role": "system", "content": head}, *turns, messages[-1]]
+
+
+#: what introduces a client's system message after the template's own instructions
+CLIENT_INSTRUCTIONS = "Instructions from the user of this conversation:"
+
+
+def _messages(
+    template: PromptTemplate, question: str, hits: Sequence[Hit], limit: int
+) -> list[ChatMessage]:
     if template.delimited:
         return _delimited(template, question, hits, limit)
     blocks = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.index import Hit
+from core.llm.base import ChatMessage, FinishReason, Sampling
 from shared_schemas.events import CacheOutcome
 
 DEFAULT_VARIANT = "default"
@@ -64,6 +65,26 @@ def render_sources(sources: list[Source]) -> str:
 
 
 @dataclass(frozen=True)
+class GenerationRequest:
+    """What a chat client asks of its answer besides the question: its own system message,
+    earlier turns, a length cap and sampling (``None``: greedy decoding, no stop strings)."""
+
+    system: str | None = None
+    history: tuple[ChatMessage, ...] = ()
+    max_new_tokens: int | None = None
+    sampling: Sampling | None = None
+
+    def is_default(self, max_new_tokens: int) -> bool:
+        """Does it ask for exactly the service's own answer (so the cache holds it)?"""
+        return (
+            not self.system
+            and not self.history
+            and self.sampling is None
+            and self.max_new_tokens in (None, max_new_tokens)
+        )
+
+
+@dataclass(frozen=True)
 class AnswerRequest:
     question: str
     top_k: int | None = None
@@ -75,6 +96,8 @@ class AnswerRequest:
     client: str | None = None
     #: put in its variant by the override header: kept out of the canary guard's figures
     forced: bool = False
+    #: a chat client's conversation and decoding; None: the service's own answer
+    generation: GenerationRequest | None = None
 
 
 @dataclass
@@ -94,6 +117,10 @@ class AnswerResult:
     similarity: float | None = None
     #: the sources already rendered as a JSON array (cache hits reuse it)
     sources_json: str | None = None
+    #: tokens the model read and wrote for this answer (0 and 0 for a cache hit: none ran)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: FinishReason = "stop"
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {

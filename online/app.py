@@ -15,6 +15,7 @@ from online.api import errors
 from online.api.fastpath import ExactHitFastPath
 from online.api.limits import RateLimitMiddleware
 from online.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from online.api.openai_errors import OpenAIErrorShape
 from online.api.routes import admin, chat, feedback, jobs, ops, query
 from online.api.schemas import document_limits
 from online.components import Components, build_components
@@ -48,6 +49,7 @@ def create_app(settings: OnlineSettings, *, components: Components | None = None
     app.add_middleware(ExactHitFastPath)
     app.add_middleware(RateLimitMiddleware)  # outside the fast path: hits are limited too
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(OpenAIErrorShape)  # outside the limits: their refusals are shaped too
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -59,7 +61,9 @@ def _document_limits(app: FastAPI, settings: OnlineSettings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_limits(
-                build(), max_question_chars=settings.max_question_chars
+                build(),
+                max_question_chars=settings.max_question_chars,
+                max_tokens_limit=settings.max_tokens_limit,
             )
         return app.openapi_schema
 

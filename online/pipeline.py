@@ -19,7 +19,14 @@ import numpy as np
 from core.answering import Answerer
 from core.cache.codec import CacheScope
 from core.index import Hit
-from online.answers import AnswerRequest, AnswerResult, Source, render_sources
+from core.llm.base import GenerationStats
+from online.answers import (
+    AnswerRequest,
+    AnswerResult,
+    GenerationRequest,
+    Source,
+    render_sources,
+)
 from online.arms import Arm, ArmTable
 from online.cache.port import AnswerCache
 from online.errors import CacheSlowError, CacheUnavailableError, LLMError, OverloadedError
@@ -172,10 +179,15 @@ class AnswerPipeline:
             scope=self.scope(state.version, arm),
             qhash=question_key_hash(request.question),
             t0=time.perf_counter(),
-            # top_k changes the answer but is not in the key: only the default one is cached
+            # top_k, a conversation and decoding change the answer but are not in the key:
+            # only the service's own answer is cached (read and written)
             use_cache=request.use_cache
             and self.cache is not None
-            and request.top_k in (None, self.settings.top_k),
+            and request.top_k in (None, self.settings.top_k)
+            and (
+                request.generation is None
+                or request.generation.is_default(self.answerer.config.max_new_tokens)
+            ),
         )
 
     def _finish(
@@ -188,7 +200,11 @@ class AnswerPipeline:
         degraded: str | None = None,
         similarity: float | None = None,
         sources_json: str | None = None,
+        stats: GenerationStats | None = None,
+        produced_by: str | None = None,
     ) -> AnswerResult:
+        """The result; ``stats``: the generation's, when one ran; ``produced_by``: a cached
+        answer's model when it is not the arm's (a refined answer)."""
         ctx.timings["total"] = _ms(time.perf_counter() - ctx.t0)
         result = AnswerResult(
             query_id=ctx.request.query_id,
@@ -199,13 +215,17 @@ class AnswerPipeline:
             cache=cache,
             index_version=ctx.state.version,
             embed_model=self.answerer.config.embedding_model,
-            llm_model=ctx.arm.llm_model,
+            llm_model=produced_by or ctx.arm.llm_model,
             variant=ctx.request.variant,
             timings_ms=ctx.timings,
             degraded=degraded,
             similarity=similarity,
             sources_json=sources_json,
         )
+        if stats is not None:
+            result.prompt_tokens = stats.prompt_tokens
+            result.completion_tokens = stats.tokens
+            result.finish_reason = stats.finish_reason
         if self.observer:
             self.observer.answered(ctx.request, result)
         return result
@@ -228,7 +248,14 @@ class AnswerPipeline:
         if entry is None:
             return None
         sources, rendered = self._cited_sources(ctx.state, entry)
-        return self._finish(ctx, entry.answer, sources, "exact", sources_json=rendered)
+        return self._finish(
+            ctx,
+            entry.answer,
+            sources,
+            "exact",
+            sources_json=rendered,
+            produced_by=entry.produced_by,
+        )
 
     async def _live(self, ctx: Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
         """Semantic cache, then retrieval and generation."""
@@ -270,6 +297,7 @@ class AnswerPipeline:
                     "semantic",
                     similarity=hit.similarity,
                     sources_json=rendered,
+                    produced_by=hit.entry.produced_by,
                 )
                 yield StreamEvent("final", result=result)
                 return
@@ -282,25 +310,34 @@ class AnswerPipeline:
         )
         self._stage("search", time.perf_counter() - ts, timings)
         sources = [Source.of(h) for h in hits]
+        asked = request.generation or GenerationRequest()
         messages = self.answerer.prompt(
-            request.question, hits, prompt_version=ctx.arm.prompt_version
+            request.question,
+            hits,
+            prompt_version=ctx.arm.prompt_version,
+            system=asked.system,
+            history=asked.history,
         )
+        max_new_tokens = asked.max_new_tokens or self.answerer.config.max_new_tokens
         tg = time.perf_counter()
         pieces: list[str] = []
+        stats = GenerationStats()
         try:
             runner = await self.arms.runner_for(ctx.arm)
             if tokens:
                 async for piece in runner.stream(
-                    messages, max_new_tokens=self.answerer.config.max_new_tokens
+                    messages, max_new_tokens=max_new_tokens, sampling=asked.sampling, stats=stats
                 ):
                     pieces.append(piece)
                     yield StreamEvent("token", text=piece)
                 answer = "".join(pieces).strip()
             else:
                 generated = await runner.generate(
-                    messages, max_new_tokens=self.answerer.config.max_new_tokens
+                    messages, max_new_tokens=max_new_tokens, sampling=asked.sampling
                 )
                 answer = generated.text
+                stats.tokens, stats.prompt_tokens = generated.tokens, generated.prompt_tokens
+                stats.finish_reason = generated.finish_reason
         except OverloadedError:
             self._rejected()
             raise
@@ -315,7 +352,9 @@ class AnswerPipeline:
         self._stage("generate", time.perf_counter() - tg, timings)
         if ctx.use_cache and ctx.outcome != "unavailable" and answer:
             await self._write_through(ctx, answer, hits, vector)
-        yield StreamEvent("final", result=self._finish(ctx, answer, sources, ctx.outcome))
+        yield StreamEvent(
+            "final", result=self._finish(ctx, answer, sources, ctx.outcome, stats=stats)
+        )
 
     # ---------- internals ----------
     def _stage(self, name: str, seconds: float, timings: dict[str, float]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from core.cache.bounded import DEFAULT_CAPACITY
@@ -26,6 +26,19 @@ class OnlineSettings(CommonSettings):
     port: int = Field(default=8000, gt=0, lt=65536, description="Port `tandem serve` binds.")
     max_question_chars: int = Field(default=2000, gt=0, description="Longer questions get 422.")
     max_body_bytes: int = Field(default=64_000, gt=0, description="Larger bodies get 413.")
+    max_tokens_limit: int = Field(
+        default=512,
+        gt=0,
+        le=4096,
+        description="Largest max_tokens (max_completion_tokens) a chat request may ask for; "
+        "more: 422. Unasked: TANDEM_MAX_NEW_TOKENS.",
+    )
+    chat_history_chars: int = Field(
+        default=4000,
+        ge=0,
+        description="Characters of earlier chat turns put in the prompt, the latest kept; "
+        "older turns are left out.",
+    )
     semantic_threshold: float = Field(
         default=0.95, ge=0, le=1, description="Cosine similarity a semantic cache hit needs."
     )
@@ -61,6 +74,12 @@ class OnlineSettings(CommonSettings):
     refine_llm_url: str | None = Field(
         default=None,
         description="OpenAI-compatible URL of the large model; unset: the service's own backend.",
+    )
+    refine_llm_model: str | None = Field(
+        default=None,
+        description="Model name the refine worker asks its upstream for (TANDEM_REFINE_LLM_URL, "
+        "else TANDEM_LLM_URL); refined answers record the model the server says answered; "
+        "unset: TANDEM_LLM_MODEL.",
     )
     refine_claim_idle_s: float = Field(
         default=60.0, gt=0, description="Pending jobs idle this long are reclaimed by a worker."
@@ -155,6 +174,15 @@ class OnlineSettings(CommonSettings):
     @classmethod
     def _check_variants(cls, value: tuple[Variant, ...]) -> tuple[Variant, ...]:
         return check_variants(value)
+
+    @model_validator(mode="after")
+    def _refine_model_needs_an_upstream(self) -> OnlineSettings:
+        if self.refine_llm_model and not (self.refine_llm_url or self.llm_url):
+            raise ValueError(
+                "TANDEM_REFINE_LLM_MODEL names a model on an upstream: set TANDEM_REFINE_LLM_URL "
+                "(a backend run by Tandem itself has only its one model)"
+            )
+        return self
 
 
 @lru_cache

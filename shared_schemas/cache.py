@@ -34,3 +34,7 @@ class CacheEntry(VersionedModel):
     expires_at: datetime | None = None
     origin: Literal["batch", "live", "refined"] = "batch"
     namespace: str = "default"
+    #: the model that generated ``answer`` when it is not the scope's ``llm_model`` (a refined
+    #: answer from ``TANDEM_REFINE_LLM_MODEL``, as the server named itself); written only then,
+    #: so readers of entries without it are unaffected
+    produced_by: str | None = Field(default=None, exclude_if=lambda v: v is None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.errors import LLMUnavailableError
-from core.llm.base import ChatMessage, GenerationStats
+from core.llm.base import ChatMessage, GenerationStats, Sampling
 
 
 class UnavailableLLM:
@@ -21,6 +21,7 @@ class UnavailableLLM:
         *,
         max_new_tokens: int,
         stats: GenerationStats | None = None,
+        sampling: Sampling | None = None,
     ) -> str:
         raise LLMUnavailableError(self.reason)
 
@@ -30,6 +31,7 @@ class UnavailableLLM:
         *,
         max_new_tokens: int,
         stats: GenerationStats | None = None,
+        sampling: Sampling | None = None,
     ) -> Iterator[str]:
         raise LLMUnavailableError(self.reason)
 

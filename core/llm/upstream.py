@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 
 from core.errors import LLMError, LLMTimeoutError, LLMUnavailableError
-from core.llm.base import ChatMessage, GenerationStats
+from core.llm.base import GREEDY, ChatMessage, FinishReason, GenerationStats, Sampling
 from core.llm.breaker import CircuitBreaker
+from core.llm.stops import StopScanner, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,25 @@ class OpenAICompatibleLLM:
     def close(self) -> None:
         self._client.close()
 
-    def _body(self, messages: list[ChatMessage], max_new_tokens: int, stream: bool) -> Any:
-        return {
+    def _body(
+        self, messages: list[ChatMessage], max_new_tokens: int, stream: bool, sampling: Sampling
+    ) -> Any:
+        body: dict[str, Any] = {
             "model": self.model_id,
             "messages": list(messages),
             "max_tokens": max_new_tokens,
-            "temperature": 0,
+            "temperature": sampling.temperature,
             "stream": stream,
         }
+        if not sampling.greedy:
+            body["top_p"] = sampling.top_p
+            if sampling.seed is not None:
+                body["seed"] = sampling.seed
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
+        if stream:  # the server's own token counts, in a last chunk
+            body["stream_options"] = {"include_usage": True}
+        return body
 
     def _attempts(self, stats: GenerationStats | None) -> Iterator[int]:
         for attempt in range(self.retries + 1):
@@ -97,22 +109,25 @@ class OpenAICompatibleLLM:
         *,
         max_new_tokens: int,
         stats: GenerationStats | None = None,
+        sampling: Sampling | None = None,
     ) -> str:
+        sampling = sampling or GREEDY
+        body = self._body(messages, max_new_tokens, False, sampling)
         last: Exception | None = None
         for attempt in self._attempts(stats):
             try:
-                resp = self._client.post(
-                    "/chat/completions", json=self._body(messages, max_new_tokens, False)
-                )
+                resp = self._client.post("/chat/completions", json=body)
                 if resp.status_code >= 500:
                     raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
                 if resp.status_code >= 400:
                     self.breaker.record_success()  # the server is up; the request was refused
                     raise LLMError(f"upstream LLM refused the request: {resp.status_code}")
                 data = resp.json()
-                text = str(data["choices"][0]["message"]["content"] or "")
+                choice = data["choices"][0]
+                text, stopped = cut_at_stop(str(choice["message"]["content"] or ""), sampling.stop)
                 if stats is not None:
-                    stats.tokens = int(data.get("usage", {}).get("completion_tokens", 0) or 0)
+                    _record(stats, data)
+                    stats.finish_reason = "stop" if stopped else _finish(choice)
                 self.breaker.record_success()
                 return text.strip()
             except httpx.TimeoutException as exc:
@@ -130,25 +145,44 @@ class OpenAICompatibleLLM:
         *,
         max_new_tokens: int,
         stats: GenerationStats | None = None,
+        sampling: Sampling | None = None,
     ) -> Iterator[str]:
         counter = stats if stats is not None else GenerationStats()
+        sampling = sampling or GREEDY
+        body = self._body(messages, max_new_tokens, True, sampling)
         last: Exception | None = None
         for attempt in self._attempts(counter):
             started = False
             try:
-                with self._client.stream(
-                    "POST", "/chat/completions", json=self._body(messages, max_new_tokens, True)
-                ) as resp:
+                with self._client.stream("POST", "/chat/completions", json=body) as resp:
                     if resp.status_code >= 400:
                         raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
-                    for piece in _sse_deltas(resp.iter_lines()):
+                    scanner = StopScanner(sampling.stop)
+                    for chunk in _sse_chunks(resp.iter_lines()):
                         if counter.is_cancelled:
                             # leaving the block closes the response: the server sees the client
                             # go and stops generating
                             return
-                        started = True
-                        counter.tokens += 1
-                        yield piece
+                        _record(counter, chunk)  # usage: in the server's last chunk, if any
+                        for choice in chunk.get("choices") or ():
+                            if choice.get("finish_reason"):
+                                counter.finish_reason = _finish(choice)
+                            piece = (choice.get("delta") or {}).get("content")
+                            if not piece:
+                                continue
+                            started = True
+                            if not chunk.get("usage"):
+                                counter.tokens += 1  # one token a chunk, until usage says
+                            text = scanner.feed(str(piece))
+                            if text:
+                                yield text
+                        if scanner.stopped:  # the server went past a stop string: not wanted
+                            counter.finish_reason = "stop"
+                            self.breaker.record_success()
+                            return
+                    rest = scanner.flush()
+                    if rest:
+                        yield rest
                 self.breaker.record_success()
                 return
             except httpx.TimeoutException as exc:
@@ -164,7 +198,21 @@ class OpenAICompatibleLLM:
         raise LLMUnavailableError(f"upstream LLM unreachable: {last}")
 
 
-def _sse_deltas(lines: Iterator[str]) -> Iterator[str]:
+def _finish(choice: dict[str, Any]) -> FinishReason:
+    return "length" if choice.get("finish_reason") == "length" else "stop"
+
+
+def _record(stats: GenerationStats, data: dict[str, Any]) -> None:
+    """The server's model name and token counts from a response (or a stream's chunk)."""
+    if data.get("model"):
+        stats.model = str(data["model"])
+    usage = data.get("usage") or {}
+    if usage:
+        stats.prompt_tokens = int(usage.get("prompt_tokens", 0) or 0)
+        stats.tokens = int(usage.get("completion_tokens", 0) or 0)
+
+
+def _sse_chunks(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     for line in lines:
         if not line.startswith("data:"):
             continue
@@ -172,9 +220,5 @@ def _sse_deltas(lines: Iterator[str]) -> Iterator[str]:
         if payload == "[DONE]":
             return
         data = json.loads(payload)
-        choices = data.get("choices") or []
-        if not choices:
-            continue
-        piece = (choices[0].get("delta") or {}).get("content")
-        if piece:
-            yield str(piece)
+        if isinstance(data, dict):
+            yield data

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from online.api.openai_errors import OpenAIErrorBody
+
 
 class ErrorBody(BaseModel):
     """Every error but bad input: ``error`` is a stable code, ``message`` says what was wrong."""
@@ -107,6 +109,24 @@ ADMIN: Responses = {
 }
 #: what every /v1 route may answer besides its own success
 V1: Responses = {**INVALID, **TOO_LARGE, **LIMITED, **UNAUTHORISED, **UNAVAILABLE}
+
+
+def _openai(description: str) -> dict[str, Any]:
+    return {"model": OpenAIErrorBody, "description": description}
+
+
+#: the OpenAI routes' errors, in OpenAI's shape (``online.api.openai_errors``)
+OPENAI_LISTED: Responses = {
+    401: _openai("A missing or unknown API key"),
+    413: _openai("The body is over TANDEM_MAX_BODY_BYTES"),
+    429: _openai("Over a rate limit; Retry-After says when to retry"),
+}
+OPENAI_V1: Responses = {
+    **OPENAI_LISTED,
+    404: _openai("The model is not one of /v1/models (code model_not_found)"),
+    422: _openai("A field is unacceptable (param names it)"),
+    503: _openai("No index, overloaded, Redis or the LLM unavailable; Retry-After"),
+}
 
 #: each event's data: a JSON object (or the chat API's closing ``[DONE]``)
 SSE_CONTENT: dict[str, Any] = {"text/event-stream": {"schema": {"type": ["object", "string"]}}}

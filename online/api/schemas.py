@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
+    StrictFloat,
     StrictStr,
     field_validator,
 )
@@ -44,6 +45,13 @@ def _integral(v: Any) -> Any:
 TopK = Annotated[int, Strict(), Field(ge=1, le=50), BeforeValidator(_integral)]
 Rating = Annotated[int, Strict(), Field(ge=-1, le=1), BeforeValidator(_integral)]
 MaxTokens = Annotated[int, Strict(), Field(ge=1, le=4096), BeforeValidator(_integral)]
+#: OpenAI's ranges; a ``seed`` is any 64-bit signed integer
+Temperature = Annotated[StrictFloat, Field(ge=0, le=2)]
+TopP = Annotated[StrictFloat, Field(ge=0, le=1)]
+Seed = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_integral)]
+StopString = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+#: OpenAI's bound on stop strings
+STOP_MAX = 4
 
 
 class QueryBody(BaseModel):
@@ -79,14 +87,40 @@ class ChatMessageBody(BaseModel):
         return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
 
 
-class ChatCompletionBody(BaseModel):
+class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    model: StrictStr = "tandem"
+    include_usage: StrictBool = Field(
+        default=False, description="a last chunk with the usage and no choices, as OpenAI sends"
+    )
+
+
+class ChatCompletionBody(BaseModel):
+    """OpenAI's chat request. Tandem's differences: ``temperature`` defaults to 0 (greedy
+    decoding: the same question, the same answer) where OpenAI's is 1; ``n`` is 1; other
+    OpenAI fields (penalties, tools, logprobs, response_format) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: StrictStr = Field(default="tandem", max_length=200, description="one of /v1/models")
     messages: list[ChatMessageBody] = Field(min_length=1)
     stream: StrictBool = False
-    max_tokens: MaxTokens | None = None
-    temperature: float | None = None
+    stream_options: StreamOptions | None = None
+    max_tokens: MaxTokens | None = Field(
+        default=None, description="answer length cap in tokens (deprecated by OpenAI)"
+    )
+    max_completion_tokens: MaxTokens | None = Field(
+        default=None, description="answer length cap in tokens; wins over max_tokens"
+    )
+    temperature: Temperature | None = Field(default=None, description="0 (default): greedy")
+    top_p: TopP | None = Field(default=None, description="nucleus sampling (temperature > 0)")
+    stop: StopString | Annotated[list[StopString], Field(max_length=STOP_MAX)] | None = Field(
+        default=None, description=f"up to {STOP_MAX} strings; the answer ends before the first"
+    )
+    seed: Seed | None = Field(default=None, description="repeats a sampled answer, best effort")
+    n: Annotated[int, Strict(), Field(ge=1, le=1), BeforeValidator(_integral)] | None = Field(
+        default=None, description="answers to give: 1"
+    )
     user: StrictStr | None = Field(default=None, max_length=200)
 
     def question(self) -> str:
@@ -98,9 +132,12 @@ class ChatCompletionBody(BaseModel):
         return ""
 
 
-def document_limits(spec: dict[str, Any], *, max_question_chars: int) -> dict[str, Any]:
+def document_limits(
+    spec: dict[str, Any], *, max_question_chars: int, max_tokens_limit: int = 4096
+) -> dict[str, Any]:
     """``spec`` (the app's OpenAPI document) with the request rules pydantic cannot declare:
-    the question's length cap and, for a chat, the user message with text it needs."""
+    the question's length cap, the largest ``max_tokens`` and, for a chat, the user message
+    with text it needs."""
     limit = max_question_chars
     query = spec["paths"]["/v1/query"]["post"]["requestBody"]["content"]["application/json"]
     query["schema"]["properties"]["question"]["maxLength"] = limit
@@ -120,7 +157,12 @@ def document_limits(spec: dict[str, Any], *, max_question_chars: int) -> dict[st
         ],
         "description": "text, or OpenAI content parts (the text of the type=text parts)",
     }
-    messages = schemas["ChatCompletionBody"]["properties"]["messages"]
+    chat = schemas["ChatCompletionBody"]["properties"]
+    for name in ("max_tokens", "max_completion_tokens"):
+        for choice in chat[name].get("anyOf", [chat[name]]):
+            if choice.get("type") == "integer":
+                choice["maximum"] = max_tokens_limit
+    messages = chat["messages"]
     messages["maxItems"] = _CHAT_MESSAGES_MAX
     messages["contains"] = {
         "type": "object",

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-from core.llm.base import ChatMessage, GenerationStats, LLMBackend
+from core.llm.base import ChatMessage, FinishReason, GenerationStats, LLMBackend, Sampling
 from online.errors import LLMError, LLMTimeoutError, LLMUnavailableError, OverloadedError
 
 _DONE = object()
@@ -26,6 +26,16 @@ class Generated:
     tokens: int
     ttft_s: float
     total_s: float
+    prompt_tokens: int = 0
+    finish_reason: FinishReason = "stop"
+    #: the model the backend says answered (an upstream's response ``model``), if it said
+    model: str | None = None
+
+
+def _sampling_kw(sampling: Sampling | None) -> dict[str, Sampling]:
+    """``sampling=`` for the backend only when it is not greedy decoding (``None``), so a
+    backend written before sampling existed still answers every default request."""
+    return {} if sampling is None else {"sampling": sampling}
 
 
 ObserveFn = Callable[[float, int, float], None]  # (ttft_s, tokens, total_s)
@@ -79,7 +89,13 @@ class GenerationRunner:
         self._sem.release()
         self._admitted -= 1
 
-    async def generate(self, messages: list[ChatMessage], *, max_new_tokens: int) -> Generated:
+    async def generate(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        sampling: Sampling | None = None,
+    ) -> Generated:
         """The whole answer. On a timeout, or when the awaiting task is cancelled (the client
         left), the generation is cancelled; its slot is freed when its thread has stopped."""
         await self._acquire()
@@ -90,7 +106,11 @@ class GenerationRunner:
             work = loop.run_in_executor(
                 None,
                 functools.partial(
-                    self.llm.generate, messages, max_new_tokens=max_new_tokens, stats=stats
+                    self.llm.generate,
+                    messages,
+                    max_new_tokens=max_new_tokens,
+                    stats=stats,
+                    **_sampling_kw(sampling),
                 ),
             )
         except BaseException:
@@ -110,7 +130,9 @@ class GenerationRunner:
         except Exception as exc:  # a backend bug must not become a 500
             raise LLMUnavailableError(f"generation failed: {exc}") from exc
         total = time.perf_counter() - t0
-        result = Generated(text, stats.tokens, total, total)
+        result = Generated(
+            text, stats.tokens, total, total, stats.prompt_tokens, stats.finish_reason, stats.model
+        )
         if self._observe:
             self._observe(result.ttft_s, result.tokens, result.total_s)
         return result
@@ -121,17 +143,25 @@ class GenerationRunner:
             work.exception()  # retrieved: a cancelled generation's error is expected, not logged
 
     async def stream(
-        self, messages: list[ChatMessage], *, max_new_tokens: int
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        sampling: Sampling | None = None,
+        stats: GenerationStats | None = None,
     ) -> AsyncIterator[str]:
         """Text pieces as the model produces them (admission is checked before the first). When
         the consumer stops early (timeout, client gone) the generation is cancelled; its slot is
-        freed when its thread has stopped."""
+        freed when its thread has stopped. ``stats``: filled in as the backend generates (token
+        counts and finish reason are final once the pieces have ended)."""
         await self._acquire()
-        stats = GenerationStats()
+        stats = stats if stats is not None else GenerationStats()
         t0 = time.perf_counter()
         ttft: float | None = None
         try:
-            source = self.llm.stream(messages, max_new_tokens=max_new_tokens, stats=stats)
+            source = self.llm.stream(
+                messages, max_new_tokens=max_new_tokens, stats=stats, **_sampling_kw(sampling)
+            )
         except BaseException:
             self._release()
             raise

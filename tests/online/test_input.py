@@ -92,14 +92,21 @@ def test_bad_feedback(client: Any, body: dict[str, Any], field: str) -> None:
 
 
 def test_bad_chat_bodies(client: Any) -> None:
+    """The OpenAI route answers bad input in OpenAI's error shape (param names the field)."""
     r = client.post("/v1/chat/completions", json={"messages": []})
     assert r.status_code == 422
-    assert r.json()["detail"][0]["field"] == "messages"
+    error = r.json()["error"]
+    assert (error["param"], error["code"], error["type"]) == (
+        "messages",
+        "invalid_input",
+        "invalid_request_error",
+    )
+    assert error["detail"][0]["field"] == "messages"
     r = client.post(
         "/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]}
     )
     assert r.status_code == 422
-    assert r.json()["detail"][0]["field"] == "messages"
+    assert r.json()["error"]["param"] == "messages"
 
 
 @pytest.mark.parametrize("path", ["/v1/query", "/v1/chat/completions", "/v1/feedback"])
@@ -108,7 +115,12 @@ def test_invalid_utf8_is_422_naming_the_body_everywhere(client: Any, path: str) 
     r = client.post(path, content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     body = r.json()
-    assert body["error"] == "invalid_input"
+    if path == "/v1/chat/completions":  # OpenAI's error shape, Tandem's code and detail inside
+        body = body["error"]
+        assert body["param"] == "body"
+        assert body["code"] == "invalid_input"
+    else:
+        assert body["error"] == "invalid_input"
     [detail] = body["detail"]
     assert detail["field"] == "body"
     assert detail["type"] == "json_invalid"
@@ -159,7 +171,7 @@ def test_chat_question_is_the_last_user_message_with_text(client: Any) -> None:
         "/v1/chat/completions", json={"messages": [{"role": "tool", "content": "42"}]}
     )
     assert only_tool.status_code == 422
-    assert only_tool.json()["detail"][0]["field"] == "messages"
+    assert only_tool.json()["error"]["param"] == "messages"
 
 
 def test_integral_floats_are_integers_for_top_k_and_max_tokens(client: Any) -> None:

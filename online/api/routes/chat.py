@@ -1,10 +1,16 @@
-"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline (the last user message
-with text is the question), so the official ``openai`` client and tools built on it work unchanged.
+"""POST /v1/chat/completions: the OpenAI chat API over the same pipeline, so the official
+``openai`` client and tools built on it work unchanged (what each field does:
+:mod:`online.api.openai_chat`; errors in OpenAI's shape: :mod:`online.api.openai_errors`).
 
 A miss with the LLM down follows the rule of ``/v1/query``: 200 with the sources and no answer —
 ``message.content`` is ``null``, ``finish_reason`` stays ``"stop"`` (OpenAI's values have none
 for "no model"), and the ``tandem`` extension says ``finish_reason: "llm_unavailable"`` with the
-``degraded`` reason, as ``/v1/query`` says ``answer: null`` and ``degraded``."""
+``degraded`` reason, as ``/v1/query`` says ``answer: null`` and ``degraded``.
+
+``usage`` counts the tokens of the prompt the model read (its tokenizer, chat template applied;
+an upstream's own figures) and of the answer it wrote; a cached answer ran no model: 0 and 0.
+``stream_options.include_usage`` adds OpenAI's last chunk: ``choices`` empty, the ``usage``.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ from online.answers import AnswerRequest, AnswerResult
 from online.api.deps import ExperimentsDep, LLMDep, PipelineDep, SettingsDep
 from online.api.disconnect import CLIENT_GONE_STATUS, closing, unless_client_leaves
 from online.api.limits import CLIENT_KEY
-from online.api.responses import LIMITED, SSE_CONTENT, UNAUTHORISED, V1
+from online.api.openai_chat import generation_of, served_models, usage
+from online.api.openai_errors import openai_error
+from online.api.responses import OPENAI_LISTED, OPENAI_V1, SSE_CONTENT
 from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody
 from online.errors import InvalidInputError
@@ -43,29 +51,51 @@ def _extension(result: AnswerResult) -> dict[str, Any]:
 
 
 def _chunk(
-    cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None
+    cid: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None,
+    *,
+    with_usage: bool = False,
 ) -> dict[str, Any]:
-    return {
+    chunk: dict[str, Any] = {
         "id": cid,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+    if with_usage:  # OpenAI: every chunk says "usage": null, the last one gives it
+        chunk["usage"] = None
+    return chunk
 
 
-@router.get("/v1/models", responses={**LIMITED, **UNAUTHORISED})
+@router.get("/v1/models", responses=OPENAI_LISTED)
 async def models(llm: LLMDep) -> dict[str, Any]:
+    """The names ``model`` may take: the service's model and the alias ``tandem``."""
     return {
         "object": "list",
-        "data": [{"id": llm.model_id, "object": "model", "owned_by": "tandem"}],
+        "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "tandem"}
+            for name in served_models(llm.model_id)
+        ],
     }
+
+
+def _model_not_found(model: str, known: list[str]) -> Response:
+    return openai_error(
+        404,
+        f"The model {model!r} does not exist here; known: {', '.join(known)} (GET /v1/models)",
+        code="model_not_found",
+        param="model",
+    )
 
 
 @router.post(
     "/v1/chat/completions",
     response_model=None,
-    responses={200: {"content": {"application/json": {}, **SSE_CONTENT}}, **V1},
+    responses={200: {"content": {"application/json": {}, **SSE_CONTENT}}, **OPENAI_V1},
 )
 async def chat_completions(
     body: ChatCompletionBody,
@@ -75,12 +105,16 @@ async def chat_completions(
     llm: LLMDep,
     http: Request,
 ) -> Response:
+    known = served_models(llm.model_id)
+    if body.model not in known:
+        return _model_not_found(body.model, known)
     question = body.question().strip()
     if not question:
         raise InvalidInputError("messages", "needs a user message with text")
     limit = settings.max_question_chars
     if len(question) > limit:
         raise InvalidInputError("messages", f"last user message is over {limit} characters")
+    generation = generation_of(body, settings)
     query_id = uuid.uuid4().hex
     assigned = experiments.assign(
         user_id=body.user,
@@ -95,11 +129,11 @@ async def chat_completions(
         query_id=query_id,
         client=http.scope.get(CLIENT_KEY),
         forced=assigned.forced,
+        generation=generation,
     )
     headers = {VARIANT_HEADER: assigned.name}
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    model = llm.model_id
     if not body.stream:
         try:
             result = await unless_client_leaves(http.receive, pipeline.answer(request))
@@ -110,15 +144,16 @@ async def chat_completions(
                 "id": cid,
                 "object": "chat.completion",
                 "created": created,
-                "model": model,
+                "model": result.llm_model,
                 "choices": [
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": result.answer},
-                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "finish_reason": result.finish_reason,
                     }
                 ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "usage": usage(result),
                 "tandem": _extension(result),
             },
             headers=headers,
@@ -130,16 +165,26 @@ async def chat_completions(
         await events.aclose()
         return Response(status_code=CLIENT_GONE_STATUS)
 
+    with_usage = bool(body.stream_options and body.stream_options.include_usage)
+    model = pipeline.arms[assigned.name].llm_model
+
     async def frames() -> AsyncIterator[bytes]:
-        yield sse(None, _chunk(cid, created, model, {"role": "assistant", "content": ""}, None))
+        role = {"role": "assistant", "content": ""}
+        yield sse(None, _chunk(cid, created, model, role, None, with_usage=with_usage))
         event: StreamEvent | None = first
         while event is not None:
             if event.kind == "token":
-                yield sse(None, _chunk(cid, created, model, {"content": event.text}, None))
+                delta = {"content": event.text}
+                yield sse(None, _chunk(cid, created, model, delta, None, with_usage=with_usage))
             elif event.result is not None:
-                last = _chunk(cid, created, model, {}, "stop")
-                last["tandem"] = _extension(event.result)
+                result = event.result
+                last = _chunk(cid, created, model, {}, result.finish_reason, with_usage=with_usage)
+                last["tandem"] = _extension(result)
                 yield sse(None, last)
+                if with_usage:
+                    tail = _chunk(cid, created, model, {}, None)
+                    tail["choices"], tail["usage"] = [], usage(result)
+                    yield sse(None, tail)
             event = await anext(events, None)
         yield sse(None, "[DONE]")
 
