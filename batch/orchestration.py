@@ -167,7 +167,17 @@ def gate_step(version: str, *, source: str | None = None, labelled: str | None =
     decision = check_gate(version, settings=settings, labelled=labelled_path)
     if not decision.passed:
         raise OrchestrationError(f"quality gate refused {version}: {decision.reason}")
-    return {"version": version, "passed": True, "reason": decision.reason}
+    out: dict[str, Any] = {"version": version, "passed": True, "reason": decision.reason}
+    if settings.gate_answers > 0 and _is_squad_source(labelled_path):
+        from batch.index.answer_gate import check_answer_gate
+
+        answers = check_answer_gate(version, settings=settings, labelled=labelled_path)
+        if not answers.passed:
+            raise OrchestrationError(f"answer gate refused {version}: {answers.reason}")
+        out["answers"] = answers.reason
+    elif settings.gate_answers > 0:
+        log.warning("answer gate skipped: labelled set %s has no gold answers", labelled_path)
+    return out
 
 
 def warm_step(

@@ -80,10 +80,22 @@ class BatchSettings(CommonSettings):
     )
     faiss_factory: str | None = Field(default=None, description="Override the FAISS factory.")
     gate_recall5_floor: float = Field(
-        default=0.5, ge=0, le=1, description="Publish is refused below this recall@5."
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Publish is refused below this recall@5 (labelled sets without a reference).",
     )
     gate_tolerance: float = Field(
         default=0.02, ge=0, le=1, description="Allowed recall@5 drop against the live version."
+    )
+    gate_answers: int = Field(
+        default=300,
+        ge=0,
+        le=10_000,
+        description="Generated answers the gate scores (held-out half, seeded); 0: no answer gate.",
+    )
+    gate_f1_tolerance: float = Field(
+        default=2.0, ge=0, le=100, description="Allowed answer-F1 drop (points) against live."
     )
     keep_versions: int = Field(default=5, ge=2, description="Index versions kept on disk.")
     hot_top_k: int = Field(default=100, gt=0, description="Hot questions precomputed per date.")

@@ -8,6 +8,10 @@ Two corpora:
 
 Usage: ``.venv/bin/python bench/quality.py [--corpus paragraphs|pipeline|both] [--cache DIR]``
 (``--cache`` keeps encoded vectors between runs; encoding dominates the run time).
+
+``--fusion-split`` re-tunes the hybrid's dense weight ``w`` on the questions of one half of the
+articles (``tune``: even positions in the file) and reports recall on the other half (``test``),
+so the published recall is not measured on the set the weight was chosen on.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from batch.labelled import iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings
 from core.encoder import Encoder, get_encoder
 from core.index import LoadedIndex, load_index
+from core.index.search import _minmax, _top_n
 from core.index.writer import write_index_version
 from shared_schemas.documents import Chunk
 
@@ -111,10 +116,82 @@ def measure(index: LoadedIndex, squad: Path, qvecs: np.ndarray) -> None:
     )
 
 
+def article_positions(squad: Path) -> dict[str, int]:
+    from batch.ingest.squad import squad_articles
+
+    return {
+        str(a.get("title") or f"article-{i}"): i
+        for i, a in enumerate(squad_articles(read_squad(squad)))
+    }
+
+
+def fusion_split(index: LoadedIndex, squad: Path, qvecs: np.ndarray) -> None:
+    """Tune the dense weight on the ``tune`` half (best MRR), report both halves at each w."""
+    from batch.answer_sample import article_half
+
+    questions = read_labelled(squad)
+    pos = article_positions(squad)
+    doc_of = index._doc_ids
+    cand = index.fusion.candidates
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    halves: list[str] = []
+    for q, vec in zip(questions, qvecs, strict=True):
+        (gold,) = q.relevant_doc_ids
+        halves.append(article_half(pos[gold.rsplit("#", 1)[0]]))
+        d_rows, _ = index.dense_search(vec, cand)
+        all_bm25 = index.lexical_scores(q.question)
+        assert all_bm25 is not None
+        l_rows, _ = _top_n(all_bm25, cand)
+        rows = np.union1d(d_rows, l_rows)
+        dense = index._dense_scores_for(vec, rows)
+        assert dense is not None
+        parts.append((rows, _minmax(dense), _minmax(all_bm25[rows])))
+
+    def ranks_at(w: float, half: str) -> list[int | None]:
+        out: list[int | None] = []
+        for (rows, d, lex), q, h in zip(parts, questions, halves, strict=True):
+            if h != half:
+                continue
+            order = np.argsort(-(w * d + (1.0 - w) * lex), kind="stable")[:CHUNK_DEPTH]
+            docs = [doc_of[int(rows[i])] for i in order]
+            out.append(first_relevant_rank(docs, q.relevant_doc_ids, EVAL_DEPTH))
+        return out
+
+    # the replica of the fusion is the served one: same documents as index.search at w 0.5
+    for q, vec, (rows, d, lex) in list(zip(questions, qvecs, parts, strict=True))[:200]:
+        served = [h.doc_id for h in index.search(vec, q.question, CHUNK_DEPTH)]
+        order = np.argsort(-(0.5 * d + 0.5 * lex), kind="stable")[:CHUNK_DEPTH]
+        assert [doc_of[int(rows[i])] for i in order] == served, q.question
+    grid = [round(0.05 * i, 2) for i in range(21)]
+    table = {(w, h): score_ranks(ranks_at(w, h)) for w in grid for h in ("tune", "test")}
+    n_tune, n_test = halves.count("tune"), halves.count("test")
+    print(f"  fusion split: tune {n_tune} questions, test {n_test} (articles by position)")
+    print(
+        "  | w (dense) | tune r@1 | tune r@5 | tune MRR "
+        "| test r@1 | test r@5 | test r@10 | test MRR |"
+    )
+    print("  |---|---|---|---|---|---|---|---|")
+    for w in grid:
+        t, h = table[(w, "tune")], table[(w, "test")]
+        print(
+            f"  | {w:.2f} | {t[0]:.4f} | {t[1]:.4f} | {t[3]:.4f} "
+            f"| {h[0]:.4f} | {h[1]:.4f} | {h[2]:.4f} | {h[3]:.4f} |"
+        )
+    best = max(grid, key=lambda w: (table[(w, "tune")][3], table[(w, "tune")][1]))
+    default = index.fusion.dense_weight
+    for label, w in (("tuned on tune half", best), ("default", default)):
+        h = table[(w, "test")]
+        print(
+            f"  held-out test half at w={w:.2f} ({label}): recall@1 {h[0]:.4f} "
+            f"recall@5 {h[1]:.4f} recall@10 {h[2]:.4f} MRR {h[3]:.4f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", choices=["paragraphs", "pipeline", "both"], default="both")
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--fusion-split", action="store_true", help="tune w on one half, report other")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="tandem-quality-"))
@@ -141,6 +218,8 @@ def main() -> None:
         print(f"  index built in {time.perf_counter() - t0:.2f}s ({m.faiss_factory})")
         index = load_index(settings.indexes_dir / m.index_version, expected_model=enc_model())
         measure(index, squad, qvecs)
+        if args.fusion_split:
+            fusion_split(index, squad, qvecs)
 
 
 def enc_model() -> str:

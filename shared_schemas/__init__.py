@@ -4,12 +4,13 @@ from shared_schemas.base import SchemaError, SchemaVersionError, VersionedModel,
 from shared_schemas.cache import CacheEntry, CitedChunk
 from shared_schemas.documents import Chunk, Document
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
-from shared_schemas.manifest import ArtifactFile, IndexManifest, QualityMetrics
+from shared_schemas.manifest import AnswerQuality, ArtifactFile, IndexManifest, QualityMetrics
 
 ALL_MODELS: tuple[type[VersionedModel], ...] = (
     Document,
     Chunk,
     ArtifactFile,
+    AnswerQuality,
     QualityMetrics,
     IndexManifest,
     CitedChunk,
@@ -20,6 +21,7 @@ ALL_MODELS: tuple[type[VersionedModel], ...] = (
 
 __all__ = [
     "ALL_MODELS",
+    "AnswerQuality",
     "ArtifactFile",
     "CacheEntry",
     "Chunk",

@@ -1,4 +1,4 @@
-"""Index commands: ``tandem index build|publish|rollback|list`` and ``tandem eval``."""
+"""Index commands: ``tandem index build|publish|rollback|list`` (``tandem eval``: eval_cmds)."""
 
 from __future__ import annotations
 
@@ -151,36 +151,10 @@ def list_cmd(
             )
 
 
-def eval_cmd(
-    labelled: Annotated[
-        Path | None,
-        typer.Argument(help="SQuAD JSON(.gz) or JSONL {question, relevant_doc_ids}."),
-    ] = None,
-    version: Annotated[
-        str | None, typer.Option(help="Index version (default: the live one).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    dense_only: Annotated[
-        bool, typer.Option("--dense-only", help="Evaluate without the lexical side.")
-    ] = False,
-) -> None:
-    """Recall@1/5/10 and MRR (document level) of an index version on a labelled set."""
-    from batch.evaluate import evaluate
-
-    settings = _settings()
-    with _errors():
-        path = labelled or _default_labelled()
-        result = evaluate(path, settings=settings, version=version, lexical=not dense_only)
-    if as_json:
-        typer.echo(json.dumps(result.as_json()))
-        return
-    typer.echo(
-        f"version {result.version}  questions {result.questions}  "
-        f"recall@1 {result.recall_at_1:.4f}  recall@5 {result.recall_at_5:.4f}  "
-        f"recall@10 {result.recall_at_10:.4f}  mrr {result.mrr:.4f}"
-    )
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(index_app, name="index")
-    app.command("eval", help="Recall@k and MRR of the live index on a labelled set.")(eval_cmd)
+    from tandem_cli.eval_cmds import eval_cmd
+
+    app.command(
+        "eval", help="Recall@k and MRR of the live index, or --answers N: answers' EM and F1."
+    )(eval_cmd)

@@ -1,7 +1,9 @@
 """The quality gate: a version may go live only if its recall@5 is good enough.
 
 Refused when recall@5 is under ``settings.gate_recall5_floor`` or more than
-``settings.gate_tolerance`` under the live version's recall@5 on the same labelled set. The
+``settings.gate_tolerance`` under the live version's recall@5 on the same labelled set, or when
+the labelled set has reference figures (:mod:`batch.reference`, measured and stored in the
+repository) and any of recall@1/5/10 or MRR is more than its stated tolerance under them. The
 figures and the decision are written into the candidate's manifest, which is allowed only while
 the version has never been live (``manifest.json`` is not among the checksummed artifacts, so
 the artifacts' sha256 stay verifiable; once published, nothing in the directory changes).
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from batch.evaluate import EvalResult, evaluate
 from batch.index import store
+from batch.reference import below_floors, dataset_of, load_references
 from core.index import read_live_version
 
 if TYPE_CHECKING:
@@ -57,6 +60,21 @@ def decide(
         f"recall@5 {recall5:.4f} >= floor {floor:.4f} and within {tolerance:.4f} of "
         f"live {live_recall5:.4f}"
     )
+
+
+def reference_failures(result: EvalResult, labelled: Path) -> list[str]:
+    """The retrieval metrics more than their tolerance under the stored reference figures."""
+    refs = load_references()
+    reference = refs.retrieval.get(dataset_of(labelled, refs) or "")
+    if not reference:
+        return []
+    measured = {
+        "recall_at_1": result.recall_at_1,
+        "recall_at_5": result.recall_at_5,
+        "recall_at_10": result.recall_at_10,
+        "mrr": result.mrr,
+    }
+    return below_floors(measured, reference, refs.tolerance)
 
 
 def _live_recall5(
@@ -101,12 +119,17 @@ def check_gate(
         tolerance=settings.gate_tolerance,
         live_recall5=live_r5,
     )
+    refused = reference_failures(result, labelled)
+    if passed and refused:
+        passed, reason = False, "under the reference figures: " + "; ".join(refused)
     recorded = False
     if version in store.ever_live(settings.indexes_dir):
         log.warning("version %s has been live; its manifest stays as published", version)
     else:
         manifest = store.load_manifest(settings.indexes_dir, version)
-        quality = result.to_quality(gate_passed=passed, gate_reason=reason)
+        quality = result.to_quality(gate_passed=passed, gate_reason=reason).model_copy(
+            update={"answers": manifest.quality.answers}  # the answer gate's records stay
+        )
         store.write_manifest(
             settings.indexes_dir / version, manifest.model_copy(update={"quality": quality})
         )

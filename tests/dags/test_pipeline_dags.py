@@ -47,6 +47,9 @@ def env(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         mp.setenv("TANDEM_INDEX_SOURCE", str(source))
         mp.setenv("TANDEM_SPARK_MASTER", "local[2]")
         mp.setenv("TANDEM_SPARK_DRIVER_MEMORY", "1g")
+        # the answer gate with the bundled LLM on two held-out questions (its rule: tests/batch)
+        mp.setenv("TANDEM_GATE_ANSWERS", "2")
+        mp.setenv("TANDEM_MAX_NEW_TOKENS", "16")
         # dag.test() (Airflow 3.3) cannot finish a run of a DAG with a deadline alert: it looks
         # the alerts up by id in a DAG it never wrote; the real-scheduler backfill test keeps it.
         mp.setenv("TANDEM_INDEX_DEADLINE_H", "0")
@@ -103,6 +106,10 @@ def test_index_dag_end_to_end_and_rerun(env: dict[str, Any], indexed: dict[str, 
     assert env["redis"].get(LIVE_MANIFEST_KEY) is not None
     assert env["redis"].hget(DAG_SUCCESS_KEY, "tandem_index") is not None
     assert dr.get_task_instance("publish").xcom_pull(task_ids="publish")["published"] is True
+    from batch.index.store import load_manifest
+
+    (answers,) = load_manifest(data / "indexes", live).quality.answers  # the answer gate's
+    assert (answers.questions, answers.half, answers.gate_passed) == (2, "test", True)
 
     before = tree_digest(data, skip=("report.json", ".staging"))
     events = live_index_events()

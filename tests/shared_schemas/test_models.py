@@ -22,7 +22,7 @@ from shared_schemas import (
 from shared_schemas.base import Migration
 from shared_schemas.export import drift, rendered
 from shared_schemas.hashing import chunk_id_for, normalize_question, normalize_text
-from shared_schemas.manifest import ArtifactFile, QualityMetrics
+from shared_schemas.manifest import AnswerQuality, ArtifactFile, QualityMetrics
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -30,7 +30,19 @@ EXAMPLES: dict[type[VersionedModel], VersionedModel] = {
     Document: Document(doc_id="d1", title="T", text="Some  text\n here", url="http://x"),
     Chunk: Chunk(doc_id="d1", ordinal=0, title="T", text="Some text here", n_tokens=3),
     ArtifactFile: ArtifactFile(path="index.faiss", sha256="ab" * 32, bytes=10),
-    QualityMetrics: QualityMetrics(recall_at_5=0.9, questions=10),
+    AnswerQuality: (
+        ANSWERS := AnswerQuality(
+            prompt_version="p3",
+            llm_model="l",
+            questions=3,
+            exact_match=33.3,
+            f1=40.0,
+            contains_gold=0.5,
+            cited_gold=1.0,
+            latency_ms_p50=900.0,
+        )
+    ),
+    QualityMetrics: QualityMetrics(recall_at_5=0.9, questions=10, answers=(ANSWERS,)),
     IndexManifest: IndexManifest(
         index_version="v1",
         embedding_model="m",

@@ -1,0 +1,147 @@
+"""The answer gate: a version may go live only if its generated answers are not worse.
+
+The candidate answers a fixed, seeded sample of labelled questions (``settings.gate_answers`` of
+the held-out half, :mod:`batch.answer_eval`) with the configured prompt version and LLM. Refused
+when its F1 is more than ``settings.gate_f1_tolerance`` points under the live version's F1 on the
+same sample (from the live manifest when it recorded that sample, else measured now), or under the
+reference floor (:mod:`batch.reference`) where one covers this labelled set, prompt and LLM. The
+figures and the decision go into the candidate's manifest, one record per prompt version, LLM
+and sample, while it has never been live.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batch.answer_eval import AnswerEvalResult, evaluate_answers
+from batch.answer_sample import DEFAULT_SEED, Half
+from batch.index import store
+from batch.reference import load_references
+from core.index import read_live_version
+from shared_schemas.manifest import AnswerQuality
+
+if TYPE_CHECKING:
+    from batch.settings import BatchSettings
+    from core.answering import Answerer
+
+log = logging.getLogger(__name__)
+
+GATE_HALF: Half = "test"
+
+
+@dataclass(frozen=True)
+class AnswerGateDecision:
+    version: str
+    passed: bool
+    reason: str
+    result: AnswerEvalResult
+    live_version: str | None = None
+    live_f1: float | None = None
+    floor_f1: float | None = None
+    recorded: bool = False
+
+
+def decide_answers(
+    f1: float, *, live_f1: float | None, tolerance: float, floor: float | None = None
+) -> tuple[bool, str]:
+    """The pure rule (F1 in points): not under the floor, not more than ``tolerance`` under live."""
+    if floor is not None and f1 < floor:
+        return False, f"answer F1 {f1:.2f} is under the reference floor {floor:.2f}"
+    if live_f1 is not None and f1 < live_f1 - tolerance:
+        return False, (
+            f"answer F1 {f1:.2f} is more than {tolerance:.2f} points under the live "
+            f"version's {live_f1:.2f}"
+        )
+    against = f"live {live_f1:.2f}" if live_f1 is not None else "no live version to compare"
+    bound = f", floor {floor:.2f}" if floor is not None else ""
+    return True, f"answer F1 {f1:.2f} within {tolerance:.2f} points ({against}{bound})"
+
+
+def record_answers(settings: BatchSettings, version: str, quality: AnswerQuality) -> bool:
+    """Write ``quality`` into ``version``'s manifest unless it has been live; True if written."""
+    if version in store.ever_live(settings.indexes_dir):
+        log.warning("version %s has been live; its manifest stays as published", version)
+        return False
+    manifest = store.load_manifest(settings.indexes_dir, version)
+    updated = manifest.quality.with_answers(quality)
+    store.write_manifest(
+        settings.indexes_dir / version, manifest.model_copy(update={"quality": updated})
+    )
+    return True
+
+
+def _live_f1(
+    live: str,
+    candidate: AnswerEvalResult,
+    *,
+    settings: BatchSettings,
+    labelled: Path,
+    answerer: Answerer | None,
+) -> float | None:
+    try:
+        manifest = store.load_manifest(settings.indexes_dir, live)
+    except Exception as exc:
+        log.warning("live version %s unreadable, answer gate uses the floor only: %s", live, exc)
+        return None
+    recorded = manifest.quality.answer_record(candidate.to_quality())
+    if recorded is not None:
+        return recorded.f1
+    measured = evaluate_answers(
+        labelled,
+        settings=settings,
+        n=candidate.questions,
+        seed=candidate.seed,
+        half=candidate.half or None,  # type: ignore[arg-type]
+        version=live,
+        answerer=answerer,
+    )
+    return measured.f1
+
+
+def check_answer_gate(
+    version: str,
+    *,
+    settings: BatchSettings,
+    labelled: Path,
+    n: int | None = None,
+    seed: int = DEFAULT_SEED,
+    half: Half | None = GATE_HALF,
+    answerer: Answerer | None = None,
+) -> AnswerGateDecision:
+    """Answer the sample on ``version``, compare with the floor and the live version."""
+    from core.bootstrap import build_answerer
+
+    labelled = Path(labelled)
+    own = answerer is None
+    used = answerer or build_answerer(settings)
+    try:
+        result = evaluate_answers(
+            labelled,
+            settings=settings,
+            n=n or settings.gate_answers,
+            seed=seed,
+            half=half,
+            version=version,
+            answerer=used,
+        )
+        live = read_live_version(settings.indexes_dir)
+        live_f1 = None
+        if live is not None and live != version:
+            live_f1 = _live_f1(live, result, settings=settings, labelled=labelled, answerer=used)
+    finally:
+        if own:
+            used.llm.close()
+    refs = load_references()
+    ref = result.reference(labelled)
+    floor = float(ref["f1"]) - refs.tolerance["f1"] if ref is not None else None
+    passed, reason = decide_answers(
+        result.f1, live_f1=live_f1, tolerance=settings.gate_f1_tolerance, floor=floor
+    )
+    recorded = record_answers(
+        settings, version, result.to_quality(gate_passed=passed, gate_reason=reason)
+    )
+    log.info("answer gate version=%s passed=%s reason=%s", version, passed, reason)
+    return AnswerGateDecision(version, passed, reason, result, live, live_f1, floor, recorded)
