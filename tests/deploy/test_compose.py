@@ -41,7 +41,7 @@ def test_schema_check_catches_mistakes() -> None:
     schema = _spec_schema()
     validator = jsonschema.validators.validator_for(schema)(schema)
     bad = _compose()
-    bad["services"]["online"]["depends_on"]["redis"]["condition"] = "service_ready"
+    bad["services"]["online-blue"]["depends_on"]["redis"]["condition"] = "service_ready"
     bad["services"]["redis"]["helthcheck"] = {}
     assert len(list(validator.iter_errors(bad))) >= 2
 
@@ -56,14 +56,16 @@ def test_the_stack_has_every_component() -> None:
         "airflow-scheduler",
         "airflow-dag-processor",
         "airflow-triggerer",
-        "online",
+        "online-blue",
+        "online-green",
+        "proxy",
         "worker",
         "spark-master",
         "spark-worker",
+        "prometheus",
     } <= set(services)
-    assert services["spark-master"]["profiles"] == ["spark"]
-    assert services["spark-worker"]["profiles"] == ["spark"]
-    assert "profiles" not in services["online"]
+    for name in ("spark-master", "spark-worker", "online-blue", "online-green", "prometheus"):
+        assert "profiles" not in services[name], name
 
 
 def test_healthchecks_and_depends_on_conditions() -> None:
@@ -77,18 +79,33 @@ def test_healthchecks_and_depends_on_conditions() -> None:
             assert dep in services, f"{name} depends on unknown {dep}"
             want = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
             assert cond["condition"] == want, f"{name} -> {dep}"
-    assert services["online"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for colour in ("online-blue", "online-green"):
+        assert services[colour]["depends_on"]["redis"]["condition"] == "service_healthy"
+        # readiness, not liveness: the replicas are healthy once an index is live
+        assert "/readyz" in " ".join(services[colour]["healthcheck"]["test"])
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"):
         assert set(services[name]["depends_on"]) == {"postgres", "redis", "airflow-init"}
 
 
 def test_online_reads_data_read_only_and_models_can_be_mounted() -> None:
-    online = _compose()["services"]["online"]
+    online = _compose()["services"]["online-blue"]
     assert "tandem-data:/data:ro" in online["volumes"]
     assert any(v.endswith(":/models:ro") for v in online["volumes"])
-    assert online["read_only"] is True
-    assert "/tmp" in online["tmpfs"]
-    assert online["environment"]["TANDEM_REDIS_URL"] == "redis://redis:6379/0"
+    assert online["environment"]["TANDEM_REDIS_URL"].endswith("@redis:6379/0")
+
+
+def test_every_service_is_hardened() -> None:
+    """Non-root, read-only root filesystem, no capabilities, no new privileges; published ports
+    on loopback only."""
+    for name, svc in _compose()["services"].items():
+        assert svc.get("read_only") is True, name
+        assert svc.get("cap_drop") == ["ALL"], name
+        assert "no-new-privileges:true" in svc.get("security_opt", []), name
+        assert "/tmp" in svc.get("tmpfs", []), name
+        if name not in ("online-blue", "online-green", "worker", "batch"):  # image USER 10001
+            assert str(svc["user"]).split(":")[0] not in ("0", "root"), name
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
 
 
 def test_builds_point_at_our_dockerfiles() -> None:
@@ -100,7 +117,14 @@ def test_builds_point_at_our_dockerfiles() -> None:
 
 
 #: secrets compose must be given: `${VAR:?message}`, never a default
-REQUIRED_SECRETS = ("AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD")
+REQUIRED_SECRETS = (
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_API_SECRET_KEY",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+)
 _VAR = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -134,7 +158,7 @@ def test_compose_refuses_to_start_without_its_secrets() -> None:
     assert airflow["AIRFLOW__CORE__FERNET_KEY"] == "s" * 32
     assert "change-me" not in text
     # the admin token stays optional (empty: admin routes off); the service refuses placeholders
-    assert not config["services"]["online"]["environment"]["TANDEM_ADMIN_TOKEN"]
+    assert not config["services"]["online-blue"]["environment"]["TANDEM_ADMIN_TOKEN"]
 
 
 def test_spark_master_is_not_published_by_default() -> None:

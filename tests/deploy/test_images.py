@@ -14,7 +14,9 @@ import pytest
 from tests.deploy.manifests import DOCKER, ROOT
 
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
-SOURCE_DIRS = {"shared_schemas", "online", "batch", "tandem_cli", "dags"}
+SOURCE_DIRS = {"shared_schemas", "core", "online", "batch", "tandem_cli", "dags"}
+#: the air-gapped bases, built from Debian packages by scripts/build_base_images.sh
+BASE_FILES = sorted((DOCKER / "base").glob("*.Containerfile"))
 
 
 def _hadolint() -> str:
@@ -79,7 +81,7 @@ def test_there_is_one_dockerfile_per_deployable() -> None:
     }
 
 
-@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DOCKERFILES + BASE_FILES, ids=lambda p: p.name)
 def test_hadolint_clean(path: Path) -> None:
     proc = subprocess.run(
         [_hadolint(), "--no-color", "--failure-threshold", "style", str(path)],
@@ -196,3 +198,39 @@ def test_copied_paths_exist_and_are_not_dockerignored(path: Path) -> None:
             assert (ROOT / src).exists(), f"{path.name}: COPY {src}: no such path"
             assert src not in ignored, src
             assert src.split("/")[0] not in ignored, src
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_base_image_is_a_build_argument_and_wheels_come_from_the_wheelhouse(path: Path) -> None:
+    """Air-gapped builds: the base is a build ARG (default: the official image) and every pip
+    install goes through docker/pip_install.sh with the wheelhouse mounted."""
+    ins = instructions(path)
+    froms = [a for w, a in ins if w == "FROM"]
+    arg = "CUDA_IMAGE" if path.name == "batch.Dockerfile" else "PYTHON_IMAGE"
+    stages = {f.split(" AS ")[-1] for f in froms if " AS " in f}
+    assert all(f.startswith(f"${{{arg}}}") or f.split()[0] in stages for f in froms), froms
+    assert any(w == "ARG" and a.startswith(f"{arg}=") for w, a in ins)
+    if path.name == "batch.Dockerfile":  # the CUDA image: registry path only
+        return
+    runs = [a for w, a in ins if w == "RUN" and "pip" in a and "venv" not in a]
+    assert runs
+    for run in runs:
+        assert "--mount=type=bind,source=docker/wheelhouse,target=/wheelhouse" in run, run
+        assert "pip install" not in run, run  # tandem-pip picks index or wheelhouse
+
+
+def test_base_images_run_as_their_service_user() -> None:
+    assert {p.stem for p in BASE_FILES} == {
+        "python",
+        "python-java",
+        "redis",
+        "postgres",
+        "prometheus",
+        "nginx",
+    }
+    for path in BASE_FILES:
+        if path.stem.startswith("python"):
+            continue
+        users = [a for w, a in instructions(path) if w == "USER"]
+        assert users, path.name
+        assert users[-1] not in ("root", "0"), path.name
