@@ -21,6 +21,8 @@ class PromptTemplate:
     system: str
     context_chars: int  # per chunk, to bound the prompt
     delimited: bool = False  # passages inside <passage> tags, declared as data (p3 on)
+    passages: int | None = None  # how many of the retrieved hits the prompt shows (None: all)
+    best_last: bool = False  # the best hit nearest the question (numbered in retrieval order)
 
 
 PROMPTS: dict[str, PromptTemplate] = {
@@ -78,7 +80,7 @@ def build_messages(
             f"prompt version {prompt_version!r} is unknown (known: {', '.join(PROMPTS)})"
         )
     limit = context_chars or template.context_chars
-    messages = _messages(template, question, hits, limit)
+    messages = _messages(template, question, _selected(template, hits), limit)
     if not system and not history:
         return messages
     clean = _neutralise if template.delimited else str
@@ -96,12 +98,12 @@ CLIENT_INSTRUCTIONS = "Instructions from the user of this conversation:"
 
 
 def _messages(
-    template: PromptTemplate, question: str, hits: Sequence[Hit], limit: int
+    template: PromptTemplate, question: str, hits: list[tuple[int, Hit]], limit: int
 ) -> list[ChatMessage]:
     if template.delimited:
         return _delimited(template, question, hits, limit)
     blocks = []
-    for i, hit in enumerate(hits, 1):
+    for i, hit in hits:
         text = _clip(hit.text, limit)
         head = f"[{i}] {hit.title}" if hit.title else f"[{i}]"
         blocks.append(f"{head}\n{text}")
@@ -110,6 +112,12 @@ def _messages(
         {"role": "system", "content": template.system},
         {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
     ]
+
+
+def _selected(template: PromptTemplate, hits: Sequence[Hit]) -> list[tuple[int, Hit]]:
+    """``(number, hit)`` pairs the prompt shows, in the order it shows them."""
+    numbered = list(enumerate(hits, 1))[: template.passages]
+    return numbered[::-1] if template.best_last else numbered
 
 
 def _clip(text: str, limit: int) -> str:
@@ -122,10 +130,10 @@ def _neutralise(text: str) -> str:
 
 
 def _delimited(
-    template: PromptTemplate, question: str, hits: Sequence[Hit], limit: int
+    template: PromptTemplate, question: str, hits: list[tuple[int, Hit]], limit: int
 ) -> list[ChatMessage]:
     blocks = []
-    for i, hit in enumerate(hits, 1):
+    for i, hit in hits:
         title = _neutralise(hit.title).replace('"', "'")
         attrs = f' id="{i}" title="{title}"' if hit.title else f' id="{i}"'
         blocks.append(f"<passage{attrs}>\n{_neutralise(_clip(hit.text, limit))}\n</passage>")
