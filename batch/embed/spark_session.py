@@ -47,7 +47,6 @@ def session_conf(settings: BatchSettings, *, submitted: bool) -> dict[str, str]:
     """Spark settings of the job; master, driver memory and Python only when not submitted."""
     conf = {
         "spark.app.name": APP_NAME,
-        "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": str(max(2, os.cpu_count() or 2)),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -61,7 +60,8 @@ def session_conf(settings: BatchSettings, *, submitted: bool) -> dict[str, str]:
         # one torch thread per task: the cores are shared between concurrent tasks
         "spark.executorEnv.OMP_NUM_THREADS": "1",
     }
-    if not submitted:
+    if not submitted:  # spark-submit decides these (and keeps the job's UI unless told not to)
+        conf["spark.ui.enabled"] = "false"
         conf["spark.master"] = settings.spark_master
         conf["spark.driver.memory"] = settings.spark_driver_memory
         if settings.spark_master.startswith("local"):
@@ -85,7 +85,14 @@ def get_spark(settings: BatchSettings) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    log.info("spark session master=%s", spark.sparkContext.master)
+    sc = spark.sparkContext
+    # the application's id and UI, in the driver's log (under Airflow: the embed task's log)
+    log.info(
+        "spark session master=%s application_id=%s ui=%s",
+        sc.master,
+        sc.applicationId,
+        sc.uiWebUrl or "disabled",
+    )
     return spark
 
 
