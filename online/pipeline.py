@@ -29,6 +29,7 @@ from online.answers import (
 )
 from online.arms import Arm, ArmTable
 from online.cache.port import AnswerCache
+from online.cache.verifier import HitVerifier, TermStats, VerifierParams
 from online.errors import CacheSlowError, CacheUnavailableError, LLMError, OverloadedError
 from online.index_state import IndexHolder, IndexState
 from online.settings import OnlineSettings
@@ -108,8 +109,27 @@ class AnswerPipeline:
         self.arms = arms
         self._scopes: dict[tuple[str, ...], CacheScope] = {}
         self._sources_memo: dict[tuple[Any, ...], tuple[list[Source], str]] = {}
+        self._verifiers: dict[str, HitVerifier] = {}  # index version -> its term statistics
 
     # ---------- shared pieces ----------
+    def verifier(self, state: IndexState) -> HitVerifier | None:
+        """The semantic-hit verifier for an index version (None: the signature check only)."""
+        if self.settings.semantic_verifier != "evidence":
+            return None
+        verifier = self._verifiers.get(state.version)
+        if verifier is None:
+            params = VerifierParams(
+                accept=self.settings.semantic_accept,
+                overlap_weight=self.settings.semantic_overlap_weight,
+                miss_weight=self.settings.semantic_miss_weight,
+            )
+            if len(self._verifiers) >= 4:  # live, canary and a version being swapped in
+                self._verifiers.clear()
+            verifier = self._verifiers[state.version] = HitVerifier(
+                TermStats.of_index(state.index), params
+            )
+        return verifier
+
     def scope(self, index_version: str, arm: Arm | None = None) -> CacheScope:
         """The cache scope of ``index_version`` for ``arm`` (default: the service's own)."""
         arm = arm or self.arms.default
@@ -278,7 +298,11 @@ class AnswerPipeline:
             ts = time.perf_counter()
             try:
                 hit = await self.cache.get_semantic(
-                    ctx.scope, request.question, vector, threshold=self.settings.semantic_threshold
+                    ctx.scope,
+                    request.question,
+                    vector,
+                    threshold=self.settings.semantic_threshold,
+                    verifier=self.verifier(state),
                 )
             except CacheSlowError as exc:
                 raise self._cache_slow("semantic", exc) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -40,7 +40,25 @@ class OnlineSettings(CommonSettings):
         "older turns are left out.",
     )
     semantic_threshold: float = Field(
-        default=0.95, ge=0, le=1, description="Cosine similarity a semantic cache hit needs."
+        default=0.85,
+        ge=0,
+        le=1,
+        description="Cosine similarity a cached question needs to be a semantic-cache candidate.",
+    )
+    semantic_verifier: Literal["evidence", "signature"] = Field(
+        default="evidence",
+        description="How candidates are decided: evidence (hard checks, then cosine and "
+        "IDF-weighted word evidence, online/cache/verifier.py) or signature (numbers, names, "
+        "answer kind only).",
+    )
+    semantic_accept: float = Field(
+        default=0.92, description="Evidence score a semantic hit needs (cosine - miss penalty)."
+    )
+    semantic_miss_weight: float = Field(
+        default=0.1, ge=0, description="Penalty per unit of the rarest word only one side has."
+    )
+    semantic_overlap_weight: float = Field(
+        default=0.0, ge=0, description="Bonus per unit of IDF-weighted content-word overlap."
     )
     generation_concurrency: int = Field(default=1, gt=0, description="Generations at once.")
     generation_queue: int = Field(default=8, ge=0, description="Waiting generations before 503.")

@@ -119,6 +119,16 @@ class LoadedIndex:
             score=float(score),
         )
 
+    def term_statistics(self) -> tuple[Tokenizer, dict[str, int], int] | None:
+        """The lexical side's tokenizer, each term's document frequency and the document count
+        (None without a lexical index): what BM25's IDF is computed from."""
+        if self._bm25 is None or self._tokenizer is None:
+            return None
+        indptr = np.asarray(self._bm25.scores["indptr"])
+        counts = np.diff(indptr)
+        df = {term: int(counts[i]) for term, i in self._vocab.items() if i < counts.size}
+        return self._tokenizer, df, int(self._bm25.scores["num_docs"])
+
     def dense_search(self, query_vec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and inner-product scores of the dense top-n, best first."""
         q = np.ascontiguousarray(np.asarray(query_vec, dtype=np.float32).reshape(1, -1))

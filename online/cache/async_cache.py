@@ -20,11 +20,10 @@ from redis.exceptions import RedisError
 from core.cache.bounded import DEFAULT_CAPACITY, queue_touch
 from core.cache.codec import CacheScope, decode_entry, decode_vector
 from core.cache.redis_store import purge_patterns, queue_put
-from online.cache.port import SemanticHit
+from online.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
 from online.cache.semantic import SemanticMirror
 from online.errors import CacheSlowError, CacheUnavailableError
 from online.redis_conn import REDIS_OP_TIMEOUT_S, deadline
-from online.signature import question_signature
 from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)
@@ -101,11 +100,13 @@ class AsyncRedisAnswerCache:
         vector: np.ndarray,
         *,
         threshold: float,
+        verifier: CandidateVerifier | None = None,
     ) -> SemanticHit | None:
-        """The nearest cached question above ``threshold`` that agrees on numbers and names."""
+        """The nearest cached question above ``threshold`` that ``verifier`` accepts (None: that
+        agrees on the question signature)."""
         try:
             async with deadline(self.lookup_timeout_s):
-                hit = await self._semantic(scope, question, vector, threshold)
+                hit = await self._semantic(scope, question, vector, threshold, verifier)
         except TimeoutError as exc:
             raise CacheSlowError(f"semantic lookup took over {self.lookup_timeout_s}s") from exc
         except (RedisError, OSError) as exc:
@@ -115,25 +116,29 @@ class AsyncRedisAnswerCache:
         return hit
 
     async def _semantic(
-        self, scope: CacheScope, question: str, vector: np.ndarray, threshold: float
+        self,
+        scope: CacheScope,
+        question: str,
+        vector: np.ndarray,
+        threshold: float,
+        verifier: CandidateVerifier | None,
     ) -> SemanticHit | None:
         mirror = await self._mirror(scope, int(vector.size))
         candidates = mirror.nearest(vector, threshold=threshold)
         if not candidates:
             return None
-        wanted = question_signature(question)
-        for qhash, sim in candidates:
-            key = scope.key(qhash)
-            raw = await self.redis.get(key)
+        keys = [scope.key(qhash) for qhash, _ in candidates]
+        raws = await self.redis.mget(keys)  # every candidate in one round trip
+        for (qhash, sim), key, raw in zip(candidates, keys, raws, strict=True):
             if raw is None:  # expired: the next write's sweep drops the vector and logs it
                 mirror.remove(qhash)
                 continue
             entry = decode_entry(raw, key=key)
             if entry is None:
                 continue
-            if question_signature(entry.question).agrees_with(wanted):
+            if candidate_accepted(verifier, question, entry.question, sim):
                 return SemanticHit(entry, sim)
-            log.debug("semantic candidate rejected: numbers/entities differ sim=%.3f", sim)
+            log.debug("semantic candidate rejected sim=%.3f", sim)
         return None
 
     async def _mirror(self, scope: CacheScope, dimension: int) -> SemanticMirror:

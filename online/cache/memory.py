@@ -7,9 +7,8 @@ import numpy as np
 from core.cache.bounded import DEFAULT_CAPACITY
 from core.cache.codec import CacheScope
 from core.cache.memory import InMemoryAnswerStore
-from online.cache.port import SemanticHit
+from online.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
 from online.cache.semantic import SemanticMirror
-from online.signature import question_signature
 from shared_schemas.cache import CacheEntry
 
 
@@ -26,7 +25,13 @@ class InMemoryAnswerCache:
         return self.store.get(scope, question_hash)
 
     async def get_semantic(
-        self, scope: CacheScope, question: str, vector: np.ndarray, *, threshold: float
+        self,
+        scope: CacheScope,
+        question: str,
+        vector: np.ndarray,
+        *,
+        threshold: float,
+        verifier: CandidateVerifier | None = None,
     ) -> SemanticHit | None:
         vectors = {
             h: v for h, v in self.store.vectors(scope).items() if v.size == np.asarray(vector).size
@@ -35,13 +40,12 @@ class InMemoryAnswerCache:
             return None
         mirror = SemanticMirror(int(np.asarray(vector).size))
         mirror.replace(vectors)
-        wanted = question_signature(question)
         for qhash, sim in mirror.nearest(vector, threshold=threshold):
             entry = self.store.get(scope, qhash)
             if entry is None:
                 self.store.forget_vector(scope, qhash)
                 continue
-            if question_signature(entry.question).agrees_with(wanted):
+            if candidate_accepted(verifier, question, entry.question, sim):
                 return SemanticHit(entry, sim)
         return None
 

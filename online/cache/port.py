@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.cache.codec import CacheScope
+from online.signature import question_signature
 from shared_schemas.cache import CacheEntry
 
 
@@ -23,14 +24,36 @@ class SemanticHit:
     similarity: float
 
 
+class CandidateVerifier(Protocol):
+    """Decides whether a cached question may answer the asked one (``online.cache.verifier``)."""
+
+    def accepts(self, asked: str, cached: str, cosine: float) -> bool: ...
+
+
+def candidate_accepted(
+    verifier: CandidateVerifier | None, asked: str, cached: str, cosine: float
+) -> bool:
+    """``verifier``'s decision; without one, whether the question signatures agree."""
+    if verifier is not None:
+        return verifier.accepts(asked, cached, cosine)
+    return question_signature(cached).agrees_with(question_signature(asked))
+
+
 @runtime_checkable
 class AnswerCache(Protocol):
     async def get_exact(self, scope: CacheScope, question_hash: str) -> CacheEntry | None: ...
 
     async def get_semantic(
-        self, scope: CacheScope, question: str, vector: np.ndarray, *, threshold: float
+        self,
+        scope: CacheScope,
+        question: str,
+        vector: np.ndarray,
+        *,
+        threshold: float,
+        verifier: CandidateVerifier | None = None,
     ) -> SemanticHit | None:
-        """The nearest cached question at or above ``threshold`` that agrees on numbers/names."""
+        """The nearest cached question at or above ``threshold`` that ``verifier`` accepts
+        (None: that agrees on the question signature, ``online.signature``)."""
         ...
 
     async def put(

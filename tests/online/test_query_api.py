@@ -96,7 +96,9 @@ def test_precomputed_entry_is_served_exactly(
 def test_semantic_hit_needs_similarity_and_agreement(
     client_factory: Any, settings_factory: Any, fake_llm: Any, redis_client: Any
 ) -> None:
-    client, _components = client_factory(settings_factory(semantic_threshold=0.8), fake_llm)
+    # the signature check alone (the evidence verifier's own tests: test_semantic_verifier*.py)
+    settings = settings_factory(semantic_threshold=0.8, semantic_verifier="signature")
+    client, _components = client_factory(settings, fake_llm)
     first = client.post("/v1/query", json={"question": "Who won Super Bowl 50?"}).json()
     assert first["cache"] == "miss"
     para = client.post(

@@ -1,0 +1,266 @@
+"""Whether a semantic-cache candidate may answer the asked question: evidence beyond the cosine.
+
+The nearest cached questions are found by cosine (``SemanticMirror``); on SQuAD v1.1 dev no
+cosine threshold separates paraphrases from different questions about the same paragraph
+(``bench/semantic_cache.py``). The verifier adds what the embedding barely sees, in two steps:
+
+1. **hard checks** (any failure rejects): the same answer kind and numbers as the question
+   signature (``online.signature``); named entities that do not conflict (one question may name
+   more than the other, ``Panthers`` / ``Carolina Panthers``, but each naming something the other
+   lacks rejects; names are compared stemmed, and a name the other question writes in lower case
+   counts); no opposite words (the signature's pairs plus a few more: ``high``/``low``,
+   ``born``/``died``, ``bought``/``sold``...); a comparison in both or in neither (``most``,
+   ``largest``, ``before``); the same negation (``not``, ``n't``, ``non-``...);
+2. **lexical evidence weighted by the index's own statistics**: each question's content words
+   (the index's BM25 tokenizer: lower-cased, stop words removed, stemmed; question-framing words
+   such as ``name``/``kind``/``type`` left out) weighted by BM25's IDF over the index's chunks, so
+   a swapped rare word costs more than reworded common ones. The score is
+
+       cosine + overlap_weight * overlap - miss_weight * worst_miss
+
+   where ``overlap`` is the IDF-weighted Jaccard of the two content-word sets and ``worst_miss``
+   the largest IDF, relative to the largest possible one, among the words only one question has.
+   A candidate is accepted when the score reaches ``accept``.
+
+Cheap and deterministic: two tokenizations (memoised) and a few dictionary reads per candidate,
+no model call. The weights were chosen on the tune half of SQuAD dev's articles and of
+``bench/data/semantic_paraphrases.jsonl`` (``bench/semantic_cache.py --tune``) and are reported
+on the other half (``bench/README.md``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from core.index.lexical import Tokenizer, default_lexical_config
+from online.signature import (
+    _CONTRAST_PAIRS,
+    QuestionSignature,
+    _contrasts_agree,
+    question_signature,
+)
+
+# Words a question uses to frame what it asks, not what it is about (compared after stemming).
+_FRAME_WORDS = frozenset(
+    [
+        "name",
+        "call",
+        "called",
+        "kind",
+        "type",
+        "sort",
+        "exampl",
+        "example",
+        "give",
+        "tell",
+        "list",
+        "one",
+        "also",
+        "els",
+        "else",
+        "doe",
+        "did",
+        "do",
+        "can",
+        "could",
+        "would",
+        "might",
+        "may",
+    ]
+)
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|none|without|neither|nor|non)\b|n't\b|\bnon-", re.IGNORECASE
+)
+# Opposites the signature's list lacks (compared as stems): one question using a word of one
+# side and the other a word of the other side rejects, as in ``online.signature``.
+_MORE_OPPOSITES = (
+    ("high", "low"),
+    ("best", "worst least"),
+    ("buy bought purchas", "sell sold"),
+    ("input", "output"),
+    ("accept", "reject"),
+    ("born birth", "die death dead"),
+    ("built build construct found", "destroy demolish"),
+    ("advantag benefit", "disadvantag drawback"),
+    ("understat underestim", "overstat overestim"),
+    ("import", "export"),
+    ("open", "close"),
+    ("first", "last"),
+    ("rich", "poor"),
+    ("strong", "weak"),
+    ("success", "failur fail"),
+    ("major", "minor"),
+    ("allow permit", "forbid ban prohibit"),
+    ("support", "oppos"),
+    ("join", "leav left"),
+    ("add", "remov"),
+)
+
+
+_OPPOSITES = tuple((frozenset(a.split()), frozenset(b.split())) for a, b in _MORE_OPPOSITES)
+
+
+def _one_sided(a: frozenset[str], b: frozenset[str]) -> bool:
+    """One question compares (``largest``, ``most``, ``before``...) where the other does not."""
+    for left, right in _CONTRAST_PAIRS:
+        sides = left | right
+        if bool(a & sides) != bool(b & sides):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Document frequencies of the index's lexical side and the tokenizer that produced them."""
+
+    tokenize: Callable[[str], list[str]]
+    document_frequency: Mapping[str, int]
+    documents: int
+
+    def idf(self, term: str) -> float:
+        """BM25's IDF (``ln(1 + (N - df + 0.5) / (df + 0.5))``); unseen terms weigh the most."""
+        df = self.document_frequency.get(term, 0)
+        return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
+
+    @property
+    def max_idf(self) -> float:
+        return math.log(1.0 + (self.documents + 0.5) / 0.5)
+
+    @classmethod
+    def from_texts(cls, tokenize: Callable[[str], list[str]], texts: Iterable[str]) -> TermStats:
+        df: dict[str, int] = {}
+        n = 0
+        for text in texts:
+            n += 1
+            for term in set(tokenize(text)):
+                df[term] = df.get(term, 0) + 1
+        return cls(tokenize, df, n)
+
+    @classmethod
+    def of_index(cls, index: object) -> TermStats:
+        """The statistics of a loaded index's lexical side (``LoadedIndex.term_statistics``);
+        an index without one gives every word the same weight (default tokenizer)."""
+        method = getattr(index, "term_statistics", None)
+        got = method() if callable(method) else None
+        if got is None:
+            return cls(Tokenizer(default_lexical_config()), {}, 1)
+        tokenize, df, documents = got
+        return cls(tokenize, df, documents)
+
+
+@dataclass(frozen=True)
+class VerifierParams:
+    """The score's weights and threshold (see the module docstring).
+
+    Defaults: the setting of ``bench/semantic_cache.py --tune`` with the best precision on the
+    tune half (no distinct question of the tune paraphrase set accepted but one whose only change
+    is word order), most paraphrases there as the tie-break.
+    """
+
+    accept: float = 0.92
+    overlap_weight: float = 0.0
+    miss_weight: float = 0.1
+
+
+@dataclass(frozen=True)
+class QuestionEvidence:
+    """What the verifier compares, computed once per question."""
+
+    signature: QuestionSignature
+    entities: frozenset[str]  # the signature's names, stemmed like the terms
+    negated: bool
+    terms: Mapping[str, float]  # content word -> IDF
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    score: float
+    reason: str  # "accepted", or the check that rejected
+
+
+def _entities_conflict(a: QuestionEvidence, b: QuestionEvidence) -> bool:
+    """Both questions name something the other does not (a name may appear uncapitalised)."""
+    only_a = {e for e in a.entities if e not in b.entities and e not in b.terms}
+    only_b = {e for e in b.entities if e not in a.entities and e not in a.terms}
+    return bool(only_a) and bool(only_b)
+
+
+@dataclass
+class HitVerifier:
+    """Decides semantic-cache candidates for one index version's term statistics."""
+
+    stats: TermStats
+    params: VerifierParams = field(default_factory=VerifierParams)
+    memo_size: int = 8192
+    _memo: dict[str, QuestionEvidence] = field(default_factory=dict, repr=False)
+
+    def evidence(self, question: str) -> QuestionEvidence:
+        ev = self._memo.get(question)
+        if ev is None:
+            terms = {
+                t: self.stats.idf(t)
+                for t in self.stats.tokenize(question)
+                if t not in _FRAME_WORDS and not t.isdigit()
+            }
+            sig = question_signature(question)
+            entities = frozenset(
+                stem for e in sig.entities for stem in self.stats.tokenize(e.removesuffix("'s"))
+            )
+            ev = QuestionEvidence(sig, entities, bool(_NEGATION.search(question)), terms)
+            if len(self._memo) >= self.memo_size:
+                self._memo.clear()
+            self._memo[question] = ev
+        return ev
+
+    def lexical(self, asked: QuestionEvidence, cached: QuestionEvidence) -> tuple[float, float]:
+        """(IDF-weighted Jaccard of the content words, worst one-sided word's relative IDF)."""
+        a, b = asked.terms, cached.terms
+        shared = sum(w for t, w in a.items() if t in b)
+        misses = [w for t, w in a.items() if t not in b] + [w for t, w in b.items() if t not in a]
+        union = shared + sum(misses)
+        overlap = shared / union if union > 0 else 1.0
+        return overlap, max(misses, default=0.0) / self.stats.max_idf
+
+    def score(self, asked: QuestionEvidence, cached: QuestionEvidence, cosine: float) -> float:
+        overlap, worst = self.lexical(asked, cached)
+        p = self.params
+        return cosine + p.overlap_weight * overlap - p.miss_weight * worst
+
+    def hard_check(self, a: QuestionEvidence, b: QuestionEvidence) -> str | None:
+        """The check two questions fail before any scoring (None: they pass all)."""
+        sa, sb = a.signature, b.signature
+        if sa.kind != sb.kind:
+            return "answer kind"
+        if sa.numbers != sb.numbers:
+            return "numbers"
+        if _entities_conflict(a, b):
+            return "entities"
+        if not _contrasts_agree(sa.contrasts, sb.contrasts):
+            return "opposite words"
+        if _one_sided(sa.contrasts, sb.contrasts):
+            return "comparison added"
+        if a.negated != b.negated:
+            return "negation"
+        for left, right in _OPPOSITES:
+            ta, tb = a.terms.keys(), b.terms.keys()
+            if (left & ta and right & tb and not right & ta) or (
+                right & ta and left & tb and not left & ta
+            ):
+                return "opposite words"
+        return None
+
+    def verdict(self, asked: str, cached: str, cosine: float) -> Verdict:
+        a, b = self.evidence(asked), self.evidence(cached)
+        failed = self.hard_check(a, b)
+        if failed is not None:
+            return Verdict(False, float("-inf"), failed)
+        s = self.score(a, b, cosine)
+        ok = s >= self.params.accept
+        return Verdict(ok, s, "accepted" if ok else "score")
+
+    def accepts(self, asked: str, cached: str, cosine: float) -> bool:
+        return self.verdict(asked, cached, cosine).accepted

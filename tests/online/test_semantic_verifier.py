@@ -1,0 +1,157 @@
+"""The semantic-hit verifier's rules (pure logic) and the mirror's inverted-list lookup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.index.lexical import LexicalConfig, Tokenizer
+from online.cache.semantic import SemanticMirror
+from online.cache.verifier import HitVerifier, TermStats, VerifierParams
+
+_CORPUS = [
+    "Warsaw stands on the Vistula river. Famous people were born in Warsaw.",
+    "Krakow is a city in Poland on the Vistula.",
+    "William invaded Scotland in 1072 and England in 1066.",
+    "The Broncos won Super Bowl 50; the Panthers lost the game.",
+    "The Carolina Panthers practised at San Jose State.",
+    "The river flows through the city and the people of the city.",
+] * 3
+
+
+@pytest.fixture(scope="module")
+def verifier() -> HitVerifier:
+    tokenizer = Tokenizer(LexicalConfig(stemmer="english"))
+    return HitVerifier(TermStats.from_texts(tokenizer, _CORPUS))
+
+
+def test_reworded_paraphrase_is_accepted(verifier: HitVerifier) -> None:
+    v = verifier.verdict(
+        "When did William invade Scotland?", "When was Scotland invaded by William?", 0.97
+    )
+    assert v.accepted
+    assert v.reason == "accepted"
+    assert v.score == pytest.approx(0.97)  # same content words: nothing to subtract
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached", "reason"),
+    [
+        (
+            "When was England invaded by William?",
+            "When was Scotland invaded by William?",
+            "entities",
+        ),
+        ("Who won Super Bowl 49?", "Who won Super Bowl 50?", "numbers"),
+        ("Where did William invade?", "When did William invade?", "answer kind"),
+        ("Who lost Super Bowl 50?", "Who won Super Bowl 50?", "opposite words"),
+        ("Who was born in Warsaw?", "Who died in Warsaw?", "opposite words"),
+        (
+            "What is the high end of the range?",
+            "What is the low end of the range?",
+            "opposite words",
+        ),
+        (
+            "What is the largest river in Warsaw?",
+            "What is the river in Warsaw?",
+            "comparison added",
+        ),
+        ("What does not count as a river?", "What does count as a river?", "negation"),
+        (
+            "What are the fees for non-boarding pupils?",
+            "What are the fees for boarding pupils?",
+            "negation",
+        ),
+    ],
+)
+def test_hard_checks_reject(verifier: HitVerifier, asked: str, cached: str, reason: str) -> None:
+    v = verifier.verdict(asked, cached, 0.99)
+    assert not v.accepted
+    assert v.reason == reason
+
+
+def test_entities_may_add_but_not_conflict(verifier: HitVerifier) -> None:
+    q = "Who is the quarterback for the Panthers?"
+    assert verifier.accepts(q, "Who is the quarterback for the Carolina Panthers?", 0.99)
+    # a name the other question writes in lower case is the same name
+    assert verifier.accepts(
+        "Which river does warsaw stand on?", "Which river does Warsaw stand on?", 0.99
+    )
+
+
+def test_a_swapped_rare_word_costs_more_than_a_common_one(verifier: HitVerifier) -> None:
+    a = verifier.evidence("Which river flows through the famous city?")
+    common = verifier.evidence("Which river flows through the famous people?")  # 'people' common
+    rare = verifier.evidence("Which river flows through the famous Krakow?")  # unseen-ish word
+    assert verifier.score(a, common, 0.95) > verifier.score(a, rare, 0.95)
+    overlap, worst = verifier.lexical(a, a)
+    assert (overlap, worst) == (1.0, 0.0)
+
+
+def test_score_threshold_decides(verifier: HitVerifier) -> None:
+    asked, cached = "Where did the Panthers practise?", "Where did the Panthers train?"
+    low = verifier.verdict(asked, cached, 0.90)
+    assert not low.accepted
+    assert low.reason == "score"
+    lenient = HitVerifier(verifier.stats, VerifierParams(accept=0.5))
+    assert lenient.accepts(asked, cached, 0.90)
+
+
+def test_deterministic_and_memoised(verifier: HitVerifier) -> None:
+    args = ("What is the river in Warsaw?", "Which river is in Warsaw?", 0.95)
+    assert verifier.verdict(*args) == verifier.verdict(*args)
+    assert verifier.evidence(args[0]) is verifier.evidence(args[0])
+
+
+def test_idf_follows_bm25() -> None:
+    stats = TermStats(str.split, {"river": 3}, 10)
+    assert stats.idf("river") == pytest.approx(np.log(1 + (10 - 3 + 0.5) / 3.5))
+    assert stats.idf("unseen") == pytest.approx(stats.max_idf)
+
+
+def test_index_without_lexical_side_weighs_words_alike() -> None:
+    stats = TermStats.of_index(object())
+    assert stats.idf("warsaw") == stats.idf("river")
+
+
+def _clustered(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    centres = rng.standard_normal((64, dim)).astype(np.float32)
+    x = centres[rng.integers(0, 64, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_coarse_mirror_finds_close_neighbours_like_the_full_scan() -> None:
+    rng = np.random.default_rng(7)
+    x = _clustered(3000, 32, rng)
+    coarse = SemanticMirror(32, coarse_min_rows=2000)
+    full = SemanticMirror(32, coarse_min_rows=0)
+    for i, row in enumerate(x):
+        coarse.add(f"h{i}", row)
+        full.add(f"h{i}", row)
+    assert coarse.coarse
+    assert not full.coarse
+    noisy = x[:200] + 0.05 * rng.standard_normal((200, 32)).astype(np.float32)
+    queries = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+    def top(m: SemanticMirror, q: np.ndarray) -> list[str]:
+        return [h for h, _ in m.nearest(q, threshold=0.8, limit=1)]
+
+    agree = sum(top(coarse, q) == top(full, q) for q in queries)
+    assert agree >= 196  # close neighbours sit in the probed lists
+
+
+def test_coarse_mirror_follows_removals_and_replacements() -> None:
+    rng = np.random.default_rng(8)
+    x = _clustered(600, 16, rng)
+    m = SemanticMirror(16, coarse_min_rows=500)
+    m.replace({f"h{i}": row for i, row in enumerate(x)})
+    assert m.coarse
+    assert len(m) == 600
+    assert m.nearest(x[3], threshold=0.99, limit=1)[0][0] == "h3"
+    m.remove("h3")
+    assert all(h != "h3" for h, _ in m.nearest(x[3], threshold=0.0, limit=5))
+    m.add("h4", x[3])  # h4's vector replaced
+    assert m.nearest(x[3], threshold=0.99, limit=1)[0][0] == "h4"
+    m.clear()
+    assert not m.coarse
+    assert m.nearest(x[3], threshold=0.0) == []
