@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test test-browser e2e unit lint typecheck schemas airflow airflow-stop clean
+.PHONY: setup system demo test test-browser e2e unit lint typecheck schemas airflow airflow-stop clean \
+	images stack stack-down stack-e2e
 
 setup: system $(STAMP)
 
@@ -57,6 +58,25 @@ airflow: setup
 
 airflow-stop:
 	bash scripts/airflow.sh stop
+
+# the whole stack in containers with podman (or docker): docs/DEPLOY.md. Air-gapped when no
+# registry answers (bases from Debian packages, wheels from docker/wheelhouse).
+images:
+	bash scripts/podman_setup.sh
+	python3 scripts/stack.py images
+
+stack: images
+	python3 scripts/stack.py up
+
+# VOLUMES=1 also removes the data (index, Redis, PostgreSQL, Prometheus)
+stack-down:
+	python3 scripts/stack.py down $(if $(VOLUMES),--volumes)
+
+# build (cold, then warm after a one-line change), up, index through Airflow, blue-green under
+# load, faults, Prometheus; one line of figures at the end (var/stack/e2e.json)
+stack-e2e:
+	bash scripts/podman_setup.sh
+	python3 scripts/stack_e2e.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

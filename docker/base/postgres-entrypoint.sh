@@ -7,6 +7,7 @@ set -eu
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-$user}"
 port="${PGPORT:-5432}"
+sockets="${PGSOCKETDIR:-/tmp}"   # on the tmpfs: the root filesystem may be read-only
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pwfile="$(mktemp)"
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
@@ -14,9 +15,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     --encoding=UTF8 -D "$PGDATA" >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p $port" -w start >/dev/null
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p $port -c unix_socket_directories=$sockets" \
+    -w start >/dev/null
   if [ "$db" != postgres ]; then
-    psql -v ON_ERROR_STOP=1 -p "$port" -U "$user" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+    psql -v ON_ERROR_STOP=1 -h "$sockets" -p "$port" -U "$user" -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null
   fi
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo "postgres-entrypoint: initialised $PGDATA (user $user, database $db)"
@@ -24,6 +26,6 @@ fi
 if [ "${1:-postgres}" = postgres ]; then
   [ $# -gt 0 ] && shift
   exec postgres -D "$PGDATA" -p "$port" -c "listen_addresses=${PGHOST_LISTEN:-*}" \
-    -c unix_socket_directories=/var/run/postgresql "$@"
+    -c "unix_socket_directories=$sockets" "$@"
 fi
 exec "$@"
