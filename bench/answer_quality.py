@@ -116,6 +116,33 @@ def run_variant(
     return evaluate_answers_on(answerer, index, sample, labelled_set="squad-dev", half=half)  # type: ignore[arg-type]
 
 
+def read_back(path: Path, half: str, sample: list) -> dict[str, AnswerEvalResult]:  # type: ignore[type-arg]
+    """Variants of an earlier ``--out`` file that answered exactly this sample."""
+    from batch.answer_eval import AnswerRecord
+
+    by_variant: dict[str, list[AnswerRecord]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row.pop("half") != half:
+            continue
+        name = row.pop("variant")
+        row["golds"] = tuple(row["golds"])
+        by_variant.setdefault(name, []).append(AnswerRecord(**row))
+    wanted = [q.question for q in sample]
+    table = variants()
+    out = {}
+    for name, recs in by_variant.items():
+        if [r.question for r in recs] != wanted or name not in table:
+            continue
+        v = table[name]
+        out[name] = AnswerEvalResult(
+            version="answers-pipeline", prompt_version=name, llm_model="(read back)",
+            labelled_set="squad-dev", seed=0, half=half, records=tuple(recs),
+            settings={"top_k": v.top_k, "max_new_tokens": v.max_new_tokens},
+        )  # fmt: skip
+    return out
+
+
 def compare(r: AnswerEvalResult, base: AnswerEvalResult) -> str:
     n = r.questions
     em = sum(x.exact for x in r.records)
@@ -152,6 +179,13 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated variant names (tune stage)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/tandem-ans"))
     ap.add_argument("--out", type=Path, default=None, help="JSONL of every answer")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="JSONL of an earlier run: its variants' answers "
+        "to the same questions are read back instead of generated again",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}", flush=True)
@@ -173,8 +207,17 @@ def main() -> None:
     names.insert(0, args.baseline)
     print(f"{half} half, {len(sample)} questions (seed {args.seed}), llm {base.llm_model}")
     results: list[AnswerEvalResult] = []
+    earlier = read_back(args.reuse, half, sample) if args.reuse else {}
     for name in names:
         t0 = time.perf_counter()
+        if name in earlier:
+            results.append(earlier[name])
+            print(
+                f"  {name}: EM {earlier[name].exact_match:.1f} F1 {earlier[name].f1:.1f} "
+                f"(read back from {args.reuse})",
+                flush=True,
+            )
+            continue
         r = run_variant(base, index, table[name], sample, half)
         results.append(r)
         print(
