@@ -1,0 +1,75 @@
+"""The refine worker asks its upstream for ``TANDEM_REFINE_LLM_MODEL`` and its cache entries carry
+the model that actually answered (the upstream's response ``model``), keyed for the service's
+own model so that the service serves them (issue 12 item 5).
+
+The upstream is a real Tandem service over HTTP whose OpenAI route answers with its model id
+``big-model`` when asked for the alias ``tandem``: what the worker asked for and what answered
+differ, and the entry records the latter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from core.bootstrap import build_answerer
+from core.cache.redis_store import RedisAnswerCache
+from core.llm.fake import FakeLLM
+from online.app import create_app
+from online.components import build_components
+from online.refine.config import RefineSettings
+from online.refine.worker import RefineWorker, refine_answerer, refine_llm_settings
+from shared_schemas.config import LLM_MODEL_ID
+from shared_schemas.hashing import question_key_hash
+from tests.online.conftest import running_server
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "Who won Super Bowl 50?"
+
+
+def test_refined_entries_carry_the_model_that_answered(
+    client_factory: Any, settings_factory: Any, encoder: Any, redis_client: Any
+) -> None:
+    big = FakeLLM(model_id="big-model")
+    upstream_settings = settings_factory(max_question_chars=20_000, max_body_bytes=400_000)
+    upstream = build_components(upstream_settings, encoder=encoder, llm=big)
+    service_settings = settings_factory()
+    client, components = client_factory(service_settings, FakeLLM(model_id=LLM_MODEL_ID))
+    with running_server(create_app(upstream_settings, components=upstream)) as url:
+        settings = RefineSettings(
+            **{
+                **service_settings.model_dump(),
+                "refine_llm_url": f"{url}/v1",
+                "refine_llm_model": "tandem",
+            }
+        )
+        llm_settings = refine_llm_settings(settings)
+        assert llm_settings.llm_model == "tandem"  # the name sent upstream
+        answerer = refine_answerer(
+            settings,
+            build_answerer(llm_settings, encoder=encoder, llm_url=settings.refine_llm_url),
+        )
+        worker = RefineWorker(settings=settings, redis=redis_client, answerer=answerer)
+        job = client.post("/v1/query", json={"question": QUESTION, "refine": True}).json()
+        assert worker.run(max_jobs=1).done == 1, job
+        answerer.llm.close()
+    assert big.calls == 1  # the refinement was generated upstream
+    scope = components.pipeline.scope(components.indexes.require().version)
+    assert scope.llm_model == LLM_MODEL_ID  # the service's key
+    entry = RedisAnswerCache(redis_client).get(scope, question_key_hash(QUESTION))
+    assert entry is not None
+    assert entry.origin == "refined"
+    assert entry.llm_model == LLM_MODEL_ID
+    assert entry.produced_by == "big-model"  # what the upstream said answered, not "tandem"
+    served = client.post("/v1/query", json={"question": QUESTION}).json()
+    assert served["cache"] == "exact"
+    assert served["answer"] == entry.answer
+    assert served["models"]["llm"] == "big-model"
+
+
+def test_a_refine_model_needs_an_upstream(settings_factory: Any) -> None:
+    with pytest.raises(ValidationError, match="TANDEM_REFINE_LLM_URL"):
+        settings_factory(refine_llm_model="big-model")
+    assert settings_factory(refine_llm_model="m", refine_llm_url="http://127.0.0.1:1/v1")
