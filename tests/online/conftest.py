@@ -120,6 +120,15 @@ def settings_factory(data_root: Path) -> Callable[..., OnlineSettings]:
     return lambda **kw: make_settings(data_root, **kw)
 
 
+@pytest.fixture(scope="session")
+def real_llm() -> Any:
+    """The bundled SmolLM2 GGUF in-process (transformers), loaded once per session."""
+    from core.llm.local import TransformersLocalLLM
+    from shared_schemas.config import LLM_MODEL_ID
+
+    return TransformersLocalLLM(model_id=LLM_MODEL_ID, device="cpu", max_time_s=60)
+
+
 @pytest.fixture
 def fake_llm() -> FakeLLM:
     return FakeLLM()

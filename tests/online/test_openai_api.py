@@ -67,7 +67,7 @@ def test_usage_and_finish_reason(client: Any) -> None:
     full = client.post(CHAT, json={"messages": _user(), "max_tokens": 30}).json()
     assert full["choices"][0]["finish_reason"] == "stop"
     usage = full["usage"]
-    assert usage["completion_tokens"] == len("answer: Who created Python?".split())
+    assert usage["completion_tokens"] == 4  # "answer: Who created Python?", a word a token
     assert usage["prompt_tokens"] > 10  # the passages and the question
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     cut = client.post(CHAT, json={"messages": _user(), "max_tokens": 2}).json()
