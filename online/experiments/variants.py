@@ -33,7 +33,9 @@ class Variant(BaseModel):
     weight: float = Field(default=1.0, ge=0, description="Relative share of assigned traffic.")
     index_version: str | None = Field(default=None, description="Pinned index version.")
     prompt_version: str | None = Field(default=None, description="Answer prompt version.")
-    llm_backend: Literal["local", "openai"] | None = Field(default=None, description="LLM side.")
+    llm_backend: Literal["engine", "local", "openai"] | None = Field(
+        default=None, description="LLM side."
+    )
     llm_model: str | None = Field(default=None, description="LLM id recorded in cache keys.")
     llm_url: str | None = Field(
         default=None, description="OpenAI-compatible URL of this arm's LLM (llm_backend openai)."

@@ -1,0 +1,181 @@
+"""llama.cpp's server as the engine: the LLM suite through it, its key, cancellation, restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from core.llm.base import GenerationStats
+from core.llm.engine import EngineOptions, EngineProcess, engine_binary
+from core.llm.factory import build_backend, build_llm
+from core.llm.managed import ManagedEngineLLM
+from shared_schemas.config import (
+    LLM_MODEL_ID,
+    CommonSettings,
+    EngineLLMConfig,
+    LocalLLMConfig,
+    OpenAILLMConfig,
+)
+from tests.core.llm_suite import MESSAGES, LLMBackendContract
+
+pytestmark = [pytest.mark.integration]
+
+LONG = [
+    {"role": "system", "content": "You write long stories."},
+    {"role": "user", "content": "Tell a very long story about a lighthouse keeper."},
+]
+
+
+def _engine_llm(parallel: int = 2) -> ManagedEngineLLM:
+    llm = build_backend(EngineLLMConfig(model_id=LLM_MODEL_ID, threads=2, parallel=parallel))
+    assert isinstance(llm, ManagedEngineLLM)
+    return llm
+
+
+@pytest.fixture(scope="module")
+def engine_llm() -> Iterator[ManagedEngineLLM]:
+    llm = _engine_llm()
+    yield llm
+    llm.close()
+
+
+def _busy_slots(llm: ManagedEngineLLM) -> int:
+    resp = httpx.get(
+        f"http://127.0.0.1:{llm.engine.port}/slots",
+        headers={"Authorization": f"Bearer {llm.engine.api_key}"},
+        timeout=2,
+    )
+    resp.raise_for_status()
+    return sum(1 for slot in resp.json() if slot.get("is_processing"))
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+class TestEngineLLM(LLMBackendContract):
+    """The managed llama.cpp engine against the LLMBackend suite (it reports real usage)."""
+
+    @pytest.fixture
+    def llm(self, engine_llm: ManagedEngineLLM) -> ManagedEngineLLM:
+        return engine_llm
+
+
+def test_engine_is_installed_and_found() -> None:
+    binary = engine_binary()
+    assert binary is not None
+    assert binary.name == "llama-server"
+
+
+def test_engine_listens_on_loopback_behind_a_key(engine_llm: ManagedEngineLLM) -> None:
+    engine = engine_llm.engine
+    assert engine.options.host == "127.0.0.1"
+    assert len(engine.api_key) >= 16
+    refused = httpx.get(f"{engine.base_url}/models", timeout=5)
+    assert refused.status_code == 401
+    ok = httpx.get(
+        f"{engine.base_url}/models",
+        headers={"Authorization": f"Bearer {engine.api_key}"},
+        timeout=5,
+    )
+    assert ok.status_code == 200
+    assert LLM_MODEL_ID in [m["id"] for m in ok.json()["data"]]
+
+
+def test_a_cancelled_stream_frees_its_slot_and_the_cpu_within_a_second(
+    engine_llm: ManagedEngineLLM,
+) -> None:
+    stats = GenerationStats()
+    pieces = engine_llm.stream(LONG, max_new_tokens=1024, stats=stats)  # type: ignore[arg-type]
+    first = next(pieces)
+    t_first = time.monotonic()
+    got = [first, *(next(pieces) for _ in range(3))]
+    token_s = (time.monotonic() - t_first) / 3  # this machine's time per token, right now
+    assert all(got)
+    assert _busy_slots(engine_llm) == 1  # generating now
+    stats.cancel()
+    rest = list(pieces)  # the adapter stops at the next piece and closes the stream
+    assert len(rest) <= 1
+    cancelled_at = time.monotonic()
+    # the engine notices a closed stream when it writes its next tokens: within a second on a
+    # quiet machine; on a loaded one, within a few of its (slower) tokens
+    bound = max(1.0, 8 * token_s)
+    while _busy_slots(engine_llm) and time.monotonic() - cancelled_at < bound:
+        time.sleep(0.02)  # poll interval of a bounded wait on the engine's own state
+    assert _busy_slots(engine_llm) == 0
+    assert time.monotonic() - cancelled_at < bound
+    # and the engine's CPU stays still once the slot is free (measured over 0.5 s)
+    pid = engine_llm.engine.pid
+    assert pid is not None
+    before = _cpu_ticks(pid)
+    time.sleep(0.5)  # a measurement window, not a synchronisation
+    assert _cpu_ticks(pid) - before <= 10  # < 0.1 s of CPU (ticks are 10 ms): idle
+
+
+def test_a_killed_engine_is_restarted_by_the_next_call() -> None:
+    llm = _engine_llm(parallel=1)
+    try:
+        pid = llm.engine.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert not llm.ready()
+        text = llm.generate(MESSAGES, max_new_tokens=8)  # type: ignore[arg-type]
+        assert text
+        assert llm.engine.pid != pid
+        assert llm.ready()
+    finally:
+        llm.close()
+    assert not llm.engine.alive()
+
+
+def test_auto_takes_the_engine_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TANDEM_LLM_URL", raising=False)
+    llm = build_llm(CommonSettings(llm_backend="auto", llm_engine_threads=1, llm_engine_parallel=1))
+    try:
+        assert isinstance(llm, ManagedEngineLLM)
+        assert llm.generate(MESSAGES, max_new_tokens=4)  # type: ignore[arg-type]
+    finally:
+        llm.close()
+
+
+def test_auto_resolves_by_what_is_there() -> None:
+    settings = CommonSettings(llm_backend="auto")
+    assert isinstance(settings.llm_config(engine_installed=True), EngineLLMConfig)
+    assert isinstance(settings.llm_config(engine_installed=False), LocalLLMConfig)
+    with_url = CommonSettings(llm_backend="auto", llm_url="http://127.0.0.1:9/v1")
+    assert isinstance(with_url.llm_config(engine_installed=True), OpenAILLMConfig)
+    assert isinstance(
+        CommonSettings(llm_backend="engine").llm_config(url="http://127.0.0.1:9/v1"),
+        OpenAILLMConfig,
+    )
+
+
+def test_a_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
+    from core.errors import LLMUnavailableError
+
+    with pytest.raises(LLMUnavailableError, match="GGUF file not found"):
+        EngineProcess(EngineOptions(gguf_path=tmp_path / "none.gguf"))
+
+
+def test_llm_serve_refuses_a_public_bind_without_a_real_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tandem_cli.main import app
+
+    monkeypatch.setenv("TANDEM_LLM_API_KEY", "changeme")
+    result = CliRunner().invoke(app, ["llm", "serve", "--host", "0.0.0.0", "--port", "1"])
+    assert result.exit_code == 2
+    assert "placeholder" in result.output
+    monkeypatch.delenv("TANDEM_LLM_API_KEY")
+    result = CliRunner().invoke(app, ["llm", "serve", "--host", "0.0.0.0", "--port", "1"])
+    assert result.exit_code == 2
+    assert "blank" in result.output
