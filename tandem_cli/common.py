@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,9 @@ console = Console(stderr=True)
 
 
 def setup(settings: CommonSettings) -> None:
+    """Logging as configured; model loads say one log line each instead of progress bars
+    (set before transformers is imported, and inherited by Spark's Python workers)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     configure_logging(settings.log_level, json_lines=settings.log_json)
 
 
