@@ -23,8 +23,17 @@ DEMO_QUESTIONS = [
 ]
 
 
+_STEPS: list[tuple[str, float]] = []  # (title, started at): the step timings printed at the end
+
+
 def _step(n: int, title: str) -> None:
+    _STEPS.append((f"{n} {title}", time.monotonic()))
     console.rule(f"[bold cyan]step {n}: {title}")
+
+
+def _step_times(finished: float) -> str:
+    ends = [t for _, t in _STEPS[1:]] + [finished]
+    return ", ".join(f"{name} {end - t:.0f} s" for (name, t), end in zip(_STEPS, ends, strict=True))
 
 
 def _free_port() -> int:
@@ -45,7 +54,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> No
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)  # polling a subprocess for readiness
+        time.sleep(0.1)  # polling a subprocess for readiness
     raise RuntimeError(f"server at {url} not ready after {timeout_s:.0f} s")
 
 
@@ -61,6 +70,7 @@ def demo(
     setup(settings)
     day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
     started = time.monotonic()
+    _STEPS.clear()
 
     _step(1, "demo corpus")
     corpus = locate_demo_corpus(settings.demo_corpus, data_dir=settings.data_dir)
@@ -120,7 +130,9 @@ def demo(
 
     _step(8, "online API")
     _ask_server(DEMO_QUESTIONS)
-    console.print(f"[green]demo finished in {time.monotonic() - started:.0f} s[/green]")
+    finished = time.monotonic()
+    console.print(f"steps: {_step_times(finished)}")
+    console.print(f"[green]demo finished in {finished - started:.0f} s[/green]")
 
 
 def _summary(report: object) -> object:
@@ -153,7 +165,9 @@ def _ask_server(questions: list[str]) -> None:
     console.print(f"starting {' '.join(cmd[2:])}")
     proc = subprocess.Popen(cmd, env=os.environ.copy())
     try:
+        t0 = time.monotonic()
         _wait_ready(url, proc, timeout_s=180)
+        console.print(f"service ready in {time.monotonic() - t0:.1f} s")
         table = Table("question", "cache", "answer", "top source", "ms")
         for q in questions:
             r = httpx.post(f"{url}/v1/query", json={"question": q}, timeout=120)
