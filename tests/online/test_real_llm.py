@@ -21,11 +21,6 @@ from tests.online.conftest import running_server
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture(scope="session")
-def real_llm() -> TransformersLocalLLM:
-    return TransformersLocalLLM(model_id=LLM_MODEL_ID, device="cpu", max_time_s=60)
-
-
 @pytest.fixture
 def server(
     encoder: Any, settings_factory: Any, real_llm: TransformersLocalLLM, redis_client: Any
@@ -47,8 +42,6 @@ class TestLocalLLM(LLMBackendContract):
 class TestUpstreamLLM(LLMBackendContract):
     """The OpenAI-compatible backend over real HTTP, against Tandem's own OpenAI API serving
     the real model: the same suite, through the protocol."""
-
-    COUNTS_TOKENS = False  # Tandem's /v1/chat/completions reports usage 0 today (issue 12)
 
     @pytest.fixture
     def llm(self, server: Any) -> Iterator[OpenAICompatibleLLM]:
@@ -95,10 +88,7 @@ def test_openai_client(server: Any) -> None:
     client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
     resp = client.chat.completions.create(
         model="tandem",
-        messages=[
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": "Who won Super Bowl 50?"},
-        ],
+        messages=[{"role": "user", "content": "Who won Super Bowl 50?"}],
     )
     content = resp.choices[0].message.content
     assert content
@@ -116,4 +106,4 @@ def test_openai_client(server: Any) -> None:
     assert "".join(pieces) == content  # served from the cache now, same answer
 
     models = client.models.list()
-    assert [m.id for m in models.data] == [LLM_MODEL_ID]
+    assert [m.id for m in models.data] == [LLM_MODEL_ID, "tandem"]
