@@ -22,12 +22,13 @@ from shared_schemas.manifest import QualityMetrics
 
 if TYPE_CHECKING:
     from batch.settings import BatchSettings
-    from core.encoder import Encoder
+    from core.encoder import TextEncoder
 
 log = logging.getLogger(__name__)
 
 EVAL_DEPTH = 20  # distinct documents ranked per question
 CHUNK_DEPTH = 100  # chunks retrieved per question before the document mapping
+PROGRESS_EVERY_S = 5.0  # a progress line at most this often on a long evaluation
 
 
 class EvalError(RuntimeError):
@@ -110,14 +111,14 @@ def score_ranks(ranks: list[int | None]) -> tuple[float, float, float, float]:
 def evaluate_index(
     index: LoadedIndex,
     questions: list[LabelledQuestion],
-    encoder: Encoder,
+    encoder: TextEncoder,
     *,
     labelled_set: str = "",
     lexical: bool = True,
     batch_size: int = 128,
 ) -> EvalResult:
     """Evaluate one loaded index on labelled questions (questions encoded in batches)."""
-    t0 = time.perf_counter()
+    t0 = last = time.perf_counter()
     ranks: list[int | None] = []
     for start in range(0, len(questions), 1024):
         block = questions[start : start + 1024]
@@ -127,6 +128,9 @@ def evaluate_index(
             ranks.append(
                 first_relevant_rank([h.doc_id for h in hits], q.relevant_doc_ids, EVAL_DEPTH)
             )
+        if time.perf_counter() - last >= PROGRESS_EVERY_S and len(ranks) < len(questions):
+            last = time.perf_counter()
+            log.info("eval: questions %d/%d, %.0f s", len(ranks), len(questions), last - t0)
     r1, r5, r10, mrr = score_ranks(ranks)
     result = EvalResult(
         version=index.version,
@@ -168,11 +172,11 @@ def evaluate(
     settings: BatchSettings,
     version: str | None = None,
     lexical: bool = True,
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
 ) -> EvalResult:
     """Recall@1/5/10 and MRR of a version (default: the live one) on a labelled set."""
     from batch.labelled import LabelledSetError
-    from core.encoder import get_encoder
+    from core.encoder import encoder_for
 
     name = resolve_version(version, settings=settings)
     version_dir = settings.indexes_dir / name
@@ -183,7 +187,7 @@ def evaluate(
     except LabelledSetError as exc:
         raise EvalError(str(exc)) from exc
     index = load_index(version_dir, expected_model=settings.embedding_model)
-    enc = encoder or get_encoder(settings.embedding_model_path, device=settings.device)
+    enc = encoder or encoder_for(settings)
     return evaluate_index(
         index,
         questions,

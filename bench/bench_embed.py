@@ -10,6 +10,10 @@
 4. peak RSS of each job process tree (driver, JVM, Python workers), sampled every 0.1 s.
 
 Usage: ``python bench/bench_embed.py [--paragraphs 600] [--change 0.01]``; prints figures.
+
+``--backends``: the encoder backends side by side instead (torch vs ONNX fp32 vs ONNX int8:
+throughput on chunks and on questions, recall@5 on the whole dev set; see
+``bench/encoder_backends.py``).
 """
 
 from __future__ import annotations
@@ -132,7 +136,26 @@ def main() -> None:
         action="store_true",
         help="Only the fresh-process full and incremental jobs (for large slices).",
     )
+    parser.add_argument(
+        "--backends", action="store_true", help="Compare encoder backends (torch, onnx, int8)."
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="--backends: timed rounds.")
+    parser.add_argument("--chunk-sample", type=int, default=256, help="--backends: chunks timed.")
+    parser.add_argument("--question-sample", type=int, default=1024, help="--backends.")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
+    if args.backends:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from encoder_backends import compare_backends
+
+        compare_backends(
+            repeats=args.repeats,
+            chunk_sample=args.chunk_sample,
+            question_sample=args.question_sample,
+            batch_size=args.batch_size,
+            threads=args.threads,
+        )
+        return
 
     import pyarrow.parquet as pq
 

@@ -3,8 +3,11 @@ service, the refine worker and ``tandem cache warm`` start from."""
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
 from core.answering import AnswerConfig, Answerer
-from core.encoder import TextEncoder, get_encoder
+from core.encoder import TextEncoder, encoder_for
 from core.llm.base import LLMBackend
 from core.llm.factory import build_llm
 from shared_schemas.config import CommonSettings
@@ -29,10 +32,21 @@ def build_answerer(
     """The bundled (or given) encoder, the configured (or given) LLM, the settings' config.
 
     ``llm_url`` forces an OpenAI-compatible upstream at that address (the refine worker's).
-    Blocking: loads the models that are not given.
+    Blocking: loads the models that are not given, both at once (the LLM engine starts in its
+    own process while the encoder loads here).
     """
+    if llm is None and encoder is None:
+        with ThreadPoolExecutor(1, thread_name_prefix="llm-build") as pool:
+            pending = pool.submit(build_llm, settings, url=llm_url)
+            try:
+                encoder = encoder_for(settings)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    pending.result().close()
+                raise
+            llm = pending.result()
     if encoder is None:
-        encoder = get_encoder(settings.embedding_model_path, device=settings.device)
+        encoder = encoder_for(settings)
     if llm is None:
         llm = build_llm(settings, url=llm_url)
     return Answerer(encoder=encoder, llm=llm, config=answer_config(settings))

@@ -6,8 +6,12 @@ imports this module by name, so the loaded model stays in its globals across tas
 :func:`load_count` says how many models this process loaded, so "once per worker" is checked).
 Vectors are L2-normalised float32, so inner product is cosine similarity.
 
-Adapters of :class:`TextEncoder`: :class:`Encoder` (sentence-transformers, the real one) and
-:class:`HashingEncoder` (deterministic feature hashing, no model: unit tests of pure logic).
+Adapters of :class:`TextEncoder`: :class:`Encoder` (sentence-transformers on torch, the
+reference), :class:`core.encoders.onnx.OnnxEncoder` (the same model exported to ONNX, fp32 or
+dynamic int8, run by ONNX Runtime) and :class:`HashingEncoder` (deterministic feature hashing, no
+model: unit tests of pure logic). The backend is chosen by ``encoder_backend`` in the settings
+(:func:`encoder_for`); each backend's vectors carry their own embedding model id
+(:func:`shared_schemas.config.backend_model_id`), so an index or a cache key never mixes them.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import EmbeddingModelError
+from shared_schemas.config import EMBEDDING_MODEL_ID, EncoderBackend, backend_model_id
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from shared_schemas.config import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,8 @@ class TextEncoder(Protocol):
     """Texts in, one L2-normalised float32 row per text out."""
 
     dimension: int
+    model_id: str
+    device: str
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray: ...
 
@@ -59,7 +68,16 @@ def resolve_device(device: str) -> str:
 class Encoder:
     """A loaded sentence-transformers model with the project's encode conventions."""
 
-    def __init__(self, model_path: Path | None = None, *, device: str = "auto") -> None:
+    backend = "torch"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        device: str = "auto",
+        model_id: str = EMBEDDING_MODEL_ID,
+    ) -> None:
+        self.model_id = model_id
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -81,7 +99,7 @@ class Encoder:
         self.dimension = int(dim or 0)
         self.max_seq_length = int(model.max_seq_length)
         log.info(
-            "embedding model loaded path=%s device=%s dim=%d",
+            "embedding model loaded backend=torch path=%s device=%s dim=%d",
             self.model_path,
             self.device,
             self.dimension,
@@ -137,21 +155,68 @@ class HashingEncoder:
         return np.stack([self._row(t) for t in texts]).astype(np.float32)
 
 
-_CACHE: dict[tuple[str, str], Encoder] = {}
+_CACHE: dict[tuple[str, str, str, str], TextEncoder] = {}
 _CACHE_LOCK = threading.Lock()
 _LOADS = 0
 
 
-def get_encoder(model_path: Path | None = None, *, device: str = "auto") -> Encoder:
-    """The process-wide encoder for a model folder and device (loaded on first use)."""
+def get_encoder(
+    model_path: Path | None = None,
+    *,
+    device: str = "auto",
+    backend: EncoderBackend = "torch",
+    cache_dir: Path | None = None,
+    model_id: str | None = None,
+) -> TextEncoder:
+    """The process-wide encoder for a model folder, device and backend (loaded on first use).
+
+    ``backend`` ``onnx``/``onnx-int8`` runs the model's ONNX export under ``cache_dir`` (made
+    there on first use, see :func:`core.encoders.export.ensure_exported`) on the CPU.
+    ``model_id``: the embedding model id the vectors carry; default: the bundled model's id for
+    ``backend``.
+    """
     global _LOADS
-    key = (str(model_path or bundled_model_path()), resolve_device(device))
+    path = Path(model_path) if model_path else bundled_model_path()
+    dev = resolve_device(device) if backend == "torch" else "cpu"
+    key = (str(path), dev, backend, str(cache_dir))
     with _CACHE_LOCK:
         enc = _CACHE.get(key)
         if enc is None:
-            enc = _CACHE[key] = Encoder(model_path, device=device)
+            enc = _CACHE[key] = _load(path, dev, backend, cache_dir, model_id)
             _LOADS += 1
         return enc
+
+
+def encoder_for(settings: CommonSettings) -> TextEncoder:
+    """The process-wide encoder the settings name (backend, model folder, device, export cache)."""
+    return get_encoder(
+        settings.embedding_model_path,
+        device=settings.device,
+        backend=settings.encoder_backend,
+        cache_dir=settings.encoders_dir,
+        model_id=settings.embedding_model,
+    )
+
+
+def _load(
+    path: Path,
+    device: str,
+    backend: EncoderBackend,
+    cache_dir: Path | None,
+    model_id: str | None,
+) -> TextEncoder:
+    model_id = model_id or backend_model_id(EMBEDDING_MODEL_ID, backend)
+    if backend == "torch":
+        return Encoder(path, device=device, model_id=model_id)
+    from core.encoders.export import ensure_exported
+    from core.encoders.onnx import OnnxEncoder
+
+    if not path.exists():
+        raise EmbeddingModelError(f"embedding model folder {path} does not exist")
+    if cache_dir is None:
+        raise EmbeddingModelError(f"encoder backend {backend} needs an export cache folder")
+    exported = ensure_exported(path, cache_dir, backend)
+    return OnnxEncoder(exported, model_id=model_id, backend=backend)
 
 
 def load_count() -> int:

@@ -15,6 +15,7 @@ import math
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 
 from batch.embed.encode import OUTPUT_DDL, EncodeSpec, WorkerStats, encode_batches
 from batch.embed.errors import EmbedError
+from batch.embed.progress import spark_progress
 from batch.embed.report import EmbedReport
 from batch.embed.staging import STAGING, claimed_staging, remove_abandoned
 from batch.embed.store import EmbeddingStore
@@ -130,18 +132,24 @@ def _encode_with_spark(
             else None,
             device=settings.device,
             batch_size=settings.embed_batch_size,
+            backend=settings.encoder_backend,
+            cache_dir=str(prepare_backend(settings)),
+            model_id=settings.embedding_model,
         )
         stats = spark.sparkContext.accumulator({}, WorkerStatsParam())
         out_dir = staging / "out"
         t0 = time.perf_counter()
         try:
-            (
-                spark.read.parquet(str(todo_file))
-                .repartition(partitions)
-                .mapInPandas(functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL)
-                .write.mode("overwrite")
-                .parquet(str(out_dir))
-            )
+            with spark_progress(spark.sparkContext, label="embed", rows=todo.num_rows):
+                (
+                    spark.read.parquet(str(todo_file))
+                    .repartition(partitions)
+                    .mapInPandas(
+                        functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL
+                    )
+                    .write.mode("overwrite")
+                    .parquet(str(out_dir))
+                )
         except Exception as exc:  # Py4J/PySpark errors: one clear message, the cause chained
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             raise EmbedError(f"Spark embed job failed: {first_line}") from exc
@@ -157,6 +165,18 @@ def _encode_with_spark(
         report.device = ",".join(devices)
     if report.embedded != todo.num_rows:
         raise EmbedError(f"Spark returned {report.embedded} vectors for {todo.num_rows} chunks")
+
+
+def prepare_backend(settings: BatchSettings) -> Path:
+    """The export cache the workers load from: an ONNX backend is exported here, in the
+    driver, before the job (once; cached), so no two workers export at the same time."""
+    if settings.encoder_backend != "torch":
+        from core.encoder import bundled_model_path
+        from core.encoders.export import ensure_exported
+
+        model_path = settings.embedding_model_path or bundled_model_path()
+        ensure_exported(model_path, settings.encoders_dir, settings.encoder_backend)
+    return settings.encoders_dir
 
 
 def default_partitions(rows: int, parallelism: int) -> int:

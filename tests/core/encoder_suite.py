@@ -16,6 +16,9 @@ TEXTS = [
 class TextEncoderContract:
     """Subclasses provide a fixture ``encoder``."""
 
+    #: how far a text's vector may move with its batch (0 for exact adapters)
+    batch_atol = 1e-5
+
     def test_is_a_text_encoder(self, encoder: TextEncoder) -> None:
         assert isinstance(encoder, TextEncoder)
         assert encoder.dimension > 0
@@ -28,10 +31,10 @@ class TextEncoderContract:
 
     def test_same_text_same_vector_other_text_other_vector(self, encoder: TextEncoder) -> None:
         out = encoder.encode(TEXTS)
-        assert np.allclose(out[0], out[2], atol=1e-6)
+        assert np.allclose(out[0], out[2], atol=max(1e-6, self.batch_atol))
         assert float(out[0] @ out[1]) < 0.99
         again = encoder.encode([TEXTS[0]], batch_size=1)
-        assert np.allclose(again[0], out[0], atol=1e-5)
+        assert np.allclose(again[0], out[0], atol=self.batch_atol)
 
     def test_empty_input(self, encoder: TextEncoder) -> None:
         assert encoder.encode([]).shape == (0, encoder.dimension)
