@@ -87,8 +87,29 @@ class OpenAILLMConfig(BaseModel):
         return v
 
 
+class EngineLLMConfig(BaseModel):
+    """llama.cpp's server started by this process on a GGUF file and reached over loopback."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    backend: Literal["engine"] = "engine"
+    model_id: str = Field(description="Id of the model recorded in cache keys and responses.")
+    gguf_path: Path | None = Field(default=None, description="GGUF file; default: bundled.")
+    threads: int = Field(default=0, ge=0, le=512, description="Engine threads; 0: half the cores.")
+    parallel: int = Field(default=2, ge=1, le=256, description="Slots: requests decoded at once.")
+    ctx_size: int = Field(
+        default=8192, ge=512, le=1_048_576, description="Context tokens, shared by the slots."
+    )
+    gpu_layers: int = Field(
+        default=-1, ge=-1, le=1000, description="Layers offloaded to CUDA; -1: all on GPU, else 0."
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+    start_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for /health.")
+
+
 #: the LLM a process answers with, chosen by ``backend``; each choice brings its own fields
-LLMConfig = Annotated[LocalLLMConfig | OpenAILLMConfig, Field(discriminator="backend")]
+LLMConfig = Annotated[
+    LocalLLMConfig | OpenAILLMConfig | EngineLLMConfig, Field(discriminator="backend")
+]
 
 
 class LocalArtifactStoreConfig(BaseModel):
@@ -177,12 +198,29 @@ class CommonSettings(BaseSettings):
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks retrieved per question.")
     max_new_tokens: int = Field(default=64, gt=0, le=2048, description="Answer length cap.")
-    llm_backend: Literal["local", "openai"] = Field(
-        default="local", description="local: bundled SmolLM2 GGUF; openai: upstream by URL."
+    llm_backend: Literal["auto", "engine", "local", "openai"] = Field(
+        default="auto",
+        description=(
+            "engine: llama.cpp server started on the GGUF; local: in-process transformers; "
+            "openai: upstream by URL; auto: openai when a URL is set, else engine when one is "
+            "installed, else local."
+        ),
     )
     llm_url: str | None = Field(default=None, description="OpenAI-compatible upstream base URL.")
     llm_api_key: SecretStr = Field(default=SecretStr(""), description="Upstream API key.")
     llm_timeout_s: float = Field(default=60.0, gt=0, description="Upstream LLM timeout.")
+    llm_engine_threads: int = Field(
+        default=0, ge=0, le=512, description="llama.cpp engine threads; 0: half the cores (>= 1)."
+    )
+    llm_engine_parallel: int = Field(
+        default=2, ge=1, le=256, description="llama.cpp engine slots (requests decoded at once)."
+    )
+    llm_engine_ctx_size: int = Field(
+        default=8192, ge=512, le=1_048_576, description="llama.cpp context, shared by the slots."
+    )
+    llm_engine_gpu_layers: int = Field(
+        default=-1, ge=-1, le=1000, description="Layers on CUDA; -1: all when a GPU is seen."
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Torch device for models: auto picks cuda when available."
     )
@@ -226,12 +264,28 @@ class CommonSettings(BaseSettings):
             raise ValueError("TANDEM_LLM_BACKEND=openai needs TANDEM_LLM_URL")
         return self
 
-    def llm_config(self, *, url: str | None = None) -> LocalLLMConfig | OpenAILLMConfig:
+    def llm_config(
+        self, *, url: str | None = None, engine_installed: bool = False
+    ) -> LocalLLMConfig | OpenAILLMConfig | EngineLLMConfig:
         """The configured LLM as a typed choice; ``url`` forces an upstream at that address.
+        ``auto`` resolves to openai (a URL is set), engine (``engine_installed``) or local.
 
         Raises ``pydantic.ValidationError`` when the choice lacks a field it needs (a URL).
         """
-        if url or self.llm_backend == "openai":
+        backend = self.llm_backend
+        if backend == "auto":
+            backend = "openai" if self.llm_url else ("engine" if engine_installed else "local")
+        if backend == "engine" and not url:
+            return EngineLLMConfig(
+                model_id=self.llm_model,
+                gguf_path=self.llm_gguf_path,
+                threads=self.llm_engine_threads,
+                parallel=self.llm_engine_parallel,
+                ctx_size=self.llm_engine_ctx_size,
+                gpu_layers=self.llm_engine_gpu_layers,
+                timeout_s=self.llm_timeout_s,
+            )
+        if url or backend == "openai":
             return OpenAILLMConfig(
                 model_id=self.llm_model,
                 url=url or self.llm_url or "",
