@@ -2,7 +2,11 @@
 this process over loopback):
 
 1. cache-hit path of ``POST /v1/query`` vs a baseline FastAPI app doing one Redis GET per request
-   (goal: >= 0.85x its throughput, p50 within +0.3 ms);
+   (goal: >= 0.85x its throughput, p50 within +0.3 ms). The headline warms every distinct SQuAD
+   dev question (``--hit-questions``, default all: over 10,000 entries) and cycles through them,
+   so most requests miss the service's in-process memos (4,096 entries) and decode their entry;
+   the ratio is the median of the per-round ratios with their spread (min-max), never the best
+   round. ``--hit-questions 500`` gives the old memo-resident figure for comparison;
 2. live retrieval step (the pipeline's embed + search) vs raw ``encode`` + ``index.search``
    (goal: <= 1.1x the time);
 3. generation tokens/s through the service's runner vs raw ``generate()`` (goal: >= 0.9x);
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_online_load import LoadResult, load  # noqa: E402
 from bench_online_servers import baseline_key  # noqa: E402
 
-from core.encoder import get_encoder  # noqa: E402
+from core.encoder import encoder_for  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 
 DATA = ROOT / "var" / "bench" / "online"
@@ -72,7 +76,7 @@ def prepare_indexes(settings: OnlineSettings) -> tuple[str, str]:
         vecs = np.load(cache)
     else:
         t0 = time.perf_counter()
-        vecs = get_encoder(device="cpu").encode(texts)
+        vecs = encoder_for(settings).encode(texts)
         print(f"encoded {len(texts)} paragraphs in {time.perf_counter() - t0:.0f}s", flush=True)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, vecs)
@@ -136,10 +140,19 @@ def free_port() -> int:
 
 
 def squad_questions(n: int) -> list[str]:
+    """``n`` SQuAD dev questions spread over the file, distinct by their cache key."""
     import gzip
 
+    from shared_schemas.hashing import question_key_hash
+
     data = json.loads(gzip.decompress(SQUAD.read_bytes()))
-    qs = [qa["question"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    seen: set[str] = set()
+    qs = []
+    for q in (qa["question"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]):
+        key = question_key_hash(q)
+        if key not in seen:
+            seen.add(key)
+            qs.append(q)
     return qs[:: max(1, len(qs) // n)][:n]
 
 
@@ -153,7 +166,7 @@ def warm(settings: OnlineSettings, redis_url: str, version: str, questions: list
     client = redis.Redis.from_url(redis_url)
     index = load_index(DATA / "indexes" / version, expected_model=settings.embedding_model)
     cache = RedisAnswerCache(client)
-    vecs = get_encoder(device="cpu").encode(questions)
+    vecs = encoder_for(settings).encode(questions)
     from shared_schemas.cache import CacheEntry, CitedChunk
     from shared_schemas.hashing import question_key_hash
 
@@ -203,7 +216,11 @@ def bench_hits(
             single[name].append(load(port, body, seconds=args.seconds / 2, connections=1))
     hit_check = [json.loads(b)["cache"] for r in runs["service"] for b in r.bodies[:50]]
     assert set(hit_check) == {"exact"}, set(hit_check)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {
+        "round_ratios": [
+            s.rps / b.rps for s, b in zip(runs["service"], runs["baseline"], strict=True)
+        ]
+    }
     for name, rs in runs.items():
         lat = [x for r in rs for x in r.latencies]
         out[name] = {
@@ -229,7 +246,7 @@ def bench_retrieval(
     from core.index import load_index
 
     index = load_index(DATA / "indexes" / version, expected_model=settings.embedding_model)
-    encoder = get_encoder(device="cpu")
+    encoder = encoder_for(settings)
     raw_model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     faiss_index = index.faiss_index
     k = settings.top_k
@@ -390,6 +407,9 @@ def main() -> None:
     ap.add_argument("--swap-seconds", type=float, default=15.0)
     ap.add_argument("--swap-every", type=float, default=1.5)
     ap.add_argument("--only", default="hits,retrieval,generation,swap")
+    ap.add_argument(
+        "--hit-questions", type=int, default=20_000, help="Distinct warmed entries (hits step)."
+    )
     args = ap.parse_args()
     only = set(args.only.split(","))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -398,27 +418,36 @@ def main() -> None:
     v1, v2 = prepare_indexes(settings)
     questions = squad_questions(500)
     print(f"SQuAD index versions {v1} (live), {v2}; {len(questions)} questions", flush=True)
+    print(f"load average at start: {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
 
     if "hits" in only:
-        warm(settings, args.redis_url, v1, questions)
+        hit_questions = squad_questions(args.hit_questions)
+        warm(settings, args.redis_url, v1, hit_questions)
+        print(f"warmed {len(hit_questions)} distinct entries", flush=True)
         svc_port, base_port = free_port(), free_port()
         svc = start("service", svc_port, args.redis_url)
         base = start("baseline", base_port, args.redis_url)
         try:
-            r = bench_hits(args, svc_port, base_port, questions)
+            r = bench_hits(args, svc_port, base_port, hit_questions)
             rss = rss_mb(svc.pid)
         finally:
             stop(base)
             stop(svc)
         b, s = r["baseline"], r["service"]
+        ratios = r["round_ratios"]
         print(
-            f"\n[1] cache-hit path, {args.connections} connections, "
+            f"\n[1] cache-hit path, {len(hit_questions)} distinct warmed entries cycled, "
+            f"{args.connections} connections, "
             f"{args.rounds}x{args.seconds:.0f}s interleaved:\n"
             f"    baseline (1 Redis GET): {b['rps']:.0f} req/s p50 {b['p50']:.2f} ms "
             f"p99 {b['p99']:.2f} ms rounds {b['rounds_rps']}\n    service  (exact hit):   "
             f"{s['rps']:.0f} req/s p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms "
             f"rounds {s['rounds_rps']}"
-            f"\n    throughput ratio {s['rps'] / b['rps']:.3f}x (goal >= 0.85), p50 delta "
+            f"\n    throughput ratio, median of {len(ratios)} rounds "
+            f"{statistics.median(ratios):.3f}x "
+            f"({min(ratios):.3f}-{max(ratios):.3f}; all rounds pooled {s['rps'] / b['rps']:.3f}x; "
+            f"goal >= 0.85), load average {Path('/proc/loadavg').read_text().split()[:3]}, "
+            f"p50 delta "
             f"{s['p50'] - b['p50']:+.2f} ms (goal <= +0.3), failed {b['failed']}/{s['failed']}"
             f"\n    one connection: baseline {b['rps_1conn']:.0f} req/s "
             f"p50 {b['p50_1conn']:.3f} ms, service {s['rps_1conn']:.0f} req/s "
