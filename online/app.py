@@ -15,6 +15,7 @@ from online.api import errors
 from online.api.fastpath import ExactHitFastPath
 from online.api.limits import RateLimitMiddleware
 from online.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from online.api.openai_chat import served_models
 from online.api.openai_errors import OpenAIErrorShape
 from online.api.routes import admin, chat, feedback, jobs, ops, query
 from online.api.schemas import document_limits
@@ -60,10 +61,13 @@ def _document_limits(app: FastAPI, settings: OnlineSettings) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            components = getattr(app.state, "components", None)
+            model = components.llm.model_id if components is not None else settings.llm_model
             app.openapi_schema = document_limits(
                 build(),
                 max_question_chars=settings.max_question_chars,
                 max_tokens_limit=settings.max_tokens_limit,
+                models=served_models(model),
             )
         return app.openapi_schema
 

@@ -133,11 +133,15 @@ class ChatCompletionBody(BaseModel):
 
 
 def document_limits(
-    spec: dict[str, Any], *, max_question_chars: int, max_tokens_limit: int = 4096
+    spec: dict[str, Any],
+    *,
+    max_question_chars: int,
+    max_tokens_limit: int = 4096,
+    models: list[str] | None = None,
 ) -> dict[str, Any]:
     """``spec`` (the app's OpenAPI document) with the request rules pydantic cannot declare:
-    the question's length cap, the largest ``max_tokens`` and, for a chat, the user message
-    with text it needs."""
+    the question's length cap, the largest ``max_tokens``, the ``model`` names served and, for
+    a chat, the user message with text it needs."""
     limit = max_question_chars
     query = spec["paths"]["/v1/query"]["post"]["requestBody"]["content"]["application/json"]
     query["schema"]["properties"]["question"]["maxLength"] = limit
@@ -158,6 +162,8 @@ def document_limits(
         "description": "text, or OpenAI content parts (the text of the type=text parts)",
     }
     chat = schemas["ChatCompletionBody"]["properties"]
+    if models:
+        chat["model"]["enum"] = list(models)
     for name in ("max_tokens", "max_completion_tokens"):
         for choice in chat[name].get("anyOf", [chat[name]]):
             if choice.get("type") == "integer":
