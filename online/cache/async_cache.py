@@ -193,10 +193,12 @@ class AsyncRedisAnswerCache:
         if tip:
             mirror.last_id = _text(tip[0][0])
             mirror.seq = int(tip[0][1][b"n"])
+        vectors: dict[str, np.ndarray] = {}
         async for name, raw in self.redis.hscan_iter(keys.vectors, count=1000):
             vec = decode_vector(raw, mirror.dimension)
             if vec is not None:
-                mirror.add(_text(name), vec)
+                vectors[_text(name)] = vec
+        mirror.replace(vectors)  # inverted lists, if any, trained once on the whole read
         self.full_loads += 1
         log.info("semantic mirror loaded whole: %s rows=%d", keys.vectors, len(mirror))
 

@@ -38,7 +38,8 @@ class InMemoryAnswerCache:
         }
         if not vectors:
             return None
-        mirror = SemanticMirror(int(np.asarray(vector).size))
+        # built per lookup: a full scan (training inverted lists would cost more than it saves)
+        mirror = SemanticMirror(int(np.asarray(vector).size), coarse_min_rows=0)
         mirror.replace(vectors)
         for qhash, sim in mirror.nearest(vector, threshold=threshold):
             entry = self.store.get(scope, qhash)
