@@ -522,7 +522,7 @@ def services(env: dict[str, str]) -> list[Service]:
             "worker",
             online,
             ["worker"],
-            env=online_env(env, "blue") | {"TANDEM_PORT": "0"},
+            env=online_env(env, "blue"),  # binds no port
             volumes=["tandem-data:/data:ro"],
             health=[
                 "python",
@@ -693,10 +693,34 @@ def wait_healthy(svc: Service, *, timeout_s: float | None = None) -> float:
     )
 
 
+def data_volume() -> None:
+    """The shared index volume, owned by the batch side's uid (Airflow and Spark write it as
+    50000:0; online reads it, world-readable)."""
+    if run("volume", "inspect", "tandem-data", check=False, quiet=True).returncode == 0:
+        return
+    run("volume", "create", "--label", LABEL, "tandem-data")
+    run(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "0",
+        "--volume",
+        "tandem-data:/data",
+        "--entrypoint",
+        "chown",
+        image_name("airflow"),
+        "50000:0",
+        "/data",
+    )
+
+
 def up() -> dict[str, float]:
     """Start every service not running yet, in order, each once its dependencies are healthy."""
     env = ensure_secrets()
     render_configs(env)
+    data_volume()
     t0 = time.monotonic()
     waited: dict[str, float] = {}
     for svc in services(env):
