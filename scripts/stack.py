@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -161,6 +162,15 @@ def base_image(role: str, state: dict[str, object] | None = None) -> str:
     return local if mode == "local" else registry
 
 
+def wheelhouse_current() -> bool:
+    """docker/wheelhouse/ was filled from the committed constraints.txt (its stamp matches)."""
+    stamp = ROOT / "docker" / "wheelhouse" / ".constraints.sha256"
+    head = subprocess.run(
+        ["git", "show", "HEAD:constraints.txt"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    return stamp.exists() and stamp.read_text().strip() == hashlib.sha256(head).hexdigest()
+
+
 def build_context(dest: Path, *, worktree: bool = False) -> Path:
     """The build context: the committed tree (``git archive HEAD``, what a fresh clone builds)
     or, with ``worktree``, the repository itself; the wheelhouse's wheels linked in."""
@@ -214,7 +224,7 @@ def build_images(mode: str, *, no_cache: bool = False, worktree: bool = False) -
         t0 = time.monotonic()
         subprocess.run(["bash", str(ROOT / "scripts" / "build_base_images.sh")], check=True)
         times["bases"] = round(time.monotonic() - t0, 1)
-        if not any((ROOT / "docker" / "wheelhouse").glob("*.whl")):
+        if not wheelhouse_current():
             t0 = time.monotonic()
             subprocess.run(["bash", str(ROOT / "scripts" / "fill_wheelhouse.sh")], check=True)
             times["wheelhouse"] = round(time.monotonic() - t0, 1)
