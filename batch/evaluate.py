@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 EVAL_DEPTH = 20  # distinct documents ranked per question
 CHUNK_DEPTH = 100  # chunks retrieved per question before the document mapping
+PROGRESS_EVERY_S = 5.0  # a progress line at most this often on a long evaluation
 
 
 class EvalError(RuntimeError):
@@ -117,7 +118,7 @@ def evaluate_index(
     batch_size: int = 128,
 ) -> EvalResult:
     """Evaluate one loaded index on labelled questions (questions encoded in batches)."""
-    t0 = time.perf_counter()
+    t0 = last = time.perf_counter()
     ranks: list[int | None] = []
     for start in range(0, len(questions), 1024):
         block = questions[start : start + 1024]
@@ -127,6 +128,9 @@ def evaluate_index(
             ranks.append(
                 first_relevant_rank([h.doc_id for h in hits], q.relevant_doc_ids, EVAL_DEPTH)
             )
+        if time.perf_counter() - last >= PROGRESS_EVERY_S and len(ranks) < len(questions):
+            last = time.perf_counter()
+            log.info("eval: questions %d/%d, %.0f s", len(ranks), len(questions), last - t0)
     r1, r5, r10, mrr = score_ranks(ranks)
     result = EvalResult(
         version=index.version,

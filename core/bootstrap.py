@@ -3,6 +3,9 @@ service, the refine worker and ``tandem cache warm`` start from."""
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
 from core.answering import AnswerConfig, Answerer
 from core.encoder import TextEncoder, encoder_for
 from core.llm.base import LLMBackend
@@ -29,8 +32,19 @@ def build_answerer(
     """The bundled (or given) encoder, the configured (or given) LLM, the settings' config.
 
     ``llm_url`` forces an OpenAI-compatible upstream at that address (the refine worker's).
-    Blocking: loads the models that are not given.
+    Blocking: loads the models that are not given, both at once (the LLM engine starts in its
+    own process while the encoder loads here).
     """
+    if llm is None and encoder is None:
+        with ThreadPoolExecutor(1, thread_name_prefix="llm-build") as pool:
+            pending = pool.submit(build_llm, settings, url=llm_url)
+            try:
+                encoder = encoder_for(settings)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    pending.result().close()
+                raise
+            llm = pending.result()
     if encoder is None:
         encoder = encoder_for(settings)
     if llm is None:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from batch.embed.encode import OUTPUT_DDL, EncodeSpec, WorkerStats, encode_batches
 from batch.embed.errors import EmbedError
+from batch.embed.progress import spark_progress
 from batch.embed.report import EmbedReport
 from batch.embed.staging import STAGING, claimed_staging, remove_abandoned
 from batch.embed.store import EmbeddingStore
@@ -139,13 +140,16 @@ def _encode_with_spark(
         out_dir = staging / "out"
         t0 = time.perf_counter()
         try:
-            (
-                spark.read.parquet(str(todo_file))
-                .repartition(partitions)
-                .mapInPandas(functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL)
-                .write.mode("overwrite")
-                .parquet(str(out_dir))
-            )
+            with spark_progress(spark.sparkContext, label="embed", rows=todo.num_rows):
+                (
+                    spark.read.parquet(str(todo_file))
+                    .repartition(partitions)
+                    .mapInPandas(
+                        functools.partial(encode_batches, spec=spec, stats=stats), OUTPUT_DDL
+                    )
+                    .write.mode("overwrite")
+                    .parquet(str(out_dir))
+                )
         except Exception as exc:  # Py4J/PySpark errors: one clear message, the cause chained
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             raise EmbedError(f"Spark embed job failed: {first_line}") from exc
