@@ -57,6 +57,7 @@ class AnswerEvalResult:
     records: tuple[AnswerRecord, ...]
     seconds: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)  # top_k, max_new_tokens, ...
+    llm_engine: str = ""  # the backend class that generated (same model id, other numerics)
 
     @property
     def questions(self) -> int:
@@ -102,6 +103,7 @@ class AnswerEvalResult:
             "version": self.version,
             "prompt_version": self.prompt_version,
             "llm_model": self.llm_model,
+            "llm_engine": self.llm_engine,
             "labelled_set": self.labelled_set,
             "seed": self.seed,
             "half": self.half or "all",
@@ -120,6 +122,7 @@ class AnswerEvalResult:
             questions=self.questions,
             seed=self.seed,
             half=self.half,
+            llm_engine=self.llm_engine,
         )
 
     def to_quality(
@@ -186,6 +189,7 @@ def evaluate_answers_on(
         records=records,
         seconds=time.perf_counter() - t0,
         settings={"top_k": cfg.top_k, "max_new_tokens": cfg.max_new_tokens},
+        llm_engine=type(answerer.llm).__name__,
     )
     log.info(
         "answers version=%s prompt=%s llm=%s n=%d em=%.2f f1=%.2f errors=%d",

@@ -83,9 +83,12 @@ def answer_reference(
     questions: int,
     seed: int,
     half: str,
+    llm_engine: str = "",
     refs: References | None = None,
 ) -> dict[str, Any] | None:
-    """The stored answer figures measured on exactly this sample and configuration, if any."""
+    """The stored answer figures measured on exactly this sample and configuration, if any
+    (a record naming the backend class that generated, ``llm_engine``, needs the same one:
+    the same GGUF gives other answers through llama.cpp than through transformers)."""
     refs = refs or load_references()
     dataset = dataset_of(labelled, refs)
     if dataset is None:
@@ -98,6 +101,7 @@ def answer_reference(
             and int(rec["questions"]) == questions
             and int(rec["seed"]) == seed
             and str(rec.get("half", "")) == half
+            and rec.get("llm_engine", llm_engine) == llm_engine
         ):
             return rec
     return None

@@ -89,7 +89,7 @@ class BatchSettings(CommonSettings):
         default=0.02, ge=0, le=1, description="Allowed recall@5 drop against the live version."
     )
     gate_answers: int = Field(
-        default=300,
+        default=20,
         ge=0,
         le=10_000,
         description="Generated answers the gate scores (held-out half, seeded); 0: no answer gate.",

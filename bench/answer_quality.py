@@ -76,6 +76,9 @@ def variants() -> dict[str, Variant]:
         Variant("span-k3-1200", replace(span, passages=3, context_chars=1200)),
         Variant("span-k3-t16", replace(span, passages=3), max_new_tokens=16),
         Variant("p3-t16", PROMPTS["p3"], max_new_tokens=16),
+        Variant("span-k5-t16", span, max_new_tokens=16),
+        Variant("span-k1-t16", replace(span, passages=1), max_new_tokens=16),
+        Variant("span-k3-last-t16", replace(span, passages=3, best_last=True), max_new_tokens=16),
     ]
     for name, tpl in PROMPTS.items():  # defined versions not named above run as themselves
         if name not in {v.name for v in out}:
@@ -113,7 +116,18 @@ def run_variant(
     answerer = base.with_config(
         prompt_version=v.name, top_k=v.top_k, max_new_tokens=v.max_new_tokens
     )
-    return evaluate_answers_on(answerer, index, sample, labelled_set="squad-dev", half=half)  # type: ignore[arg-type]
+    done: list[float] = []
+
+    class _Progress:  # the index, printing a line every 10 questions answered
+        version = index.version
+
+        def search(self, *a: object, **kw: object) -> object:
+            done.append(time.perf_counter())
+            if len(done) % 10 == 0:
+                print(f"    {v.name}: {len(done)}/{len(sample)}", flush=True)
+            return index.search(*a, **kw)  # type: ignore[arg-type]
+
+    return evaluate_answers_on(answerer, _Progress(), sample, labelled_set="squad-dev", half=half)  # type: ignore[arg-type]
 
 
 def read_back(path: Path, half: str, sample: list) -> dict[str, AnswerEvalResult]:  # type: ignore[type-arg]

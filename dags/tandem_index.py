@@ -43,7 +43,7 @@ version of that date, check it against the quality gate, warm its hot answers, p
 * The gate refuses recall under the reference figures (`batch/reference_figures.json`, minus
   their tolerances) or under the live version's, and, on a SQuAD labelled set, generated answers
   more than `TANDEM_GATE_F1_TOLERANCE` (2) F1 points under the live version's on the same
-  `TANDEM_GATE_ANSWERS` (300) held-out questions (0: no answer gate).
+  `TANDEM_GATE_ANSWERS` (20) held-out questions (0: no answer gate).
 * Params (all optional; the Trigger and Backfill forms run with the defaults as they are):
   `source` (what to ingest; empty: `TANDEM_INDEX_SOURCE`, else the demo corpus), `labelled`
   (gate questions; empty: `TANDEM_LABELLED_SET`, else the SQuAD source), `warm_candidate`.

@@ -43,6 +43,7 @@ def settings(
 ) -> Iterator[BatchSettings]:
     monkeypatch.setenv("TANDEM_MAX_NEW_TOKENS", "24")
     monkeypatch.setenv("TANDEM_DEVICE", "cpu")
+    monkeypatch.setenv("TANDEM_LLM_BACKEND", "local")  # the in-process GGUF, as verified
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
