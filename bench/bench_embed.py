@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--chunk-sample", type=int, default=256, help="--backends: chunks timed.")
     parser.add_argument("--question-sample", type=int, default=1024, help="--backends.")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--no-quality", action="store_true", help="--backends: throughput only (no recall)."
+    )
     args = parser.parse_args()
     if args.backends:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -154,6 +157,7 @@ def main() -> None:
             question_sample=args.question_sample,
             batch_size=args.batch_size,
             threads=args.threads,
+            quality=not args.no_quality,
         )
         return
 

@@ -12,6 +12,8 @@ the pipeline does (token chunks, 200 tokens / 40 overlap) and its 10,570 questio
    hybrid on all questions, document level (as ``tandem eval``);
 3. agreement: cosine of each backend's vectors with torch's, row by row (min and mean).
 
+The throughput table is printed as soon as the timing is done; ``--no-quality`` stops there.
+
 Every backend runs on the same thread count (``--threads``, default: the usable CPUs): torch via
 ``torch.set_num_threads``, ONNX Runtime via ``intra_op_num_threads``. The load average is
 printed before and after.
@@ -50,7 +52,13 @@ def _spread(rates: list[float]) -> str:
 
 
 def compare_backends(
-    *, repeats: int, chunk_sample: int, question_sample: int, batch_size: int, threads: int
+    *,
+    repeats: int,
+    chunk_sample: int,
+    question_sample: int,
+    batch_size: int,
+    threads: int,
+    quality: bool = True,
 ) -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -104,8 +112,26 @@ def compare_backends(
             rates.setdefault((backend, "chunks"), []).append(_rate(enc, c_sample, batch_size))
             rates.setdefault((backend, "questions"), []).append(_rate(enc, q_sample, batch_size))
     print(f"load average after timing: {loadavg()}")
-
-    quality: dict[str, tuple[float, ...]] = {}
+    t_c = statistics.median(rates[("torch", "chunks")])
+    t_q = statistics.median(rates[("torch", "questions")])
+    print(
+        "\n| backend | chunks/s median (min-max) | x torch "
+        "| questions/s median (min-max) | x torch |"
+    )
+    print("|---|---|---|---|---|")
+    for backend in BACKENDS:
+        rc, rq = rates[(backend, "chunks")], rates[(backend, "questions")]
+        print(
+            f"| {backend} | {_spread(rc)} | {statistics.median(rc) / t_c:.2f}x "
+            f"| {_spread(rq)} | {statistics.median(rq) / t_q:.2f}x |"
+        )
+    if not quality:
+        return
+    print(
+        "\n| backend | dense r@1 | dense r@5 | hybrid r@1 | hybrid r@5 | cos vs torch min / mean |"
+    )
+    print("|---|---|---|---|---|---|")
+    scores: dict[str, tuple[float, ...]] = {}
     vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for backend in BACKENDS:
         enc = encoders[backend]
@@ -131,30 +157,18 @@ def compare_backends(
                 ranks.append(first_relevant_rank(docs, q.relevant_doc_ids, EVAL_DEPTH))
             r1, r5, _, _ = score_ranks(ranks)
             figures += [r1, r5]
-        quality[backend] = tuple(figures)
-    print(f"load average after quality: {loadavg()}")
-
-    t_c = statistics.median(rates[("torch", "chunks")])
-    t_q = statistics.median(rates[("torch", "questions")])
-    print()
-    print(
-        "| backend | chunks/s median (min-max) | x torch | questions/s median (min-max) "
-        "| x torch | dense r@1 | dense r@5 | hybrid r@1 | hybrid r@5 | cos vs torch min / mean |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for backend in BACKENDS:
-        rc, rq = rates[(backend, "chunks")], rates[(backend, "questions")]
-        d1, d5, h1, h5 = quality[backend]
+        scores[backend] = tuple(figures)
         cos = np.concatenate(
             [(vectors[backend][i] * vectors["torch"][i]).sum(axis=1) for i in range(2)]
         )
+        d1, d5, h1, h5 = figures
         print(
-            f"| {backend} | {_spread(rc)} | {statistics.median(rc) / t_c:.2f}x "
-            f"| {_spread(rq)} | {statistics.median(rq) / t_q:.2f}x "
-            f"| {d1:.4f} | {d5:.4f} | {h1:.4f} | {h5:.4f} | {cos.min():.4f} / {cos.mean():.5f} |"
+            f"| {backend} | {d1:.4f} | {d5:.4f} | {h1:.4f} | {h5:.4f} "
+            f"| {cos.min():.4f} / {cos.mean():.5f} |"
         )
+    print(f"load average after quality: {loadavg()}")
     for backend in BACKENDS[1:]:
-        d5 = quality[backend][1] - quality["torch"][1]
-        h5 = quality[backend][3] - quality["torch"][3]
+        d5 = scores[backend][1] - scores["torch"][1]
+        h5 = scores[backend][3] - scores["torch"][3]
         print(f"{backend}: recall@5 vs torch: dense {d5:+.4f}, hybrid {h5:+.4f} (goal: +-0.005)")
     print(f"work dir: {work}")
