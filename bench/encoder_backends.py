@@ -101,7 +101,7 @@ def compare_backends(
         encoders[backend] = get_encoder(
             device="cpu",
             backend=backend,
-            cache_dir=settings.encoders_dir,
+            cache_dir=BatchSettings().encoders_dir,  # the project's cache, reused across runs
         )
         encoders[backend].encode(c_sample[:8], batch_size=batch_size)  # warm-up
         print(f"  {backend:10s} ready in {time.perf_counter() - t0:5.1f} s (export included)")
