@@ -317,7 +317,9 @@ class Service:
     read_only: bool = True
     tmpfs: tuple[str, ...] = ("/tmp",)
     one_shot: bool = False
-    health_timeout_s: float = 300
+    health_timeout_s: float = 600
+    #: services of one stage start together, after every earlier stage is healthy
+    stage: int = 0
 
     @property
     def container(self) -> str:
@@ -463,6 +465,7 @@ def services(env: dict[str, str]) -> list[Service]:
             env=af_env,
             volumes=af_volumes,
             one_shot=True,
+            stage=1,
         ),
         Service(
             "spark-master",
@@ -479,6 +482,7 @@ def services(env: dict[str, str]) -> list[Service]:
             entrypoint="spark-class org.apache.spark.deploy.master.Master",
             health=_http_probe(PORTS["spark_ui"], "/"),
             user="50000:0",
+            stage=2,
         ),
         Service(
             "spark-worker",
@@ -495,6 +499,7 @@ def services(env: dict[str, str]) -> list[Service]:
             entrypoint="spark-class org.apache.spark.deploy.worker.Worker",
             health=_http_probe(PORTS["spark_worker_ui"], "/"),
             user="50000:0",
+            stage=3,
         ),
     ]
     jobs_check = 'airflow jobs check --job-type {} --hostname "$HOSTNAME"'
@@ -513,6 +518,7 @@ def services(env: dict[str, str]) -> list[Service]:
                 env=af_env,
                 volumes=af_volumes,
                 health=health,
+                stage=3,
             )
         )
     for colour in COLOURS:
@@ -525,6 +531,7 @@ def services(env: dict[str, str]) -> list[Service]:
                 volumes=["tandem-data:/data:ro"],
                 # live, not ready: /readyz answers 200 only once an index is published
                 health=_http_probe(PORTS[colour], "/healthz"),
+                stage=3,
             )
         )
     out += [
@@ -539,6 +546,7 @@ def services(env: dict[str, str]) -> list[Service]:
                 "-c",
                 "import os, redis; redis.Redis.from_url(os.environ['TANDEM_REDIS_URL']).ping()",
             ],
+            stage=3,
         ),
         Service(
             "proxy",
@@ -550,6 +558,7 @@ def services(env: dict[str, str]) -> list[Service]:
             ],
             entrypoint="",
             health=_http_probe_no_python(PORTS["proxy"], "/proxy/healthz", state),
+            stage=4,
             user="33:33",
         ),
         Service(
@@ -565,6 +574,7 @@ def services(env: dict[str, str]) -> list[Service]:
                 "tandem-prometheus-data:/prometheus",
             ],
             health=_http_probe_no_python(PORTS["prometheus"], "/-/ready", state),
+            stage=4,
         ),
     ]
     return out
@@ -733,16 +743,24 @@ def up() -> dict[str, float]:
     data_volume()
     t0 = time.monotonic()
     waited: dict[str, float] = {}
+    stages: dict[int, list[Service]] = {}
     for svc in services(env):
-        if not svc.one_shot and exists(svc.container):
-            state = run("inspect", "--format", "{{.State.Status}}", svc.container).stdout.strip()
-            if state != "running":
-                run("start", svc.container)
-        else:
-            start(svc)
-        if not svc.one_shot:
-            waited[svc.name] = round(wait_healthy(svc), 1)
-        print(f"stack: {svc.name} up ({time.monotonic() - t0:.0f} s)", flush=True)
+        stages.setdefault(svc.stage, []).append(svc)
+    for stage in sorted(stages):
+        started = []
+        for svc in stages[stage]:
+            if not svc.one_shot and exists(svc.container):
+                state = run("inspect", "--format", "{{.State.Status}}", svc.container)
+                if state.stdout.strip() != "running":
+                    run("start", svc.container)
+            else:
+                start(svc)
+            if not svc.one_shot:
+                started.append(svc)
+        for svc in started:
+            wait_healthy(svc)
+            waited[svc.name] = round(time.monotonic() - t0, 1)
+            print(f"stack: {svc.name} up ({waited[svc.name]:.0f} s)", flush=True)
     waited["total"] = round(time.monotonic() - t0, 1)
     print(
         f"stack: up in {waited['total']} s: proxy http://{LOOPBACK}:{PORTS['proxy']}, Airflow "

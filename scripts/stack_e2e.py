@@ -266,10 +266,13 @@ def colour_of(headers: dict[str, str]) -> str:
 
 
 class Load:
-    """Bounded loopback load through the proxy: ``workers`` threads, one request in flight each."""
+    """Bounded loopback load through the proxy: ``workers`` threads, one request in flight each,
+    each at most ``per_s`` requests a second."""
 
-    def __init__(self, workers: int = 3, question: str = QUESTION) -> None:
-        self.workers, self.question = workers, question
+    def __init__(self, workers: int = 3, per_s: float = 5.0, question: str = QUESTION) -> None:
+        # 3 x 5 requests/s: under the service's default rate limit (20/s, burst 50, per client;
+        # every request comes from the proxy's address)
+        self.workers, self.question, self.interval = workers, question, 1.0 / per_s
         self.stop = threading.Event()
         self.ok: Counter[str] = Counter()
         self.failed: list[str] = []
@@ -278,6 +281,7 @@ class Load:
 
     def _loop(self) -> None:
         while not self.stop.is_set():
+            self.stop.wait(self.interval)  # pacing: a bounded request rate, not synchronisation
             try:
                 status, body, headers, _ms = ask(self.question, timeout=60)
             except OSError as exc:
