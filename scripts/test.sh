@@ -7,4 +7,4 @@ echo "== ruff check";        ruff check .
 echo "== ruff format";       ruff format --check .
 echo "== import contracts";  lint-imports
 echo "== mypy";              mypy
-echo "== pytest";            pytest -m "not e2e and not browser" "$@"
+echo "== pytest";            pytest -m "not e2e and not browser" --durations=15 "$@"
