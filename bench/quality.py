@@ -40,7 +40,7 @@ from batch.evaluate import (
 )
 from batch.labelled import iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings
-from core.encoder import Encoder, get_encoder
+from core.encoder import TextEncoder, get_encoder
 from core.index import LoadedIndex, load_index
 from core.index.search import _minmax, _top_n
 from core.index.writer import write_index_version
@@ -49,7 +49,7 @@ from shared_schemas.documents import Chunk
 COLS = ["chunk_id", "doc_id", "title", "text", "content_hash"]
 
 
-def encode_cached(enc: Encoder, texts: list[str], cache: Path | None, name: str) -> np.ndarray:
+def encode_cached(enc: TextEncoder, texts: list[str], cache: Path | None, name: str) -> np.ndarray:
     if cache is not None:
         path = cache / f"{name}-{len(texts)}.npy"
         if path.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.encoder import Encoder, HashingEncoder, get_encoder, load_count
+from core.encoder import HashingEncoder, TextEncoder, get_encoder, load_count
 from tests.core.encoder_suite import TextEncoderContract
 
 
@@ -18,10 +18,10 @@ class TestHashingEncoder(TextEncoderContract):
 @pytest.mark.slow
 class TestSentenceEncoder(TextEncoderContract):
     @pytest.fixture(scope="class")
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         return get_encoder(device="cpu")
 
-    def test_one_process_wide_cache(self, encoder: Encoder) -> None:
+    def test_one_process_wide_cache(self, encoder: TextEncoder) -> None:
         loads = load_count()
         assert get_encoder(device="cpu") is encoder
         assert load_count() == loads
