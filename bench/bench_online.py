@@ -408,6 +408,9 @@ def main() -> None:
     ap.add_argument("--swap-every", type=float, default=1.5)
     ap.add_argument("--only", default="hits,retrieval,generation,swap")
     ap.add_argument(
+        "--port-base", type=int, default=0, help="Hits step: ports base+1, base+2; 0: any free."
+    )
+    ap.add_argument(
         "--hit-questions", type=int, default=20_000, help="Distinct warmed entries (hits step)."
     )
     args = ap.parse_args()
@@ -424,7 +427,11 @@ def main() -> None:
         hit_questions = squad_questions(args.hit_questions)
         warm(settings, args.redis_url, v1, hit_questions)
         print(f"warmed {len(hit_questions)} distinct entries", flush=True)
-        svc_port, base_port = free_port(), free_port()
+        svc_port, base_port = (
+            (args.port_base + 1, args.port_base + 2)
+            if args.port_base
+            else (free_port(), free_port())
+        )
         svc = start("service", svc_port, args.redis_url)
         base = start("baseline", base_port, args.redis_url)
         try:
