@@ -169,6 +169,18 @@ def airflow_token(env: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
+def cancel_scheduled_runs(dag: str, headers: dict[str, str]) -> None:
+    """Unpausing makes the scheduler create the latest scheduled run (default source: the demo
+    corpus), which would run before the manual one (max_active_runs=1): it is not part of the
+    test, mark it failed whenever it shows up."""
+    _, runs, _ = http("GET", f"{dag}/dagRuns?state=queued&state=running", headers=headers)
+    for other in (runs or {}).get("dag_runs", []):
+        if other["run_type"] == "scheduled":
+            url = f"{dag}/dagRuns/{urllib.parse.quote(other['dag_run_id'])}"
+            http("PATCH", url, {"state": "failed"}, headers=headers)
+            log(f"marked the scheduled run {other['dag_run_id']} failed (not part of the test)")
+
+
 def run_index_dag(env: dict[str, str], figures: dict[str, Any], articles: int) -> str:
     _, questions = squad_slice(articles)
     headers = airflow_token(env)
@@ -188,14 +200,6 @@ def run_index_dag(env: dict[str, str], figures: dict[str, Any], articles: int) -
     if status not in (200, 201):
         raise E2EError(f"trigger: HTTP {status}: {run}")
     run_url = f"{dag}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
-    # unpausing made the scheduler create the latest scheduled run (default source: the demo
-    # corpus); it would run first (max_active_runs=1): mark it failed, the manual run is the test
-    _, runs, _ = http("GET", f"{dag}/dagRuns?state=queued&state=running", headers=headers)
-    for other in runs.get("dag_runs", []):
-        if other["dag_run_id"] != run["dag_run_id"] and other["run_type"] == "scheduled":
-            url = f"{dag}/dagRuns/{urllib.parse.quote(other['dag_run_id'])}"
-            http("PATCH", url, {"state": "failed"}, headers=headers)
-            log(f"marked the scheduled run {other['dag_run_id']} failed (not part of the test)")
     log(f"triggered {run['dag_run_id']} on {articles} SQuAD articles ({questions} questions)")
 
     def finished() -> str | None:
@@ -204,6 +208,7 @@ def run_index_dag(env: dict[str, str], figures: dict[str, Any], articles: int) -
         if status == 401:
             headers = airflow_token(env)
             return None
+        cancel_scheduled_runs(dag, headers)
         state = body.get("state") if isinstance(body, dict) else None
         return state if state in ("success", "failed") else None
 
