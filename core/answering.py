@@ -21,7 +21,7 @@ from core.cache.codec import CacheScope
 from core.encoder import TextEncoder
 from core.index.search import Hit
 from core.llm.base import ChatMessage, GenerationStats, LLMBackend
-from core.prompt import build_messages
+from core.prompt import PROMPTS, build_messages
 from shared_schemas.cache import CacheEntry, CitedChunk
 from shared_schemas.hashing import question_key_hash
 
@@ -51,6 +51,13 @@ class AnswerConfig:
     #: the model id cache scopes are keyed by when the generating model is another one (the
     #: refine worker's larger model answers for the service's key); None: the LLM's own id
     scope_llm_model: str | None = None
+
+    def __post_init__(self) -> None:
+        """A prompt version may cap the answer length (p4's spans); the cap is part of it."""
+        template = PROMPTS.get(self.prompt_version)
+        cap = template.max_new_tokens if template is not None else None
+        if cap is not None and self.max_new_tokens > cap:
+            object.__setattr__(self, "max_new_tokens", cap)
 
 
 def _ms(seconds: float) -> float:

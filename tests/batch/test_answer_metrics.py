@@ -113,6 +113,7 @@ def test_reference_floors_are_measured_figures_minus_stated_tolerances(tmp_path:
                 questions=rec["questions"],
                 seed=rec["seed"],
                 half=rec["half"],
+                llm_engine=rec.get("llm_engine", ""),
             )
             == rec
         )

@@ -71,18 +71,29 @@ def test_ci_jobs() -> None:
     assert "redis" in jobs["test"]["services"]
     assert "pytest" in _steps_text(jobs["test"])
     gate = _steps_text(jobs["quality-gate"])
-    assert "tandem eval --json" in gate
-    assert "TANDEM_GATE_RECALL5_FLOOR" in gate
+    assert "tandem eval --json --check" in gate
     assert "docker/smoke.py" in gate
     assert "--budget-ms" in gate
-    assert ci["env"]["TANDEM_GATE_RECALL5_FLOOR"]
 
 
-def test_ci_gate_floor_matches_the_batch_default() -> None:
+def test_ci_gates_use_the_reference_figures_of_the_dag_gate() -> None:
+    """CI checks retrieval and answers against batch/reference_figures.json (``--check``), with
+    the answer sample the DAG's answer gate and the stored answer figures use."""
+    from batch.index.answer_gate import GATE_HALF
+    from batch.reference import load_references
     from batch.settings import BatchSettings
 
-    floor = float(_load("ci.yml")["env"]["TANDEM_GATE_RECALL5_FLOOR"])
-    assert floor == BatchSettings.model_fields["gate_recall5_floor"].default
+    gate = _steps_text(_load("ci.yml")["jobs"]["quality-gate"])
+    n = BatchSettings.model_fields["gate_answers"].default
+    assert f"tandem eval --answers {n} --json --check" in gate
+    assert "TANDEM_GATE_RECALL5_FLOOR" not in gate
+    refs = load_references()
+    assert "squad-v1.1-dev" in refs.retrieval
+    default_prompt = BatchSettings.model_fields["prompt_version"].default
+    assert any(
+        a["questions"] == n and a["half"] == GATE_HALF and a["prompt_version"] == default_prompt
+        for a in refs.answers
+    ), "no stored answer figures for the CI gate's sample and the default prompt"
 
 
 def test_ci_builds_every_image_with_layer_cache() -> None:
