@@ -17,26 +17,27 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def job_progress(tracker: Any, group: str) -> tuple[int, int]:
-    """(tasks done, tasks in all) of the last stage of the jobs in ``group``: the stage that
-    encodes (earlier ones only read and shuffle); (0, 0) before it is known."""
+def job_progress(tracker: Any, group: str, tasks: int) -> tuple[int, int]:
+    """(tasks done, ``tasks``) of the stage of the jobs in ``group`` that runs ``tasks`` tasks
+    (the one that encodes: earlier stages only read and shuffle); done is 0 until it starts."""
     stages = []
     for job_id in tracker.getJobIdsForGroup(group):
         job = tracker.getJobInfo(job_id)
         if job is not None:
             stages += list(job.stageIds)
     for stage_id in sorted(stages, reverse=True):
-        stage = tracker.getStageInfo(stage_id)
-        if stage is not None:
-            return int(stage.numCompletedTasks), int(stage.numTasks)
-    return 0, 0
+        stage = tracker.getStageInfo(stage_id)  # None while a stage waits for its parents
+        if stage is not None and int(stage.numTasks) == tasks:
+            return int(stage.numCompletedTasks), tasks
+    return 0, tasks
 
 
 @contextmanager
 def spark_progress(
-    spark_context: Any, *, label: str, rows: int, every_s: float = 5.0
+    spark_context: Any, *, label: str, rows: int, tasks: int, every_s: float = 5.0
 ) -> Iterator[None]:
-    """Log ``label: tasks d/t, ~rows r/R, N s`` while the body runs jobs on ``spark_context``."""
+    """Log ``label: tasks d/t, ~rows r/R, N s`` while the body runs a job on ``spark_context``
+    whose main stage has ``tasks`` equal partitions of ``rows`` rows."""
     group = f"tandem-{label}-{time.monotonic_ns()}"
     spark_context.setJobGroup(group, label)
     stop = threading.Event()
@@ -46,7 +47,7 @@ def spark_progress(
         tracker = spark_context.statusTracker()
         while not stop.wait(every_s):
             try:
-                done, total = job_progress(tracker, group)
+                done, total = job_progress(tracker, group, tasks)
             except Exception as exc:  # the session is going away; say nothing more
                 log.debug("progress: status tracker unavailable: %s", exc)
                 return

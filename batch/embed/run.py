@@ -140,7 +140,9 @@ def _encode_with_spark(
         out_dir = staging / "out"
         t0 = time.perf_counter()
         try:
-            with spark_progress(spark.sparkContext, label="embed", rows=todo.num_rows):
+            with spark_progress(
+                spark.sparkContext, label="embed", rows=todo.num_rows, tasks=partitions
+            ):
                 (
                     spark.read.parquet(str(todo_file))
                     .repartition(partitions)
