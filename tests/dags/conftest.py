@@ -34,6 +34,8 @@ os.environ.update(
         # one quick retry: a failing task must not hold dag.test() for the default 5 minutes
         "TANDEM_DAG_RETRIES": "1",
         "TANDEM_DAG_RETRY_DELAY_S": "1",
+        # the answer gate's own tests measure it; the DAG tests generate two answers per gate
+        "TANDEM_GATE_ANSWERS": "2",
     }
 )
 
