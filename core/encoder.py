@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import EmbeddingModelError
-from shared_schemas.config import EMBEDDING_MODEL_ID, EncoderBackend, backend_model_id
+from shared_schemas.config import (
+    DEFAULT_ENCODER_BACKEND,
+    EMBEDDING_MODEL_ID,
+    EncoderBackend,
+    backend_model_id,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -164,19 +169,24 @@ def get_encoder(
     model_path: Path | None = None,
     *,
     device: str = "auto",
-    backend: EncoderBackend = "torch",
+    backend: EncoderBackend = DEFAULT_ENCODER_BACKEND,
     cache_dir: Path | None = None,
     model_id: str | None = None,
 ) -> TextEncoder:
     """The process-wide encoder for a model folder, device and backend (loaded on first use).
 
     ``backend`` ``onnx``/``onnx-int8`` runs the model's ONNX export under ``cache_dir`` (made
-    there on first use, see :func:`core.encoders.export.ensure_exported`) on the CPU.
+    there on first use, see :func:`core.encoders.export.ensure_exported`; default: the export
+    cache the environment's settings name) on the CPU.
     ``model_id``: the embedding model id the vectors carry; default: the bundled model's id for
     ``backend``.
     """
     global _LOADS
     path = Path(model_path) if model_path else bundled_model_path()
+    if cache_dir is None and backend != "torch":
+        from shared_schemas.config import CommonSettings
+
+        cache_dir = CommonSettings().encoders_dir
     dev = resolve_device(device) if backend == "torch" else "cpu"
     key = (str(path), dev, backend, str(cache_dir))
     with _CACHE_LOCK:

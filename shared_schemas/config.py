@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 EMBEDDING_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 #: torch: sentence-transformers; onnx / onnx-int8: its ONNX export (fp32 / dynamic int8)
 EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
-DEFAULT_ENCODER_BACKEND: EncoderBackend = "torch"
+DEFAULT_ENCODER_BACKEND: EncoderBackend = "onnx-int8"
 LLM_MODEL_ID = "SmolLM2-135M-Instruct-Q4_1"
 
 

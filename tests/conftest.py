@@ -14,6 +14,10 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One ONNX export of the bundled encoder (the default backend) for the whole suite, and for the
+# services and Spark workers it starts, instead of one per test's data dir.
+ENCODER_CACHE = Path(tempfile.gettempdir()) / "tandem-test-encoders"
+os.environ.setdefault("TANDEM_ENCODER_CACHE_DIR", str(ENCODER_CACHE))
 
 # Tests use their own Redis database so a developer's data in db 0 is never touched.
 TEST_REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -176,8 +176,13 @@ def prepare_backend(settings: BatchSettings) -> Path:
         from core.encoder import bundled_model_path
         from core.encoders.export import ensure_exported
 
+        from core.errors import EmbeddingModelError
+
         model_path = settings.embedding_model_path or bundled_model_path()
-        ensure_exported(model_path, settings.encoders_dir, settings.encoder_backend)
+        try:
+            ensure_exported(model_path, settings.encoders_dir, settings.encoder_backend)
+        except EmbeddingModelError as exc:
+            raise EmbedError(f"embedding model unusable, nothing embedded: {exc}") from exc
     return settings.encoders_dir
 
 

@@ -77,6 +77,12 @@ def reference_failures(result: EvalResult, labelled: Path) -> list[str]:
     return below_floors(measured, reference, refs.tolerance)
 
 
+def has_reference(labelled: Path) -> bool:
+    """Whether stored reference figures exist for this labelled set (by content)."""
+    refs = load_references()
+    return bool(refs.retrieval.get(dataset_of(labelled, refs) or ""))
+
+
 def _live_recall5(
     live: str, *, settings: BatchSettings, labelled: Path, questions: int, encoder: Encoder | None
 ) -> float | None:
@@ -122,6 +128,8 @@ def check_gate(
     refused = reference_failures(result, labelled)
     if passed and refused:
         passed, reason = False, "under the reference figures: " + "; ".join(refused)
+    elif passed and has_reference(labelled):
+        reason += "; within the reference figures' tolerance (batch/reference_figures.json)"
     recorded = False
     if version in store.ever_live(settings.indexes_dir):
         log.warning("version %s has been live; its manifest stays as published", version)

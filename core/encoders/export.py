@@ -136,7 +136,14 @@ def ensure_exported(model_path: Path, cache_dir: Path, backend: str) -> Exported
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{backend}-{key}-", dir=cache_dir))
     try:
-        meta = _export(model_path, tmp, recipe)
+        try:
+            meta = _export(model_path, tmp, recipe)
+        except EmbeddingModelError:
+            raise
+        except (OSError, ValueError) as exc:  # not a sentence-transformers model folder
+            raise EmbeddingModelError(
+                f"{model_path} cannot be exported for {backend}: {type(exc).__name__}: {exc}"
+            ) from exc
         record = {
             "key": key,
             "recipe": asdict(recipe),

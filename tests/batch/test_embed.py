@@ -177,9 +177,16 @@ def test_failing_workers_give_one_embed_error(
     settings = first_run.settings.model_copy(
         update={"embedding_model_path": not_a_model, "embedding_model": "broken/model"}
     )
-    with pytest.raises(EmbedError, match="Spark embed job failed"):
+    # the default backend exports in the driver first, torch loads in the workers: either way
+    # one clear error, and nothing is written
+    expected = "Spark embed job failed" if settings.encoder_backend == "torch" else "unusable"
+    with pytest.raises(EmbedError, match=expected):
         embed_snapshot(DAY1, settings=settings, spark=spark)
     assert EmbeddingStore.for_settings(settings).part_files() == []
+    torch_settings = settings.model_copy(update={"encoder_backend": "torch"})
+    with pytest.raises(EmbedError, match="Spark embed job failed"):
+        embed_snapshot(DAY1, settings=torch_settings, spark=spark)
+    assert EmbeddingStore.for_settings(torch_settings).part_files() == []
 
 
 def test_default_session_uses_the_running_one_and_leaves_it_running(

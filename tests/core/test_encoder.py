@@ -19,10 +19,10 @@ class TestHashingEncoder(TextEncoderContract):
 class TestSentenceEncoder(TextEncoderContract):
     @pytest.fixture(scope="class")
     def encoder(self) -> TextEncoder:
-        return get_encoder(device="cpu")
+        return get_encoder(device="cpu", backend="torch")
 
     def test_one_process_wide_cache(self, encoder: TextEncoder) -> None:
         loads = load_count()
-        assert get_encoder(device="cpu") is encoder
+        assert get_encoder(device="cpu", backend="torch") is encoder
         assert load_count() == loads
         assert encoder.dimension == 384

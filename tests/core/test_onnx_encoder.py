@@ -47,7 +47,7 @@ Agreement = Callable[[TextEncoder], list[np.ndarray]]
 @pytest.fixture(scope="module")
 def agreement(real_texts: tuple[list[str], list[str]]) -> Agreement:
     """Row-wise cosines of an encoder's vectors with torch's, on real paragraphs and questions."""
-    torch_enc = get_encoder(device="cpu")
+    torch_enc = get_encoder(device="cpu", backend="torch")
     refs = [torch_enc.encode(texts) for texts in real_texts]
 
     def cosines(encoder: TextEncoder) -> list[np.ndarray]:
@@ -146,6 +146,7 @@ def test_each_backend_has_its_own_embedding_model_id() -> None:
 
 @pytest.mark.slow
 def test_encoder_ids_follow_the_backend() -> None:
-    assert get_encoder(device="cpu").model_id == EMBEDDING_MODEL_ID
+    assert get_encoder(device="cpu", backend="torch").model_id == EMBEDDING_MODEL_ID
+    assert get_encoder(device="cpu").model_id == f"{EMBEDDING_MODEL_ID}+onnx-int8"  # default
     assert _onnx("onnx").model_id == f"{EMBEDDING_MODEL_ID}+onnx"
     assert _onnx("onnx-int8").model_id == f"{EMBEDDING_MODEL_ID}+onnx-int8"

@@ -67,7 +67,6 @@ def encoder() -> Any:
 def built_indexes(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> dict[str, Any]:
     """Two versions: ``v1`` (the corpus) and ``v2`` (corpus + one more document)."""
     from core.index.writer import write_index_version
-    from shared_schemas.config import EMBEDDING_MODEL_ID
 
     root = tmp_path_factory.mktemp("online-indexes")
     out: dict[str, Any] = {"root": root}
@@ -78,7 +77,7 @@ def built_indexes(tmp_path_factory: pytest.TempPathFactory, encoder: Any) -> dic
             table,
             vecs,
             indexes_dir=root / "indexes",
-            embedding_model=EMBEDDING_MODEL_ID,
+            embedding_model=encoder.model_id,
             source_snapshot=name,
             run_date=date(2026, 1, 1),
         )
