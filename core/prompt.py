@@ -3,8 +3,11 @@ change ``PROMPTS`` by adding a version, never by editing one in place.
 
 ``p3`` treats retrieved text as untrusted: each passage is enclosed in ``<passage>`` tags (tag
 look-alikes inside passages, titles and the question are made inert) and the system message says
-passages are data, never instructions. Select it with ``TANDEM_PROMPT_VERSION=p3`` (or per arm);
-the default stays ``p1`` so existing cache keys keep their meaning."""
+passages are data, never instructions. ``p4``, the default (``TANDEM_PROMPT_VERSION``, or per
+arm), keeps that and asks for a short span copied from the best passage only, at most 16 tokens:
+on the held-out half of SQuAD dev (150 questions, engine backend) F1 12.0 against p3's 7.7 (not
+significant, Mann-Whitney p 0.47) at a fifth of the latency (p50 1.19 s against 5.62 s;
+bench/README.md, "Generated answers")."""
 
 from __future__ import annotations
 

@@ -193,8 +193,11 @@ class CommonSettings(BaseSettings):
     )
     llm_model: str = Field(default=LLM_MODEL_ID, description="Id of the LLM recorded everywhere.")
     prompt_version: str = Field(
-        default="p3",
-        description="Version of the answer prompt (p3: passages delimited and declared data).",
+        default="p4",
+        description=(
+            "Version of the answer prompt (p4: a short span from the best passage, passages "
+            "delimited and declared data; p3: one sentence from five passages)."
+        ),
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks retrieved per question.")
     max_new_tokens: int = Field(default=64, gt=0, le=2048, description="Answer length cap.")

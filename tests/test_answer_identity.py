@@ -108,6 +108,7 @@ def test_warm_refine_and_live_store_identical_entries(
         "data_dir": data_dir,
         "redis_url": TEST_REDIS_URL,
         "embedding_model": EMBED,
+        "encoder_backend": "torch",  # EMBED names the hashing encoder itself, no backend suffix
         "device": "cpu",
         "top_k": 2,
     }

@@ -175,7 +175,6 @@ def prepare_backend(settings: BatchSettings) -> Path:
     if settings.encoder_backend != "torch":
         from core.encoder import bundled_model_path
         from core.encoders.export import ensure_exported
-
         from core.errors import EmbeddingModelError
 
         model_path = settings.embedding_model_path or bundled_model_path()

@@ -87,7 +87,11 @@ def test_store_never_mixes_dimensions(tmp_path: Path) -> None:
 def test_store_from_settings(tmp_path: Path) -> None:
     settings = BatchSettings(data_dir=tmp_path)
     store = EmbeddingStore(settings=settings)
-    assert store.path == tmp_path / "embeddings" / "sentence-transformers__all-MiniLM-L6-v2"
+    # one folder per embedding model id, the backend's included (vectors never mix)
+    expected = "sentence-transformers__all-MiniLM-L6-v2_onnx-int8"
+    assert store.path == tmp_path / "embeddings" / expected
+    torch = BatchSettings(data_dir=tmp_path, encoder_backend="torch")
+    assert EmbeddingStore(settings=torch).path.name == "sentence-transformers__all-MiniLM-L6-v2"
     assert EmbeddingStore.for_settings(settings).path == store.path
 
 

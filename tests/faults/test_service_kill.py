@@ -39,6 +39,8 @@ class ServiceProcess:
             "TANDEM_RELOAD_POLL_S": "0.5",
             "TANDEM_RATE_LIMITS__ENABLED": "false",
             "TANDEM_FAULT_TOKEN_S": "0.05",
+            # a long answer to cut mid-stream: p3's 64-token cap (p4, the default, caps at 16)
+            "TANDEM_PROMPT_VERSION": "p3",
         }
         self.proc: subprocess.Popen[bytes] | None = None
 

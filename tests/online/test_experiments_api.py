@@ -121,7 +121,7 @@ def test_prompt_version_and_namespace_keep_caches_apart(
     )
     client, components = client_factory(settings_factory(variants=variants, **OVERRIDE), fake_llm)
     assert _ask(client, header="a").json()["cache"] == "miss"
-    assert fake_llm.last_messages[0]["content"] == PROMPTS["p3"].system  # the default
+    assert fake_llm.last_messages[0]["content"] == PROMPTS["p4"].system  # the default
     assert _ask(client, header="a").json()["cache"] == "exact"
     # variant b never gets the answer cached for a: its own prompt, its own namespace
     assert _ask(client, header="b").json()["cache"] == "miss"

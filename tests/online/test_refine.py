@@ -28,7 +28,9 @@ def _worker(
 def test_refine_job_end_to_end(
     client_factory: Any, settings_factory: Any, encoder: Any, redis_client: Any
 ) -> None:
-    settings = settings_factory()
+    # p3 shows every retrieved passage, so the refine's wider retrieval is visible in its prompt
+    # (p4, the default, shows the best one only)
+    settings = settings_factory(prompt_version="p3")
     client, _ = client_factory(settings, FakeLLM())
     r = client.post("/v1/query", json={"question": "Who won Super Bowl 50?", "refine": True})
     body = r.json()
