@@ -62,6 +62,7 @@ def prepare_indexes(settings: OnlineSettings) -> tuple[str, str]:
 
     from batch.labelled import iter_squad_paragraphs, read_squad
     from batch.settings import BatchSettings
+    from core.index.trust import record_published
     from core.index.writer import write_index_version
     from shared_schemas.documents import Chunk
 
@@ -92,6 +93,8 @@ def prepare_indexes(settings: OnlineSettings) -> tuple[str, str]:
             run_date=day,
         )
         versions.append(m.index_version)
+        # the service loads only what publish recorded (core.index.trust), as after `tandem index`
+        record_published(bs.indexes_dir, m.index_version)
     (DATA / "indexes" / "LIVE").write_text(versions[0])
     return versions[0], versions[1]
 
