@@ -154,6 +154,9 @@ def ensure_exported(model_path: Path, cache_dir: Path, backend: str) -> Exported
             **meta,
         }
         (tmp / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+        # mkdtemp makes the folder owner-only; an export is shared, read-only, by every process
+        # that embeds (an image's service user reads what its build, as root, exported)
+        os.chmod(tmp, 0o755)
         try:
             os.rename(tmp, target)
         except OSError:  # another process finished the same export first: keep its folder

@@ -102,6 +102,19 @@ def test_export_cache_is_reused(backend: str) -> None:
     assert again.record["recipe"]["backend"] == backend
 
 
+@pytest.mark.slow
+def test_an_export_is_readable_by_other_users(tmp_path: Path) -> None:
+    """The online image exports as root at build time and serves as an unprivileged user."""
+    import stat
+
+    done = ensure_exported(bundled_model_path(), tmp_path / "cache", "onnx")
+    assert not done.reused
+    mode = stat.S_IMODE(done.path.stat().st_mode)
+    assert mode & 0o005 == 0o005, oct(mode)  # others may list and enter the folder
+    for f in done.path.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) & 0o004, f  # and read every file in it
+
+
 @pytest.mark.unit
 def test_export_key_follows_the_model_and_the_recipe(tmp_path: Path) -> None:
     bundled = bundled_model_path()
