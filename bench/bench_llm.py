@@ -280,7 +280,10 @@ def main() -> None:
     )
     arms: dict[str, Answerer] = {}
     for version in prompts:
-        config = replace(answer_config(settings), prompt_version=version)
+        # the settings' cap again: the default prompt's own cap (p4: 16) is already applied
+        config = replace(
+            answer_config(settings), prompt_version=version, max_new_tokens=settings.max_new_tokens
+        )
         for name, llm in backends.items():
             arms[f"{name} {version}"] = Answerer(encoder=encoder, llm=llm, config=config)
     lat: dict[str, list[float]] = {arm: [] for arm in arms}
