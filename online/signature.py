@@ -164,6 +164,11 @@ _SENTENCE_START_WORDS = frozenset(
         "many",
         "much",
         "most",
+        "if",
+        "while",
+        "once",
+        "as",
+        "whenever",
     ]
 )
 
@@ -266,6 +271,20 @@ def _number(token: str) -> str | None:
     return None
 
 
+_CLAUSE_OPENERS = frozenset(["when", "if", "while", "once", "as", "whenever", "after", "before"])
+_WH = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
+
+
+def _main_clause_kind(question: str, words: list[str]) -> str:
+    """The answer kind of the main clause: ``When a plant is injured, what can ...`` asks for
+    a thing, not a time (the opening clause is a condition)."""
+    if words and words[0] in _CLAUSE_OPENERS and "," in question:
+        tail = [t.casefold() for t in _TOKEN.findall(question.split(",", 1)[1])]
+        if any(w in _WH for w in tail):
+            return answer_kind(tail)
+    return answer_kind(words)
+
+
 def question_signature(question: str) -> QuestionSignature:
     """The numbers and named entities of a question (see the module docstring)."""
     numbers: set[str] = set()
@@ -290,7 +309,7 @@ def question_signature(question: str) -> QuestionSignature:
     return QuestionSignature(
         frozenset(numbers),
         frozenset(entities),
-        answer_kind(words),
+        _main_clause_kind(question, words),
         frozenset(w for w in words if w in _CONTRAST),
     )
 

@@ -10,7 +10,10 @@ cosine threshold separates paraphrases from different questions about the same p
    lacks rejects; names are compared stemmed, and a name the other question writes in lower case
    counts); no opposite words (the signature's pairs plus a few more: ``high``/``low``,
    ``born``/``died``, ``bought``/``sold``...); a comparison in both or in neither (``most``,
-   ``largest``, ``before``); the same negation (``not``, ``n't``, ``non-``...);
+   ``largest``, ``before``); the same negation (``not``, ``n't``, ``non-``...); roles not
+   swapped (both questions use both words of an opposite pair, in the other order; or the same
+   content words with two neighbours exchanged and no passive ``by`` or possessive to explain
+   it: ``what can proplastids become`` / ``what can become proplastids``);
 2. **lexical evidence weighted by the index's own statistics**: each question's content words
    (the index's BM25 tokenizer: lower-cased, stop words removed, stemmed; question-framing words
    such as ``name``/``kind``/``type`` left out) weighted by BM25's IDF over the index's chunks, so
@@ -71,6 +74,7 @@ _FRAME_WORDS = frozenset(
         "may",
     ]
 )
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|without|neither|nor|non)\b|n't\b|\bnon-", re.IGNORECASE
 )
@@ -101,6 +105,7 @@ _MORE_OPPOSITES = (
 
 
 _OPPOSITES = tuple((frozenset(a.split()), frozenset(b.split())) for a, b in _MORE_OPPOSITES)
+_ORDERED_PAIRS = tuple(_CONTRAST_PAIRS) + _OPPOSITES
 
 
 def _one_sided(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -173,6 +178,9 @@ class QuestionEvidence:
     entities: frozenset[str]  # the signature's names, stemmed like the terms
     negated: bool
     terms: Mapping[str, float]  # content word -> IDF
+    order: tuple[str, ...] = ()  # content words in the order the question has them
+    voice: tuple[int, int] = (0, 0)  # ("by" count, "of" + possessive "'s" count)
+    words: tuple[str, ...] = ()  # the lower-case words
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,31 @@ class Verdict:
     accepted: bool
     score: float
     reason: str  # "accepted", or the check that rejected
+
+
+def _roles_swapped(wa: tuple[str, ...], wb: tuple[str, ...]) -> bool:
+    """Both questions use both words of an opposite pair, in the other order: ``trade with
+    richer countries ... in poorer countries`` / the reverse."""
+    for left, right in _ORDERED_PAIRS:
+        sides_a = [w in left for w in wa if w in left or w in right]
+        sides_b = [w in left for w in wb if w in left or w in right]
+        if len(set(sides_a)) == 2 and len(set(sides_b)) == 2 and sides_a[0] != sides_b[0]:
+            return True
+    return False
+
+
+def _transposed(a: QuestionEvidence, b: QuestionEvidence) -> bool:
+    """The same content words in the same order but for two neighbours exchanged, with no
+    passive ``by`` or possessive to explain it: ``what can proplastids become`` / ``what can
+    become proplastids``."""
+    x, y = a.order, b.order
+    if len(x) != len(y) or x == y or a.voice != b.voice:
+        return False
+    diff = [i for i, (u, v) in enumerate(zip(x, y, strict=True)) if u != v]
+    if len(diff) != 2 or diff[1] != diff[0] + 1:
+        return False
+    i = diff[0]
+    return x[i] == y[i + 1] and x[i + 1] == y[i]
 
 
 def _entities_conflict(a: QuestionEvidence, b: QuestionEvidence) -> bool:
@@ -201,16 +234,24 @@ class HitVerifier:
     def evidence(self, question: str) -> QuestionEvidence:
         ev = self._memo.get(question)
         if ev is None:
-            terms = {
-                t: self.stats.idf(t)
+            order = [
+                t
                 for t in self.stats.tokenize(question)
                 if t not in _FRAME_WORDS and not t.isdigit()
-            }
+            ]
+            terms = {t: self.stats.idf(t) for t in order}
+            words = tuple(_WORD.findall(question.lower()))
+            voice = (
+                words.count("by"),
+                words.count("of") + sum(w.endswith(("'s", "’s")) for w in words),
+            )
             sig = question_signature(question)
             entities = frozenset(
                 stem for e in sig.entities for stem in self.stats.tokenize(e.removesuffix("'s"))
             )
-            ev = QuestionEvidence(sig, entities, bool(_NEGATION.search(question)), terms)
+            ev = QuestionEvidence(
+                sig, entities, bool(_NEGATION.search(question)), terms, tuple(order), voice, words
+            )
             if len(self._memo) >= self.memo_size:
                 self._memo.clear()
             self._memo[question] = ev
@@ -245,6 +286,8 @@ class HitVerifier:
             return "comparison added"
         if a.negated != b.negated:
             return "negation"
+        if _roles_swapped(a.words, b.words) or _transposed(a, b):
+            return "roles swapped"
         for left, right in _OPPOSITES:
             ta, tb = a.terms.keys(), b.terms.keys()
             if (left & ta and right & tb and not right & ta) or (

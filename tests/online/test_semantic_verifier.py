@@ -62,12 +62,34 @@ def test_reworded_paraphrase_is_accepted(verifier: HitVerifier) -> None:
             "What are the fees for boarding pupils?",
             "negation",
         ),
+        (
+            "What does trade with richer countries do to workers in poorer countries?",
+            "What does trade with poorer countries do to workers in richer countries?",
+            "roles swapped",
+        ),
+        (
+            "When a plant is injured, what can proplastids become?",
+            "When a plant is injured, what can become proplastids?",
+            "roles swapped",
+        ),
     ],
 )
 def test_hard_checks_reject(verifier: HitVerifier, asked: str, cached: str, reason: str) -> None:
     v = verifier.verdict(asked, cached, 0.99)
     assert not v.accepted
     assert v.reason == reason
+
+
+def test_reordered_phrases_and_passives_are_not_role_swaps(verifier: HitVerifier) -> None:
+    for asked, cached in [
+        (
+            "In summer, what is the low end of the range?",
+            "What is the low end of the range in summer?",
+        ),
+        ("When did William invade Scotland?", "When was Scotland invaded by William?"),
+        ("Which river does Warsaw stand on?", "Which river does Warsaw stand on?"),
+    ]:
+        assert verifier.verdict(asked, cached, 0.99).reason == "accepted", (asked, cached)
 
 
 def test_entities_may_add_but_not_conflict(verifier: HitVerifier) -> None:

@@ -29,6 +29,14 @@ def test_numbers_and_entities_are_extracted() -> None:
         ("What dynasty came after the Yuan?", "What dynasty came before the Yuan?", False),
         ("Which part had people ranked lower?", "Which part had people ranked higher?", False),
         ("What trade helps poorer countries?", "What trade helps rich countries?", False),
+        # an opening condition is not what is asked
+        (
+            "When a plant is injured, what can become proplastids?",
+            "What can become proplastids when a plant is injured?",
+            True,
+        ),
+        ("If it rains, who closes the gate?", "Who closes the gate?", True),
+        ("When a plant is injured, what can become proplastids?", "When is it injured?", False),
     ],
 )
 def test_agreement(a: str, b: str, agree: bool) -> None:
