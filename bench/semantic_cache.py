@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.cache.codec import CacheScope  # noqa: E402
 from core.cache.redis_store import RedisAnswerCache  # noqa: E402
-from core.encoder import get_encoder  # noqa: E402
+from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config, lexical_text  # noqa: E402
 from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
 from online.cache.semantic import SemanticMirror  # noqa: E402
@@ -142,7 +142,7 @@ def encode_cached(texts: list[str], settings: OnlineSettings) -> np.ndarray:
     path = ROOT / "var" / "bench" / f"squad-questions-{key[:16]}.npy"
     if path.exists():
         return np.load(path)
-    enc = get_encoder(settings.embedding_model_path, device=settings.device)
+    enc = encoder_for(settings)  # the backend the settings name, as the service encodes
     t0 = time.perf_counter()
     vecs = enc.encode(texts, batch_size=128)
     print(f"encoded {len(texts)} questions in {time.perf_counter() - t0:.1f}s")
