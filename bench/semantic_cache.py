@@ -410,7 +410,7 @@ def lookup_cost(
 def tune(
     runs: dict[str, HalfRun],
     squad: Squad,
-    stats: TermStats,
+    verifier: HitVerifier,
     ps: ParaphraseSet,
     vecs: np.ndarray,
     articles: set[str],
@@ -418,7 +418,7 @@ def tune(
 ) -> None:
     """The search that chose the defaults: best tune-half precision among settings accepting at
     most one tune distinct question; ties broken by tune paraphrase hits, then hits."""
-    v = HitVerifier(stats)
+    v = HitVerifier(verifier.stats)
     qs = squad.questions
 
     def evidence(asked: str, cands: list[tuple[str, float, bool]]) -> list[tuple[float, ...]]:
@@ -468,6 +468,24 @@ def tune(
     print("\n--tune: best settings on the tune half (precision, paraphrase hits, hits, false)")
     for b in best[:8]:
         print(f"  {b[0]:.3f} {b[1]:3d} {b[2]:4d} {b[3]:3d}  {b[4]}")
+    # the threshold at the service's weights (how the default was recalibrated for int8 vectors)
+    current = verifier.params
+    print(
+        f"\n--tune: threshold sweep at miss weight {current.miss_weight}, overlap weight "
+        f"{current.overlap_weight} (tune half): accept, SQuAD hits, false, paraphrases, distinct"
+    )
+    for acc in np.arange(0.86, 0.935, 0.01):
+        p = VerifierParams(
+            accept=round(float(acc), 2),
+            overlap_weight=current.overlap_weight,
+            miss_weight=current.miss_weight,
+        )
+        got = [first(c, p) for c in squad_c]
+        hits = sum(g is not None for g in got)
+        false = sum(g == 0.0 for g in got)
+        ph = sum(first(c, p) == 1.0 for c in para_c)
+        dh = sum(first(c, p) is not None for c in dist_c)
+        print(f"  {p.accept:.2f} {hits:4d} {false:3d} {ph:3d}/{len(items)} {dh}")
 
 
 def main() -> None:
@@ -513,7 +531,7 @@ def main() -> None:
         f"{stats.documents} paragraphs, {len(stats.document_frequency)} terms"
     )
     if args.tune:
-        tune(runs, squad, stats, ps, vecs, halves["tune"], floor)
+        tune(runs, squad, verifier, ps, vecs, halves["tune"], floor)
     tandem_name = (
         f"**Tandem verifier** (candidates >= {floor}, accept {params.accept}, miss weight "
         f"{params.miss_weight}, overlap weight {params.overlap_weight})"

@@ -52,7 +52,7 @@ class OnlineSettings(CommonSettings):
         "answer kind only).",
     )
     semantic_accept: float = Field(
-        default=0.92, description="Evidence score a semantic hit needs (cosine - miss penalty)."
+        default=0.91, description="Evidence score a semantic hit needs (cosine - miss penalty)."
     )
     semantic_miss_weight: float = Field(
         default=0.1, ge=0, description="Penalty per unit of the rarest word only one side has."
