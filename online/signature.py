@@ -247,6 +247,13 @@ def answer_kind(words: list[str]) -> str:
         if w == "how":
             return "quantity" if nxt in _QUANTITY_HOW else "manner"
         if w in ("what", "which"):
+            # "what is the name of the state ..." asks what "which state ..." asks
+            rest = words[i + 1 : i + 7]
+            if rest[:4] in (["is", "the", "name", "of"], ["was", "the", "name", "of"]):
+                rest = rest[4:]
+                if rest and rest[0] in ("the", "a", "an"):
+                    rest = rest[1:]
+                nxt = rest[0] if rest else ""
             if nxt in ("percentage", "percent", "proportion", "fraction"):
                 return "percent"
             if nxt in _TIME_NOUNS:
@@ -310,7 +317,7 @@ def question_signature(question: str) -> QuestionSignature:
         frozenset(numbers),
         frozenset(entities),
         _main_clause_kind(question, words),
-        frozenset(w for w in words if w in _CONTRAST),
+        frozenset(p for w in words for p in (w, *w.split("-")) if p in _CONTRAST),
     )
 
 

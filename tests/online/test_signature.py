@@ -37,6 +37,13 @@ def test_numbers_and_entities_are_extracted() -> None:
         ),
         ("If it rains, who closes the gate?", "Who closes the gate?", True),
         ("When a plant is injured, what can become proplastids?", "When is it injured?", False),
+        # "what is the name of the X" asks what "which X" asks
+        ("What is the name of the state it borders?", "Which state does it border?", True),
+        ("What was the name of the year it opened?", "When did it open?", True),
+        ("What is the name of the state it borders?", "Who does it border?", False),
+        # a hyphenated word still carries its comparison
+        ("Which is the earliest-diverging phylum?", "Which phylum diverged earliest?", True),
+        ("Which is the earliest-diverging phylum?", "Which phylum diverged latest?", False),
     ],
 )
 def test_agreement(a: str, b: str, agree: bool) -> None:
