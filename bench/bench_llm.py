@@ -14,7 +14,7 @@
 Every figure is the median of its runs with the spread (min-max) and the load average.
 
     .venv/bin/python bench/bench_llm.py [--questions 12] [--rounds 3] [--skip-inproc]
-        [--prompts p3,p4]
+        [--prompts p3,p4] [--engine-before]
 """
 
 from __future__ import annotations
@@ -122,10 +122,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def build_engine(parallel: int) -> LLMBackend:
+def build_engine(parallel: int, threads_batch: int = 0) -> LLMBackend:
     from core.llm.factory import build_backend
 
-    return build_backend(EngineLLMConfig(model_id=LLM_MODEL_ID, parallel=parallel))
+    return build_backend(
+        EngineLLMConfig(model_id=LLM_MODEL_ID, parallel=parallel, threads_batch=threads_batch)
+    )
 
 
 def build_inproc() -> LLMBackend:
@@ -252,6 +254,12 @@ def main() -> None:
     ap.add_argument("--paragraphs", type=int, default=300)
     ap.add_argument("--skip-inproc", action="store_true", help="engine figures only")
     ap.add_argument(
+        "--engine-before",
+        action="store_true",
+        help="also the engine as it was before 2026-12-06 (prompt on the decode threads: half "
+        "the cores), side by side",
+    )
+    ap.add_argument(
         "--prompts", default="", help="comma-separated prompt versions (default: the settings')"
     )
     args = ap.parse_args()
@@ -266,6 +274,11 @@ def main() -> None:
     engine_load, engine = timed(lambda: build_engine(parallel=4))
     backends: dict[str, LLMBackend] = {"engine": engine}
     loads = {"engine": engine_load}
+    if args.engine_before:
+        before = (os.cpu_count() or 2) // 2 or 1
+        loads["engine-pp1"], backends["engine-pp1"] = timed(
+            lambda: build_engine(parallel=4, threads_batch=before)
+        )
     if not args.skip_inproc:
         loads["in-process"], backends["in-process"] = timed(build_inproc)
     print("\n1. load until the first answer can start")
@@ -303,22 +316,26 @@ def main() -> None:
         if f"in-process {version}" in lat:
             ratio = statistics.median(lat[f"in-process {version}"]) / engine_p50
             print(f"   {version}: engine {ratio:.1f}x faster than in-process (ratio of medians)")
+        if f"engine-pp1 {version}" in lat:
+            ratio = statistics.median(lat[f"engine-pp1 {version}"]) / engine_p50
+            print(f"   {version}: engine {ratio:.2f}x faster than engine-pp1 (ratio of medians)")
     print("   goals: engine >= 4x faster than in-process; engine p50 <= 1.5 s")
 
     print("\n3. decode, 64 tokens forced on a fixed prompt")
     bw = copy_bandwidth_gbs(args.rounds + 2)
     weights = bundled_gguf_path().stat().st_size
     ceiling = statistics.median(bw) * 1e9 / weights
-    dec, pp = zip(*(engine_decode(engine) for _ in range(args.rounds)), strict=True)
     print(
         f"   copy bandwidth {spread(bw, ' GB/s')}; weights {weights / 1e6:.0f} MB read per token"
         f" -> ceiling {ceiling:.0f} tokens/s"
     )
-    print(
-        f"   engine      decode {spread(list(dec), ' tok/s', '.0f')} = "
-        f"{statistics.median(dec) / ceiling:.0%} of the ceiling; "
-        f"prompt {spread(list(pp), ' tok/s', '.0f')}"
-    )
+    for name in [n for n in backends if n.startswith("engine")]:
+        dec, pp = zip(*(engine_decode(backends[name]) for _ in range(args.rounds)), strict=True)
+        print(
+            f"   {name:<11} decode {spread(list(dec), ' tok/s', '.0f')} = "
+            f"{statistics.median(dec) / ceiling:.0%} of the ceiling; "
+            f"prompt {spread(list(pp), ' tok/s', '.0f')}"
+        )
     if "in-process" in backends:
         ip = [inproc_decode(backends["in-process"]) for _ in range(args.rounds)]
         print(f"   in-process  decode {spread(ip, ' tok/s', '.0f')}")

@@ -95,6 +95,9 @@ class EngineLLMConfig(BaseModel):
     model_id: str = Field(description="Id of the model recorded in cache keys and responses.")
     gguf_path: Path | None = Field(default=None, description="GGUF file; default: bundled.")
     threads: int = Field(default=0, ge=0, le=512, description="Engine threads; 0: half the cores.")
+    threads_batch: int = Field(
+        default=0, ge=0, le=512, description="Batch threads; 0: see core.llm.engine."
+    )
     parallel: int = Field(default=2, ge=1, le=256, description="Slots: requests decoded at once.")
     ctx_size: int = Field(
         default=8192, ge=512, le=1_048_576, description="Context tokens, shared by the slots."
@@ -215,6 +218,13 @@ class CommonSettings(BaseSettings):
     llm_engine_threads: int = Field(
         default=0, ge=0, le=512, description="llama.cpp engine threads; 0: half the cores (>= 1)."
     )
+    llm_engine_threads_batch: int = Field(
+        default=0,
+        ge=0,
+        le=512,
+        description="llama.cpp engine threads for batches (prompts, slots decoding together); "
+        "0: every core when one thread decodes (waiting passively), else the decode threads.",
+    )
     llm_engine_parallel: int = Field(
         default=2, ge=1, le=256, description="llama.cpp engine slots (requests decoded at once)."
     )
@@ -283,6 +293,7 @@ class CommonSettings(BaseSettings):
                 model_id=self.llm_model,
                 gguf_path=self.llm_gguf_path,
                 threads=self.llm_engine_threads,
+                threads_batch=self.llm_engine_threads_batch,
                 parallel=self.llm_engine_parallel,
                 ctx_size=self.llm_engine_ctx_size,
                 gpu_layers=self.llm_engine_gpu_layers,

@@ -58,6 +58,7 @@ def serve(
             host=host,
             port=port,
             threads=settings.llm_engine_threads if threads is None else threads,
+            threads_batch=settings.llm_engine_threads_batch,
             parallel=parallel or settings.llm_engine_parallel,
             ctx_size=ctx_size or settings.llm_engine_ctx_size,
             gpu_layers=gpu_layers_for(

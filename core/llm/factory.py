@@ -47,6 +47,7 @@ def build_backend(config: LocalLLMConfig | OpenAILLMConfig | EngineLLMConfig) ->
         options = EngineOptions(
             gguf_path=config.gguf_path or bundled_gguf_path(),
             threads=config.threads,
+            threads_batch=config.threads_batch,
             parallel=config.parallel,
             ctx_size=config.ctx_size,
             gpu_layers=gpu_layers_for(config.gpu_layers),

@@ -159,6 +159,35 @@ def test_auto_resolves_by_what_is_there() -> None:
     )
 
 
+def test_batches_take_every_core_waiting_passively_when_one_thread_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def flag(argv: list[str], name: str) -> str:
+        return argv[argv.index(name) + 1]
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    gguf = tmp_path / "m.gguf"
+    one = EngineOptions(gguf_path=gguf, threads=1)
+    argv = one.argv(Path("llama-server"), 1, "k" * 32)
+    cores = os.cpu_count() or 1
+    assert (flag(argv, "--threads"), flag(argv, "--threads-batch")) == ("1", str(cores))
+    assert one.env().get("OMP_WAIT_POLICY") == ("PASSIVE" if cores > 1 else None)
+    # a node sized for the engine: batches as wide as decode, OpenMP's own waiting
+    many = EngineOptions(gguf_path=gguf, threads=4)
+    assert flag(many.argv(Path("llama-server"), 1, "k" * 32), "--threads-batch") == "4"
+    assert "OMP_WAIT_POLICY" not in many.env()
+    explicit = EngineOptions(gguf_path=gguf, threads=3, threads_batch=5)
+    argv = explicit.argv(Path("llama-server"), 1, "k" * 32)
+    assert (flag(argv, "--threads"), flag(argv, "--threads-batch")) == ("3", "5")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the operator's choice wins
+    assert EngineOptions(gguf_path=gguf, threads=1, threads_batch=2).env()["OMP_WAIT_POLICY"] == (
+        "ACTIVE"
+    )
+    config = CommonSettings(llm_engine_threads_batch=7).llm_config(engine_installed=True)
+    assert isinstance(config, EngineLLMConfig)
+    assert config.threads_batch == 7
+
+
 def test_a_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
     from core.errors import LLMUnavailableError
 
