@@ -115,11 +115,26 @@ class _Launcher:
 _launcher = _Launcher()
 
 
+def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: the CPU affinity mask (a cpuset), capped by a cgroup v2 CPU
+    quota (a container's CPU limit, rounded up), at least one. ``os.cpu_count()`` counts the
+    host's cores, so a 2-CPU pod on a 32-core node would start 16 engine threads."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    return max(1, cores)
+
+
 def default_threads() -> int:
     """Half the cores, at least one: the engine shares the machine with the API process, and
     llama.cpp's threads wait on each other at every operation, so an oversubscribed core stalls
     them all (measured here, 2 cores under load: 1 thread decoded 9.7 tokens/s, 2 threads 0.5)."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    return max(1, available_cores() // 2)
 
 
 def default_threads_batch(threads: int) -> int:
@@ -129,7 +144,7 @@ def default_threads_batch(threads: int) -> int:
     with one core taken by another process, where active waiting fell to 83 (and to 10 in a
     bench beside the service's own work). With more decode threads, the same number (a node
     sized for the engine sets both)."""
-    return max(1, os.cpu_count() or 1) if threads == 1 else threads
+    return available_cores() if threads == 1 else threads
 
 
 @dataclass

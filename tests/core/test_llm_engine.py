@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.llm.base import GenerationStats
-from core.llm.engine import EngineOptions, EngineProcess, engine_binary
+from core.llm.engine import EngineOptions, EngineProcess, available_cores, engine_binary
 from core.llm.factory import build_backend, build_llm
 from core.llm.managed import ManagedEngineLLM
 from shared_schemas.config import (
@@ -169,7 +169,7 @@ def test_batches_take_every_core_waiting_passively_when_one_thread_decodes(
     gguf = tmp_path / "m.gguf"
     one = EngineOptions(gguf_path=gguf, threads=1)
     argv = one.argv(Path("llama-server"), 1, "k" * 32)
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     assert (flag(argv, "--threads"), flag(argv, "--threads-batch")) == ("1", str(cores))
     assert one.env().get("OMP_WAIT_POLICY") == ("PASSIVE" if cores > 1 else None)
     # a node sized for the engine: batches as wide as decode, OpenMP's own waiting
@@ -186,6 +186,20 @@ def test_batches_take_every_core_waiting_passively_when_one_thread_decodes(
     config = CommonSettings(llm_engine_threads_batch=7).llm_config(engine_installed=True)
     assert isinstance(config, EngineLLMConfig)
     assert config.threads_batch == 7
+
+
+def test_cores_follow_the_affinity_mask_and_the_cgroup_quota(tmp_path: Path) -> None:
+    mask = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    assert available_cores(cpu_max) == mask  # no cgroup file: the mask
+    cpu_max.write_text("max 100000\n")
+    assert available_cores(cpu_max) == mask  # no quota
+    cpu_max.write_text("50000 100000\n")  # half a CPU: at least one
+    assert available_cores(cpu_max) == 1
+    cpu_max.write_text(f"{150000 * mask} 100000\n")  # more quota than cores: the mask
+    assert available_cores(cpu_max) == mask
+    cpu_max.write_text("garbage\n")
+    assert available_cores(cpu_max) == mask
 
 
 def test_a_missing_gguf_is_a_clear_error(tmp_path: Path) -> None:
