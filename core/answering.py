@@ -23,6 +23,7 @@ from core.index.search import Hit
 from core.llm.base import ChatMessage, GenerationStats, LLMBackend
 from core.prompt import PROMPTS, build_messages
 from shared_schemas.cache import CacheEntry, CitedChunk
+from shared_schemas.config import Tier
 from shared_schemas.hashing import question_key_hash
 
 Origin = Literal["batch", "live", "refined"]
@@ -51,10 +52,19 @@ class AnswerConfig:
     #: the model id cache scopes are keyed by when the generating model is another one (the
     #: refine worker's larger model answers for the service's key); None: the LLM's own id
     scope_llm_model: str | None = None
+    #: the tier whose model generates (recorded in each entry; ``fast`` for the service)
+    tier: Tier = "fast"
+    #: the prompt this tier generates with when it is not ``prompt_version`` (the key's: a
+    #: deep answer is stored where the service looks it up, made with the deep model's prompt)
+    generate_prompt_version: str | None = None
+
+    @property
+    def generating_prompt(self) -> str:
+        return self.generate_prompt_version or self.prompt_version
 
     def __post_init__(self) -> None:
         """A prompt version may cap the answer length (p4's spans); the cap is part of it."""
-        template = PROMPTS.get(self.prompt_version)
+        template = PROMPTS.get(self.generate_prompt_version or self.prompt_version)
         cap = template.max_new_tokens if template is not None else None
         if cap is not None and self.max_new_tokens > cap:
             object.__setattr__(self, "max_new_tokens", cap)
@@ -81,6 +91,8 @@ class ComputedAnswer:
     tokens: int = 0
     #: the model that generated the answer when it is not ``llm_model`` (the key's)
     produced_by: str | None = None
+    #: the tier whose model generated it
+    tier: Tier | None = None
 
     def scope(self, namespace: str = "default") -> CacheScope:
         return CacheScope(
@@ -119,6 +131,7 @@ class ComputedAnswer:
             origin=origin,
             namespace=namespace,
             produced_by=self.produced_by,
+            tier=self.tier,
         )
 
 
@@ -179,7 +192,7 @@ class Answerer:
         return build_messages(
             question,
             hits,
-            prompt_version=prompt_version or self.config.prompt_version,
+            prompt_version=prompt_version or self.config.generating_prompt,
             context_chars=self.config.context_chars,
             system=system,
             history=history,
@@ -215,6 +228,7 @@ class Answerer:
             timings_ms=timings_ms or {},
             tokens=tokens,
             produced_by=produced_by if produced_by and produced_by != key_model else None,
+            tier=self.config.tier,
         )
 
     # ---- all of them, blocking ----

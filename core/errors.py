@@ -37,3 +37,20 @@ class LLMTimeoutError(LLMError):
 
 class IndexBuildError(CoreError, RuntimeError):
     """An index version could not be built from its chunks and vectors."""
+
+
+class ModelError(CoreError):
+    """A model of the catalog cannot be used (not installed, not in the catalog, corrupt)."""
+
+
+class ModelNotInCatalogError(ModelError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelNotInstalledError(ModelError, FileNotFoundError):
+    pass
+
+
+class ModelVerificationError(ModelError):
+    """The bytes of a model do not match the catalog's sha256 or size: refused, nothing kept."""

@@ -121,6 +121,8 @@ class AnswerResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: FinishReason = "stop"
+    #: the model tier that produced ``answer``: ``fast`` (live), ``deep`` (warmed or refined)
+    tier: str = "fast"
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -128,7 +130,7 @@ class AnswerResult:
             "sources": [s.as_dict() for s in self.sources],
             "cache": self.cache,
             "index_version": self.index_version,
-            "models": {"embed": self.embed_model, "llm": self.llm_model},
+            "models": {"embed": self.embed_model, "llm": self.llm_model, "tier": self.tier},
             "variant": self.variant,
             "query_id": self.query_id,
             "timings_ms": self.timings_ms,
@@ -160,6 +162,8 @@ class AnswerResult:
             _json_str(self.embed_model),
             ', "llm": ',
             _json_str(self.llm_model),
+            ', "tier": ',
+            _json_str(self.tier),
             '}, "variant": ',
             _json_str(self.variant),
             ', "query_id": ',

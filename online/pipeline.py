@@ -222,6 +222,7 @@ class AnswerPipeline:
         sources_json: str | None = None,
         stats: GenerationStats | None = None,
         produced_by: str | None = None,
+        tier: str | None = None,
     ) -> AnswerResult:
         """The result; ``stats``: the generation's, when one ran; ``produced_by``: a cached
         answer's model when it is not the arm's (a refined answer)."""
@@ -241,6 +242,7 @@ class AnswerPipeline:
             degraded=degraded,
             similarity=similarity,
             sources_json=sources_json,
+            tier=tier or "fast",
         )
         if stats is not None:
             result.prompt_tokens = stats.prompt_tokens
@@ -275,6 +277,7 @@ class AnswerPipeline:
             "exact",
             sources_json=rendered,
             produced_by=entry.produced_by,
+            tier=entry.tier,
         )
 
     async def _live(self, ctx: Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
@@ -322,6 +325,7 @@ class AnswerPipeline:
                     similarity=hit.similarity,
                     sources_json=rendered,
                     produced_by=hit.entry.produced_by,
+                    tier=hit.entry.tier,
                 )
                 yield StreamEvent("final", result=result)
                 return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from core.cache.bounded import DEFAULT_CAPACITY
@@ -88,16 +88,6 @@ class OnlineSettings(CommonSettings):
     )
     refine_context_chars: int = Field(
         default=1500, gt=0, description="Characters of each chunk put in the refined prompt."
-    )
-    refine_llm_url: str | None = Field(
-        default=None,
-        description="OpenAI-compatible URL of the large model; unset: the service's own backend.",
-    )
-    refine_llm_model: str | None = Field(
-        default=None,
-        description="Model name the refine worker asks its upstream for (TANDEM_REFINE_LLM_URL, "
-        "else TANDEM_LLM_URL); refined answers record the model the server says answered; "
-        "unset: TANDEM_LLM_MODEL.",
     )
     refine_claim_idle_s: float = Field(
         default=60.0, gt=0, description="Pending jobs idle this long are reclaimed by a worker."
@@ -192,15 +182,6 @@ class OnlineSettings(CommonSettings):
     @classmethod
     def _check_variants(cls, value: tuple[Variant, ...]) -> tuple[Variant, ...]:
         return check_variants(value)
-
-    @model_validator(mode="after")
-    def _refine_model_needs_an_upstream(self) -> OnlineSettings:
-        if self.refine_llm_model and not (self.refine_llm_url or self.llm_url):
-            raise ValueError(
-                "TANDEM_REFINE_LLM_MODEL names a model on an upstream: set TANDEM_REFINE_LLM_URL "
-                "(a backend run by Tandem itself has only its one model)"
-            )
-        return self
 
 
 @lru_cache

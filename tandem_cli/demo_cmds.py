@@ -119,7 +119,7 @@ def demo(
     live = publish_version(manifest.index_version, settings=settings).manifest
     console.print(f"live version: {live.index_version}")
 
-    _step(7, "warm the hot-answer cache")
+    _step(7, f"warm the hot-answer cache (deep tier: {settings.deep_llm_model})")
     seeds = settings.data_dir / "corpus" / "demo-questions.txt"
     seeds.parent.mkdir(parents=True, exist_ok=True)
     seeds.write_text("\n".join(DEMO_QUESTIONS[:2]) + "\n")
@@ -128,7 +128,7 @@ def demo(
     warmed = warm_cache(settings=settings, run_date=day, questions_file=seeds, version=None)
     console.print(_summary(warmed))
 
-    _step(8, "online API")
+    _step(8, f"online API (fast tier: {settings.llm_model})")
     _ask_server(DEMO_QUESTIONS)
     finished = time.monotonic()
     console.print(f"steps: {_step_times(finished)}")
@@ -168,14 +168,16 @@ def _ask_server(questions: list[str]) -> None:
         t0 = time.monotonic()
         _wait_ready(url, proc, timeout_s=180)
         console.print(f"service ready in {time.monotonic() - t0:.1f} s")
-        table = Table("question", "cache", "answer", "top source", "ms")
+        table = Table("question", "cache", "tier", "answer", "top source", "ms")
         for q in questions:
             r = httpx.post(f"{url}/v1/query", json={"question": q}, timeout=120)
             body = r.json()
             src = body.get("sources") or [{}]
+            models = body.get("models") or {}
             table.add_row(
                 q,
                 str(body.get("cache")),
+                f"{models.get('tier', '?')} ({models.get('llm', '?')})",
                 str(body.get("answer")),
                 str(src[0].get("title", "")),
                 f"{(body.get('timings_ms') or {}).get('total', 0):.0f}",

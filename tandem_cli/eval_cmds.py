@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from shared_schemas.config import TIERS
 from tandem_cli.common import console
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ def eval_cmd(
     prompt_version: Annotated[
         str | None, typer.Option(help="Prompt version (default: TANDEM_PROMPT_VERSION).")
     ] = None,
+    tier: Annotated[
+        str, typer.Option(help="Whose model answers: fast (live answers) or deep (warm, refine).")
+    ] = "fast",
     check: Annotated[
         bool,
         typer.Option(
@@ -63,10 +67,12 @@ def eval_cmd(
     settings = _settings()
     if half not in HALF_CHOICES:
         raise typer.BadParameter(f"--half must be one of {', '.join(HALF_CHOICES)}")
+    if tier not in TIERS:
+        raise typer.BadParameter(f"--tier must be one of {', '.join(TIERS)}")
     with _errors():
         path = labelled or _default_labelled()
         if answers is not None:
-            result = _answers(settings, path, answers, seed, half, version, prompt_version)
+            result = _answers(settings, path, answers, seed, half, version, prompt_version, tier)
             _print_answers(result, as_json)
             if check:
                 _check_answers(result, path)
@@ -94,13 +100,16 @@ def _answers(
     half: str,
     version: str | None,
     prompt_version: str | None,
+    tier: str = "fast",
 ) -> AnswerEvalResult:
     from batch.answer_eval import evaluate_answers
     from batch.answer_sample import DEFAULT_SEED
     from batch.index.answer_gate import record_answers
 
     if prompt_version is not None:
-        settings = settings.model_copy(update={"prompt_version": prompt_version})
+        settings = settings.model_copy(
+            update={"prompt_version": prompt_version, "deep_prompt_version": prompt_version}
+        )
     result = evaluate_answers(
         path,
         settings=settings,
@@ -108,6 +117,7 @@ def _answers(
         seed=DEFAULT_SEED if seed is None else seed,
         half=None if half == "all" else half,  # type: ignore[arg-type]
         version=version,
+        tier=tier,  # type: ignore[arg-type]
     )
     if not record_answers(settings, result.version, result.to_quality()):
         console.print(f"not recorded: {result.version} has been live (its manifest stays)")
@@ -121,7 +131,9 @@ def _print_answers(result: AnswerEvalResult, as_json: bool) -> None:
     typer.echo(
         f"version {result.version}  prompt {result.prompt_version}  llm {result.llm_model}  "
         f"questions {result.questions} ({result.half or 'all'} half, seed {result.seed})  "
-        f"EM {result.exact_match:.2f}  F1 {result.f1:.2f}  "
+        f"tier {result.settings.get('tier', 'fast')}  "
+        f"EM {result.exact_match:.2f} {list(result.interval('exact_match'))}  "
+        f"F1 {result.f1:.2f} {list(result.interval('f1'))}  "
         f"contains gold {result.contains_gold:.3f}  cites gold {result.cited_gold:.3f}  "
         f"latency p50/p90/p99 {result.latency_ms(50):.0f}/{result.latency_ms(90):.0f}/"
         f"{result.latency_ms(99):.0f} ms  errors {result.errors}"

@@ -1,4 +1,4 @@
-"""``tandem llm serve``: llama.cpp's server on the bundled GGUF (or another), OpenAI protocol."""
+"""``tandem llm serve``: llama.cpp's server on a tier's verified model, OpenAI protocol."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def serve(
     gpu_layers: Annotated[
         int | None, typer.Option(min=-1, help="Layers on CUDA; -1: all when a GPU is seen.")
     ] = None,
+    tier: Annotated[str, typer.Option(help="Whose model: fast or deep (settings).")] = "fast",
 ) -> None:
     """Serve the LLM over the OpenAI protocol until interrupted.
 
@@ -40,11 +41,13 @@ def serve(
     """
     from core.errors import LLMUnavailableError
     from core.llm.engine import EngineOptions, EngineProcess
-    from core.llm.factory import gpu_layers_for
+    from core.llm.factory import gpu_layers_for, with_verified_model
     from core.llm.local import bundled_gguf_path
-    from shared_schemas.config import CommonSettings, secret_problem
+    from shared_schemas.config import TIERS, CommonSettings, secret_problem
 
-    settings = CommonSettings()
+    if tier not in TIERS:
+        raise typer.BadParameter(f"--tier must be one of {', '.join(TIERS)}")
+    settings = CommonSettings().for_tier(tier)  # type: ignore[arg-type]
     setup(settings)
     key = settings.llm_api_key.get_secret_value()
     if host not in LOOPBACK or key:
@@ -53,8 +56,10 @@ def serve(
             console.print(f"[red]error:[/red] TANDEM_LLM_API_KEY {problem}; set a real secret")
             raise typer.Exit(2)
     with user_errors(LLMUnavailableError):
+        if gguf is None:
+            gguf = with_verified_model(settings).llm_gguf_path or bundled_gguf_path()
         options = EngineOptions(
-            gguf_path=gguf or settings.llm_gguf_path or bundled_gguf_path(),
+            gguf_path=gguf,
             host=host,
             port=port,
             threads=settings.llm_engine_threads if threads is None else threads,

@@ -18,6 +18,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # services and Spark workers it starts, instead of one per test's data dir.
 ENCODER_CACHE = Path(tempfile.gettempdir()) / "tandem-test-encoders"
 os.environ.setdefault("TANDEM_ENCODER_CACHE_DIR", str(ENCODER_CACHE))
+# Tests that need a real model run the tiny bundled one in both tiers (the defaults, Qwen 0.5B
+# and 1.5B, are measured by `tandem eval --tier`, bench/ and `make demo`).
+os.environ.setdefault("TANDEM_LLM_MODEL", "SmolLM2-135M-Instruct-Q4_1")
+os.environ.setdefault("TANDEM_DEEP_LLM_MODEL", "SmolLM2-135M-Instruct-Q4_1")
 
 # Tests use their own Redis database so a developer's data in db 0 is never touched.
 TEST_REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -116,7 +116,7 @@ def check_answer_gate(
 
     labelled = Path(labelled)
     own = answerer is None
-    used = answerer or build_answerer(settings)
+    used = answerer or build_answerer(settings, tier="deep")
     try:
         result = evaluate_answers(
             labelled,

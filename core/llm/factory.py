@@ -10,7 +10,7 @@ import logging
 
 from pydantic import ValidationError
 
-from core.errors import LLMUnavailableError
+from core.errors import LLMUnavailableError, ModelError
 from core.llm.base import LLMBackend
 from shared_schemas.config import CommonSettings, EngineLLMConfig, LocalLLMConfig, OpenAILLMConfig
 
@@ -67,6 +67,21 @@ def build_backend(config: LocalLLMConfig | OpenAILLMConfig | EngineLLMConfig) ->
     )
 
 
+def with_verified_model(settings: CommonSettings) -> CommonSettings:
+    """``settings`` with ``llm_gguf_path`` set to the verified file of its catalog model (the
+    model store's copy, fetched from the artifact store when needed): an engine never starts on
+    bytes whose sha256 is not the catalog's."""
+    from core.models.resolve import resolve_gguf
+
+    try:
+        path = resolve_gguf(settings)
+    except ModelError as exc:
+        raise LLMUnavailableError(f"model {settings.llm_model}: {exc}") from exc
+    if path is None or path == settings.llm_gguf_path:
+        return settings
+    return settings.model_copy(update={"llm_gguf_path": path})
+
+
 def build_llm(settings: CommonSettings, *, url: str | None = None) -> LLMBackend:
     """The backend ``settings`` configure; ``url`` forces an OpenAI-compatible upstream there.
     ``auto`` takes the llama.cpp engine when one is installed, else the in-process fallback."""
@@ -75,6 +90,13 @@ def build_llm(settings: CommonSettings, *, url: str | None = None) -> LLMBackend
     installed = settings.llm_backend in ("auto", "engine") and engine_binary() is not None
     if settings.llm_backend == "auto" and not installed and not settings.llm_url and not url:
         log.info("LLM: no llama.cpp engine installed; using the in-process transformers fallback")
+    upstream = (
+        bool(url)
+        or settings.llm_backend == "openai"
+        or (settings.llm_backend == "auto" and bool(settings.llm_url))
+    )
+    if not upstream:
+        settings = with_verified_model(settings)
     try:
         config = settings.llm_config(url=url, engine_installed=installed)
     except ValidationError as exc:

@@ -189,30 +189,21 @@ class RefineWorker:
 
 
 def refine_answerer(settings: RefineSettings, answerer: Answerer) -> Answerer:
-    """``answerer`` with the refine path's deeper settings (more chunks, longer answers). With
-    ``refine_llm_model`` its entries are keyed for the service's model (``TANDEM_LLM_MODEL``),
-    so the service serves them, and each records the model that produced it."""
+    """``answerer`` (the deep tier's) with the refine path's deeper settings (more chunks,
+    longer answers); its entries stay keyed for the service's fast model, so the service finds
+    a refined answer where the live one was, and each records the tier and model."""
     return answerer.with_config(
         top_k=settings.refine_top_k,
         max_new_tokens=settings.refine_max_new_tokens,
         context_chars=settings.refine_context_chars,
-        scope_llm_model=settings.llm_model if settings.refine_llm_model else None,
     )
-
-
-def refine_llm_settings(settings: RefineSettings) -> RefineSettings:
-    """The settings the refine worker builds its LLM from: ``refine_llm_model`` is the model
-    name it sends upstream."""
-    if not settings.refine_llm_model:
-        return settings
-    return settings.model_copy(update={"llm_model": settings.refine_llm_model})
 
 
 def build_worker(settings: RefineSettings) -> RefineWorker:
     """The real worker: bundled embedding model, deep LLM backend, Redis from settings."""
     from online.redis_conn import sync_redis
 
-    answerer = build_answerer(refine_llm_settings(settings), llm_url=settings.refine_llm_url)
+    answerer = build_answerer(settings, tier="deep")
     return RefineWorker(
         settings=settings,
         redis=sync_redis(settings.redis_url),

@@ -46,7 +46,11 @@ def test_miss_answers_live_then_exact_hit(
     assert body["answer"] == "answer: What is the capital of France?"
     assert body["sources"][0]["doc_id"] == "paris"
     assert set(body["sources"][0]) == {"chunk_id", "doc_id", "title", "score", "text"}
-    assert body["models"] == {"embed": components.settings.embedding_model, "llm": "fake-llm"}
+    assert body["models"] == {
+        "embed": components.settings.embedding_model,
+        "llm": "fake-llm",
+        "tier": "fast",
+    }
     assert body["variant"] == "default"
     assert body["index_version"] == components.indexes.require().version
     assert {"embed", "search", "generate", "total"} <= set(body["timings_ms"])

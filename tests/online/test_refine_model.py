@@ -1,6 +1,7 @@
-"""The refine worker asks its upstream for ``TANDEM_REFINE_LLM_MODEL`` and its cache entries carry
-the model that actually answered (the upstream's response ``model``), keyed for the service's
-own model so that the service serves them (issue 12 item 5).
+"""The refine worker runs the deep tier: it asks the deep upstream (``TANDEM_DEEP_LLM_URL``) for
+``TANDEM_DEEP_LLM_MODEL`` and its cache entries carry the tier and the model that actually
+answered (the upstream's response ``model``), keyed for the service's fast model so that the
+service serves them where the live answer was (issues 12 item 5, 23 item 3).
 
 The upstream is a real Tandem service over HTTP whose OpenAI route answers with its model id
 ``big-model`` when asked for the alias ``tandem``: what the worker asked for and what answered
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from core.bootstrap import build_answerer
 from core.cache.redis_store import RedisAnswerCache
@@ -19,7 +19,7 @@ from core.llm.fake import FakeLLM
 from online.app import create_app
 from online.components import build_components
 from online.refine.config import RefineSettings
-from online.refine.worker import RefineWorker, refine_answerer, refine_llm_settings
+from online.refine.worker import RefineWorker, refine_answerer
 from shared_schemas.config import LLM_MODEL_ID
 from shared_schemas.hashing import question_key_hash
 from tests.online.conftest import running_server
@@ -41,16 +41,14 @@ def test_refined_entries_carry_the_model_that_answered(
         settings = RefineSettings(
             **{
                 **service_settings.model_dump(),
-                "refine_llm_url": f"{url}/v1",
-                "refine_llm_model": "tandem",
+                "deep_llm_url": f"{url}/v1",
+                "deep_llm_model": "tandem",
             }
         )
-        llm_settings = refine_llm_settings(settings)
-        assert llm_settings.llm_model == "tandem"  # the name sent upstream
-        answerer = refine_answerer(
-            settings,
-            build_answerer(llm_settings, encoder=encoder, llm_url=settings.refine_llm_url),
-        )
+        deep = settings.for_tier("deep")
+        assert deep.llm_model == "tandem"  # the name sent upstream
+        assert deep.llm_backend == "openai"
+        answerer = refine_answerer(settings, build_answerer(settings, encoder=encoder, tier="deep"))
         worker = RefineWorker(settings=settings, redis=redis_client, answerer=answerer)
         job = client.post("/v1/query", json={"question": QUESTION, "refine": True}).json()
         assert worker.run(max_jobs=1).done == 1, job
@@ -63,13 +61,21 @@ def test_refined_entries_carry_the_model_that_answered(
     assert entry.origin == "refined"
     assert entry.llm_model == LLM_MODEL_ID
     assert entry.produced_by == "big-model"  # what the upstream said answered, not "tandem"
+    assert entry.tier == "deep"
     served = client.post("/v1/query", json={"question": QUESTION}).json()
     assert served["cache"] == "exact"
     assert served["answer"] == entry.answer
     assert served["models"]["llm"] == "big-model"
 
 
-def test_a_refine_model_needs_an_upstream(settings_factory: Any) -> None:
-    with pytest.raises(ValidationError, match="TANDEM_REFINE_LLM_URL"):
-        settings_factory(refine_llm_model="big-model")
-    assert settings_factory(refine_llm_model="m", refine_llm_url="http://127.0.0.1:1/v1")
+def test_the_deep_tier_takes_its_own_fields(settings_factory: Any) -> None:
+    settings = settings_factory(
+        llm_model="fast-m", deep_llm_model="deep-m", deep_llm_engine_parallel=3
+    )
+    deep = settings.for_tier("deep")
+    assert (deep.llm_model, deep.llm_engine_parallel) == ("deep-m", 3)
+    assert settings.for_tier("fast") is settings
+    # a fast upstream is not the deep one: without a deep URL the deep tier runs an engine
+    remote = settings_factory(llm_backend="openai", llm_url="http://127.0.0.1:1/v1")
+    assert remote.for_tier("deep").llm_backend == "auto"
+    assert remote.for_tier("deep").llm_url is None

@@ -1,0 +1,1 @@
+"""Models as verified artifacts: the catalog (what a model is), the store (verified copies)."""
