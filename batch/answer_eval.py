@@ -160,7 +160,13 @@ class AnswerEvalResult:
             latency_ms_p99=round(self.latency_ms(99), 3),
             gate_passed=gate_passed,
             gate_reason=gate_reason,
+            f1_per_question=self.f1_per_question,
+            tier=str(self.settings.get("tier")) if self.settings.get("tier") else None,
         )
+
+    @property
+    def f1_per_question(self) -> tuple[float, ...]:
+        return tuple(round(100.0 * r.f1, 2) for r in self.records)
 
 
 def answer_one(answerer: Answerer, index: VectorIndex, q: AnswerQuestion) -> AnswerRecord:

@@ -94,9 +94,6 @@ class BatchSettings(CommonSettings):
         le=10_000,
         description="Generated answers the gate scores (held-out half, seeded); 0: no answer gate.",
     )
-    gate_f1_tolerance: float = Field(
-        default=2.0, ge=0, le=100, description="Allowed answer-F1 drop (points) against live."
-    )
     keep_versions: int = Field(default=5, ge=2, description="Index versions kept on disk.")
     hot_top_k: int = Field(default=100, gt=0, description="Hot questions precomputed per date.")
     cache_ttl_s: int = Field(default=7 * 86400, gt=0, description="TTL of precomputed answers.")

@@ -82,6 +82,11 @@ class OnlineSettings(CommonSettings):
         "Retry-After (a Redis refusing connections is answered live).",
     )
     query_log_maxlen: int = Field(default=100_000, gt=0, description="Query-log stream bound.")
+    refine_live_misses: bool = Field(
+        default=False,
+        description="Queue every live answer (fast tier) for the deep tier: the refine worker's "
+        "answer replaces the cached one under the same key; the response names the job.",
+    )
     refine_top_k: int = Field(default=10, ge=1, le=50, description="Chunks a refined answer uses.")
     refine_max_new_tokens: int = Field(
         default=192, gt=0, le=2048, description="Length cap of a refined answer."

@@ -40,6 +40,11 @@ class AnswerQuality(VersionedModel):
     latency_ms_p99: float = Field(default=0.0, ge=0)
     gate_passed: bool | None = None
     gate_reason: str = ""
+    #: each question's F1 (points, sample order): what a later candidate is compared with,
+    #: question by question (the gate's paired bootstrap); written when known
+    f1_per_question: tuple[float, ...] = Field(default=(), exclude_if=lambda v: not v)
+    #: the tier whose model answered (``fast`` or ``deep``); written when known
+    tier: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def same_sample(self, other: AnswerQuality) -> bool:
         """Both measured with the same prompt, LLM and question sample (comparable F1)."""

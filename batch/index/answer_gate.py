@@ -1,12 +1,14 @@
 """The answer gate: a version may go live only if its generated answers are not worse.
 
 The candidate answers a fixed, seeded sample of labelled questions (``settings.gate_answers`` of
-the held-out half, :mod:`batch.answer_eval`) with the configured prompt version and LLM. Refused
-when its F1 is more than ``settings.gate_f1_tolerance`` points under the live version's F1 on the
-same sample (from the live manifest when it recorded that sample, else measured now), or under the
-reference floor (:mod:`batch.reference`) where one covers this labelled set, prompt and LLM. The
-figures and the decision go into the candidate's manifest, one record per prompt version, LLM
-and sample, while it has never been live.
+the held-out half, :mod:`batch.answer_eval`) with the deep tier's model and prompt. Refused when
+its F1 is significantly under the live version's on the same questions: a paired bootstrap of
+the per-question F1 differences (from the live manifest when it recorded that sample, else
+measured now) whose 95% interval lies wholly below zero. A fixed tolerance on 20 answers
+refused noise and passed real drops alike. Also refused under the reference floor
+(:mod:`batch.reference`) where one covers this labelled set, prompt and LLM. The figures and the
+decision go into the candidate's manifest, one record per prompt version, LLM and sample, while
+it has never been live.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from batch.answer_eval import AnswerEvalResult, evaluate_answers
 from batch.answer_sample import DEFAULT_SEED, Half
@@ -44,20 +49,48 @@ class AnswerGateDecision:
     recorded: bool = False
 
 
+def paired_interval(
+    candidate: Sequence[float],
+    live: Sequence[float],
+    *,
+    level: float = 0.95,
+    resamples: int = 4000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean difference, low, high): the percentile bootstrap interval of the mean per-question
+    difference ``candidate - live`` (same questions, same order), resampling questions."""
+    if len(candidate) != len(live) or not candidate:
+        raise ValueError("a paired comparison needs the same, non-empty list of questions")
+    diffs = np.asarray(candidate, dtype=float) - np.asarray(live, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, diffs.size, (resamples, diffs.size))].mean(axis=1)
+    lo, hi = np.percentile(means, [50 * (1 - level), 100 - 50 * (1 - level)])
+    return float(diffs.mean()), float(lo), float(hi)
+
+
 def decide_answers(
-    f1: float, *, live_f1: float | None, tolerance: float, floor: float | None = None
+    f1: float,
+    *,
+    live_f1: float | None,
+    candidate_per_question: Sequence[float] = (),
+    live_per_question: Sequence[float] = (),
+    floor: float | None = None,
 ) -> tuple[bool, str]:
-    """The pure rule (F1 in points): not under the floor, not more than ``tolerance`` under live."""
+    """The pure rule (F1 in points): not under the floor, and not significantly under live (a
+    paired bootstrap interval of the per-question differences wholly below zero)."""
     if floor is not None and f1 < floor:
         return False, f"answer F1 {f1:.2f} is under the reference floor {floor:.2f}"
-    if live_f1 is not None and f1 < live_f1 - tolerance:
-        return False, (
-            f"answer F1 {f1:.2f} is more than {tolerance:.2f} points under the live "
-            f"version's {live_f1:.2f}"
-        )
-    against = f"live {live_f1:.2f}" if live_f1 is not None else "no live version to compare"
     bound = f", floor {floor:.2f}" if floor is not None else ""
-    return True, f"answer F1 {f1:.2f} within {tolerance:.2f} points ({against}{bound})"
+    if live_f1 is None or not live_per_question:
+        return True, f"answer F1 {f1:.2f} (no live version to compare{bound})"
+    diff, lo, hi = paired_interval(candidate_per_question, live_per_question)
+    n = len(live_per_question)
+    shown = f"{diff:+.2f} points, 95% interval [{lo:+.2f}, {hi:+.2f}], N {n}"
+    if hi < 0:
+        return False, (
+            f"answer F1 {f1:.2f} is significantly under the live version's {live_f1:.2f} ({shown})"
+        )
+    return True, f"answer F1 {f1:.2f} not significantly under live {live_f1:.2f} ({shown}{bound})"
 
 
 def record_answers(settings: BatchSettings, version: str, quality: AnswerQuality) -> bool:
@@ -80,15 +113,15 @@ def _live_f1(
     settings: BatchSettings,
     labelled: Path,
     answerer: Answerer | None,
-) -> float | None:
+) -> tuple[float, tuple[float, ...]] | None:
     try:
         manifest = store.load_manifest(settings.indexes_dir, live)
     except Exception as exc:
         log.warning("live version %s unreadable, answer gate uses the floor only: %s", live, exc)
         return None
     recorded = manifest.quality.answer_record(candidate.to_quality())
-    if recorded is not None:
-        return recorded.f1
+    if recorded is not None and len(recorded.f1_per_question) == candidate.questions:
+        return recorded.f1, recorded.f1_per_question
     measured = evaluate_answers(
         labelled,
         settings=settings,
@@ -98,7 +131,7 @@ def _live_f1(
         version=live,
         answerer=answerer,
     )
-    return measured.f1
+    return measured.f1, measured.f1_per_question
 
 
 def check_answer_gate(
@@ -128,9 +161,12 @@ def check_answer_gate(
             answerer=used,
         )
         live = read_live_version(settings.indexes_dir)
-        live_f1 = None
+        live_f1: float | None = None
+        live_per_question: tuple[float, ...] = ()
         if live is not None and live != version:
-            live_f1 = _live_f1(live, result, settings=settings, labelled=labelled, answerer=used)
+            measured = _live_f1(live, result, settings=settings, labelled=labelled, answerer=used)
+            if measured is not None:
+                live_f1, live_per_question = measured
     finally:
         if own:
             used.llm.close()
@@ -138,7 +174,11 @@ def check_answer_gate(
     ref = result.reference(labelled)
     floor = float(ref["f1"]) - refs.tolerance["f1"] if ref is not None else None
     passed, reason = decide_answers(
-        result.f1, live_f1=live_f1, tolerance=settings.gate_f1_tolerance, floor=floor
+        result.f1,
+        live_f1=live_f1,
+        candidate_per_question=result.f1_per_question,
+        live_per_question=live_per_question,
+        floor=floor,
     )
     recorded = record_answers(
         settings, version, result.to_quality(gate_passed=passed, gate_reason=reason)

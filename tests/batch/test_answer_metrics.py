@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from batch.answer_metrics import best_scores, contains_gold, normalize_answer, token_f1
 from batch.answer_sample import read_answer_questions, sample_questions
-from batch.index.answer_gate import decide_answers
+from batch.index.answer_gate import decide_answers, paired_interval
 from batch.reference import (
     RETRIEVAL_METRICS,
     answer_reference,
@@ -55,14 +56,39 @@ def test_sample_is_seeded_and_halves_split_articles() -> None:
     )
 
 
-def test_answer_gate_refuses_a_drop_of_more_than_two_points() -> None:
-    assert decide_answers(40.0, live_f1=41.9, tolerance=2.0)[0] is True
-    assert decide_answers(40.0, live_f1=42.0, tolerance=2.0)[0] is True
-    passed, reason = decide_answers(39.9, live_f1=42.0, tolerance=2.0)
+def test_answer_gate_refuses_only_a_significant_paired_drop() -> None:
+    rng = np.random.default_rng(7)
+    live = [float(x) for x in rng.choice([0.0, 50.0, 100.0], size=200)]
+    # the same answers: no drop
+    assert decide_answers(50.0, live_f1=50.0, candidate_per_question=live, live_per_question=live)[
+        0
+    ]
+    # a few questions lost (noise): not significant on 200 questions
+    noisy = list(live)
+    for i in (3, 9):
+        noisy[i] = 0.0
+    assert decide_answers(49.0, live_f1=50.0, candidate_per_question=noisy, live_per_question=live)[
+        0
+    ]
+    # every fourth question lost: a real drop, refused with its interval
+    worse = [0.0 if i % 4 == 0 else v for i, v in enumerate(live)]
+    passed, reason = decide_answers(
+        float(np.mean(worse)), live_f1=50.0, candidate_per_question=worse, live_per_question=live
+    )
     assert passed is False
-    assert "more than 2.00 points under the live" in reason
-    assert decide_answers(30.0, live_f1=None, tolerance=2.0, floor=31.0)[0] is False
-    assert decide_answers(31.0, live_f1=None, tolerance=2.0, floor=31.0)[0] is True
+    assert "significantly under the live" in reason and "N 200" in reason
+    # the same mean drop on 20 unpaired-looking questions is not enough evidence
+    few = live[:20]
+    one_lost = [0.0 if i == 0 else v for i, v in enumerate(few)]
+    assert decide_answers(
+        40.0, live_f1=45.0, candidate_per_question=one_lost, live_per_question=few
+    )[0]
+    assert decide_answers(30.0, live_f1=None, floor=31.0)[0] is False
+    assert decide_answers(31.0, live_f1=None, floor=31.0)[0] is True
+    diff, lo, hi = paired_interval([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert diff == lo == hi == 0.0
+    with pytest.raises(ValueError, match="same"):
+        paired_interval([1.0], [1.0, 2.0])
 
 
 def test_manifest_keeps_one_answer_record_per_prompt_llm_and_sample() -> None:

@@ -79,3 +79,34 @@ def test_the_deep_tier_takes_its_own_fields(settings_factory: Any) -> None:
     remote = settings_factory(llm_backend="openai", llm_url="http://127.0.0.1:1/v1")
     assert remote.for_tier("deep").llm_backend == "auto"
     assert remote.for_tier("deep").llm_url is None
+
+
+def test_a_live_miss_is_refined_by_the_deep_tier_under_the_same_key(
+    client_factory: Any, settings_factory: Any, encoder: Any, redis_client: Any
+) -> None:
+    """TANDEM_REFINE_LIVE_MISSES: the fast answer is served at once and queued; the deep
+    answer replaces it under the same key, and the next ask is served from it (issue 23 item 3)."""
+    settings = settings_factory(refine_live_misses=True, deep_llm_model="deep-model")
+    fast = FakeLLM(model_id=LLM_MODEL_ID)
+    client, components = client_factory(settings, fast)
+    first = client.post("/v1/query", json={"question": QUESTION}).json()
+    assert first["cache"] == "miss" and first["models"]["tier"] == "fast"
+    job = first["refine"]
+    assert job["status"] == "queued" and job["url"] == f"/v1/jobs/{job['id']}"
+    deep = FakeLLM(model_id="deep-model")
+    refine_settings = RefineSettings(**settings.model_dump())
+    answerer = refine_answerer(
+        refine_settings, build_answerer(refine_settings, encoder=encoder, llm=deep, tier="deep")
+    )
+    worker = RefineWorker(settings=refine_settings, redis=redis_client, answerer=answerer)
+    assert worker.run(max_jobs=1).done == 1
+    assert deep.calls == 1
+    assert client.get(job["url"]).json()["status"] == "done"
+    again = client.post("/v1/query", json={"question": QUESTION}).json()
+    assert again["cache"] == "exact"
+    assert again["models"] == {**first["models"], "llm": "deep-model", "tier": "deep"}
+    assert "refine" not in again  # a cached answer is not queued again
+    assert fast.calls == 1
+    # not configured: a live answer is not queued
+    plain, _ = client_factory(settings_factory(deep_llm_model="deep-model"), FakeLLM())
+    assert "refine" not in plain.post("/v1/query", json={"question": "Who is the mayor?"}).json()

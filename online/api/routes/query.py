@@ -85,6 +85,17 @@ async def _refine(
     return {"id": status.job_id, "status": status.status, "url": f"/v1/jobs/{status.job_id}"}
 
 
+def _refine_later(settings: OnlineSettings, result: AnswerResult) -> bool:
+    """A live answer of the fast tier goes to the deep tier when so configured."""
+    return (
+        settings.refine_live_misses
+        and result.cache in ("miss", "unavailable")
+        and result.answer is not None
+        and not result.degraded
+        and settings.deep_llm_model != settings.llm_model
+    )
+
+
 @dataclass(frozen=True)
 class QueryCall:
     body: QueryBody
@@ -178,7 +189,7 @@ async def query(
             return Response(status_code=CLIENT_GONE_STATUS)
         extra = (
             {"refine": await _refine(redis, settings, result, body.user_id)}
-            if body.refine
+            if body.refine or _refine_later(settings, result)
             else None
         )
         return Response(result.to_json(extra), media_type="application/json", headers=headers)
@@ -196,7 +207,7 @@ async def query(
                 yield sse("token", {"text": event.text})
             elif event.result is not None:
                 extra = None
-                if body.refine:
+                if body.refine or _refine_later(settings, event.result):
                     extra = {"refine": await _refine(redis, settings, event.result, body.user_id)}
                 yield b"event: final\ndata: " + event.result.to_json(extra) + b"\n\n"
             event = await anext(events, None)
