@@ -88,11 +88,13 @@ def test_a_live_miss_is_refined_by_the_deep_tier_under_the_same_key(
     answer replaces it under the same key, and the next ask is served from it (issue 23 item 3)."""
     settings = settings_factory(refine_live_misses=True, deep_llm_model="deep-model")
     fast = FakeLLM(model_id=LLM_MODEL_ID)
-    client, components = client_factory(settings, fast)
+    client, _components = client_factory(settings, fast)
     first = client.post("/v1/query", json={"question": QUESTION}).json()
-    assert first["cache"] == "miss" and first["models"]["tier"] == "fast"
+    assert first["cache"] == "miss"
+    assert first["models"]["tier"] == "fast"
     job = first["refine"]
-    assert job["status"] == "queued" and job["url"] == f"/v1/jobs/{job['id']}"
+    assert job["status"] == "queued"
+    assert job["url"] == f"/v1/jobs/{job['id']}"
     deep = FakeLLM(model_id="deep-model")
     refine_settings = RefineSettings(**settings.model_dump())
     answerer = refine_answerer(
