@@ -199,7 +199,22 @@ def evaluate_answers_on(
 ) -> AnswerEvalResult:
     """Answer and score ``questions`` against one loaded index."""
     t0 = time.perf_counter()
-    records = tuple(answer_one(answerer, index, q) for q in questions)
+    done: list[AnswerRecord] = []
+    last = t0
+    for q in questions:
+        done.append(answer_one(answerer, index, q))
+        now = time.perf_counter()
+        if now - last >= 15.0 or len(done) == len(questions):
+            last = now
+            log.info(
+                "answers: %d/%d, EM %.1f, F1 %.1f so far, %.0f s",
+                len(done),
+                len(questions),
+                100.0 * sum(r.exact for r in done) / len(done),
+                100.0 * sum(r.f1 for r in done) / len(done),
+                now - t0,
+            )
+    records = tuple(done)
     cfg = answerer.config
     result = AnswerEvalResult(
         version=index.version,

@@ -123,6 +123,7 @@ class EngineLLMConfig(BaseModel):
     )
     timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
     start_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for /health.")
+    nice: int = Field(default=0, ge=0, le=19, description="CPU priority of the engine (nice).")
 
 
 #: the LLM a process answers with, chosen by ``backend``; each choice brings its own fields
@@ -244,6 +245,13 @@ class CommonSettings(BaseSettings):
     deep_llm_engine_parallel: int = Field(
         default=2, ge=1, le=256, description="Deep engine slots (answers decoded at once)."
     )
+    deep_llm_engine_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU priority (nice) of the deep engine: under the live one, so a warm or "
+        "refine beside the service takes the CPU the live answers leave.",
+    )
     deep_llm_timeout_s: float = Field(
         default=180.0, gt=0, description="Longest one deep generation may run."
     )
@@ -282,6 +290,9 @@ class CommonSettings(BaseSettings):
     )
     llm_engine_ctx_size: int = Field(
         default=8192, ge=512, le=1_048_576, description="llama.cpp context, shared by the slots."
+    )
+    llm_engine_nice: int = Field(
+        default=0, ge=0, le=19, description="CPU priority (nice) of the fast tier's engine."
     )
     llm_engine_gpu_layers: int = Field(
         default=-1, ge=-1, le=1000, description="Layers on CUDA; -1: all when a GPU is seen."
@@ -341,6 +352,7 @@ class CommonSettings(BaseSettings):
             "llm_url": self.deep_llm_url,
             "llm_engine_threads": self.deep_llm_engine_threads,
             "llm_engine_parallel": self.deep_llm_engine_parallel,
+            "llm_engine_nice": self.deep_llm_engine_nice,
             "llm_timeout_s": self.deep_llm_timeout_s,
         }
         if self.deep_llm_url:
@@ -379,6 +391,7 @@ class CommonSettings(BaseSettings):
                 ctx_size=self.llm_engine_ctx_size,
                 gpu_layers=self.llm_engine_gpu_layers,
                 timeout_s=self.llm_timeout_s,
+                nice=self.llm_engine_nice,
             )
         if url or backend == "openai":
             return OpenAILLMConfig(

@@ -163,6 +163,9 @@ class EngineOptions:
     gpu_layers: int = 0
     api_key: str = field(default="", repr=False)
     alias: str = ""
+    #: CPU priority (``nice``, 0-19): the deep tier's engine runs at a lower priority than the
+    #: live one, so a warm beside the service does not starve live answers
+    nice: int = 0
 
     @property
     def decode_threads(self) -> int:
@@ -183,7 +186,9 @@ class EngineOptions:
 
     def argv(self, binary: Path, port: int, api_key: str) -> list[str]:
         threads = self.threads or default_threads()
+        prefix = ["nice", "-n", str(self.nice)] if self.nice > 0 else []
         argv = [
+            *prefix,
             str(binary),
             "--model",
             str(self.gguf_path),

@@ -52,6 +52,7 @@ def build_backend(config: LocalLLMConfig | OpenAILLMConfig | EngineLLMConfig) ->
             ctx_size=config.ctx_size,
             gpu_layers=gpu_layers_for(config.gpu_layers),
             alias=config.model_id,
+            nice=config.nice,
         )
         engine = start_engine(options, timeout_s=config.start_timeout_s)
         log.info("LLM backend: llama.cpp engine (pid %s) for %s", engine.pid, config.model_id)

@@ -222,3 +222,21 @@ def test_llm_serve_refuses_a_public_bind_without_a_real_key(
     result = CliRunner().invoke(app, ["llm", "serve", "--host", "0.0.0.0", "--port", "1"])
     assert result.exit_code == 2
     assert "blank" in result.output
+
+
+def test_the_deep_engine_runs_at_a_lower_cpu_priority() -> None:
+    """A warm or refine beside the service must not starve live answers: the deep tier's
+    engine is started under ``nice`` (TANDEM_DEEP_LLM_ENGINE_NICE, 10), the live one is not."""
+    settings = CommonSettings(llm_engine_threads=1, llm_engine_parallel=1)
+    fast = settings.llm_config(engine_installed=True)
+    deep = settings.for_tier("deep").llm_config(engine_installed=True)
+    assert isinstance(fast, EngineLLMConfig) and isinstance(deep, EngineLLMConfig)
+    assert (fast.nice, deep.nice) == (0, 10)
+    llm = build_llm(settings.for_tier("deep"))
+    try:
+        assert isinstance(llm, ManagedEngineLLM)
+        stat = Path(f"/proc/{llm.engine.pid}/stat").read_text()
+        assert int(stat.rsplit(")", 1)[1].split()[16]) == 10  # the process's nice value
+        assert llm.generate(MESSAGES, max_new_tokens=2)  # type: ignore[arg-type]
+    finally:
+        llm.close()

@@ -204,3 +204,28 @@ def test_cli_install_verify_and_list(
     assert again.exit_code == 1
     assert "refused" in again.output
     assert _leftovers(tmp_path / "models") == []
+
+
+def test_an_engine_is_never_built_on_a_missing_or_corrupt_model(
+    spec: ModelSpec, tmp_path: Path
+) -> None:
+    from core.errors import LLMUnavailableError
+    from core.llm.factory import with_verified_model
+    from shared_schemas.config import CommonSettings
+
+    settings = CommonSettings(
+        llm_model=NAME, models_dir=tmp_path / "models", data_dir=tmp_path / "data"
+    )
+    with pytest.raises(LLMUnavailableError, match="tandem models install"):
+        with_verified_model(settings)
+    store = ModelStore(tmp_path / "models")
+    path = store.install_stream(NAME, _chunks(BLOB), origin="good").path
+    assert with_verified_model(settings).llm_gguf_path == path
+    path.write_bytes(BLOB[::-1])
+    with pytest.raises(LLMUnavailableError, match="refused"):
+        with_verified_model(settings)
+    # published in the artifact store: a replica with a corrupt copy fetches a verified one
+    source = ModelStore(tmp_path / "builder")
+    source.install_stream(NAME, _chunks(BLOB), origin="good")
+    publish_model(source, LocalArtifactStore(tmp_path / "data" / "model-artifacts"), NAME)
+    assert settings.model_artifact_store_config().root == tmp_path / "data" / "model-artifacts"  # type: ignore[union-attr]

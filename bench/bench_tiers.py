@@ -1,0 +1,158 @@
+"""The model tiers side by side in one run (issue 23 items 2 and 7).
+
+1. live answer (embed + search + generate, ``Answerer.answer_once`` on a SQuAD dev slice) with
+   the fast tier's model against the baseline in the same process (SmolLM2-135M, the model
+   every tier ran before), alternating question by question: median with spread, ratio;
+2. the fast tier's live answer with a deep warm running beside it (a thread answering with the
+   deep engine non-stop) against without, alternating passes: median with spread, ratio;
+3. the deep tier's decode speed (64 tokens forced, the engine's own timings) against the
+   memory-bandwidth ceiling (GGUF bytes read per token vs this machine's copy bandwidth);
+4. the deep tier's warm throughput: aggregate tokens/s with its slots in use vs one at a time.
+
+Every figure is the median of all its runs with the spread (min-max, n) and the load average.
+
+    .venv/bin/python bench/bench_tiers.py [--questions 12] [--rounds 3] [--paragraphs 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_llm import (  # noqa: E402
+    build_index,
+    concurrency,
+    copy_bandwidth_gbs,
+    engine_decode,
+    loadavg,
+    spread,
+    squad_slice,
+)
+
+from core.answering import Answerer  # noqa: E402
+from core.bootstrap import answer_config  # noqa: E402
+from core.encoder import get_encoder  # noqa: E402
+from core.llm.factory import build_llm  # noqa: E402
+from shared_schemas.config import (  # noqa: E402
+    DEEP_LLM_MODEL_ID,
+    FAST_LLM_MODEL_ID,
+    LLM_MODEL_ID,
+    CommonSettings,
+)
+
+
+def answerer_for(settings: CommonSettings, encoder: Any, tier: str = "fast") -> Answerer:
+    llm = build_llm(settings.for_tier(tier))  # type: ignore[arg-type]
+    return Answerer(encoder=encoder, llm=llm, config=answer_config(settings, tier))  # type: ignore[arg-type]
+
+
+def answer_s(answerer: Answerer, index: Any, question: str) -> float:
+    t0 = time.perf_counter()
+    answerer.answer_once(question, index)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--questions", type=int, default=12)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--paragraphs", type=int, default=300)
+    ap.add_argument("--fast-prompt", default=None, help="default: TANDEM_PROMPT_VERSION")
+    args = ap.parse_args()
+
+    print(f"load before: {loadavg()}")
+    paras, questions = squad_slice(args.paragraphs)
+    index = build_index(paras)
+    questions = questions[: args.questions]
+    encoder = get_encoder(device="cpu")
+    base = CommonSettings(llm_model=FAST_LLM_MODEL_ID, deep_llm_model=DEEP_LLM_MODEL_ID)
+    if args.fast_prompt:
+        base = base.model_copy(update={"prompt_version": args.fast_prompt})
+    baseline_settings = base.model_copy(update={"llm_model": LLM_MODEL_ID, "prompt_version": "p4"})
+    fast = answerer_for(base, encoder)
+    baseline = answerer_for(baseline_settings, encoder)
+    deep = answerer_for(base, encoder, "deep")
+    print(
+        f"fast {fast.llm.model_id} ({fast.config.prompt_version}), "
+        f"deep {deep.llm.model_id} ({deep.config.generating_prompt}), "
+        f"baseline {baseline.llm.model_id} (p4); {len(questions)} questions x {args.rounds}"
+    )
+    for a in (fast, baseline, deep):  # warm-up: first requests pay page faults
+        a.answer_once(questions[0], index)
+
+    # 1. live answer: fast vs baseline, alternating question by question
+    t_fast: list[float] = []
+    t_base: list[float] = []
+    print(f"1. live answer, load {loadavg()}")
+    for _ in range(args.rounds):
+        for q in questions:
+            t_fast.append(answer_s(fast, index, q))
+            t_base.append(answer_s(baseline, index, q))
+    m_fast, m_base = statistics.median(t_fast), statistics.median(t_base)
+    print(f"   fast     {spread(t_fast, ' s')}")
+    print(f"   baseline {spread(t_base, ' s')}")
+    print(f"   ratio fast/baseline (medians): {m_fast / m_base:.2f}x; load {loadavg()}")
+
+    # 2. live answer with a deep warm beside it vs without, alternating passes
+    quiet: list[float] = []
+    beside: list[float] = []
+    deep_done = [0]
+    print(f"2. live answer beside a deep warm, load {loadavg()}")
+    for _ in range(args.rounds):
+        quiet += [answer_s(fast, index, q) for q in questions]
+        stop = threading.Event()
+
+        def warm(stop: threading.Event = stop) -> None:
+            i = 0
+            while not stop.is_set():
+                deep.answer_once(questions[-1 - i % len(questions)], index)
+                deep_done[0] += 1
+                i += 1
+
+        worker = threading.Thread(target=warm, daemon=True)
+        worker.start()
+        time.sleep(1.0)  # the warm is decoding before the first live question is asked
+        beside += [answer_s(fast, index, q) for q in questions]
+        stop.set()
+        worker.join()
+    print(f"   without warm {spread(quiet, ' s')}")
+    print(f"   with warm    {spread(beside, ' s')} ({deep_done[0]} deep answers meanwhile)")
+    print(
+        f"   ratio with/without (medians): "
+        f"{statistics.median(beside) / statistics.median(quiet):.2f}x; load {loadavg()}"
+    )
+
+    # 3. deep decode speed against the bandwidth ceiling
+    print(f"3. deep decode, load {loadavg()}")
+    gbs = copy_bandwidth_gbs(args.rounds + 2)
+    gguf = Path(deep.llm.engine.options.gguf_path)  # type: ignore[attr-defined]
+    per_token = gguf.stat().st_size
+    ceiling = statistics.median(gbs) * 1e9 / per_token
+    decode = [engine_decode(deep.llm)[0] for _ in range(args.rounds)]
+    print(f"   copy bandwidth {spread(gbs, ' GB/s')}; {per_token / 1e6:.0f} MB a token")
+    print(f"   decode {spread(decode, ' tok/s', '.1f')}; ceiling {ceiling:.1f} tok/s")
+    print(f"   share of ceiling (medians): {100 * statistics.median(decode) / ceiling:.0f}%")
+
+    # 4. deep warm throughput: slots in use vs one at a time
+    slots = deep.llm.engine.options.parallel  # type: ignore[attr-defined]
+    print(f"4. deep aggregate throughput, {slots} slots, load {loadavg()}")
+    seq, par, _ = concurrency(deep.llm, slots, args.rounds)
+    print(f"   one at a time {spread(seq, ' tok/s', '.1f')}")
+    print(f"   {slots} at once    {spread(par, ' tok/s', '.1f')}")
+    print(f"   ratio (medians): {statistics.median(par) / statistics.median(seq):.2f}x")
+    print(f"load after: {loadavg()}")
+    for a in (fast, baseline, deep):
+        a.llm.close()
+
+
+if __name__ == "__main__":
+    main()
