@@ -230,7 +230,8 @@ def test_the_deep_engine_runs_at_a_lower_cpu_priority() -> None:
     settings = CommonSettings(llm_engine_threads=1, llm_engine_parallel=1)
     fast = settings.llm_config(engine_installed=True)
     deep = settings.for_tier("deep").llm_config(engine_installed=True)
-    assert isinstance(fast, EngineLLMConfig) and isinstance(deep, EngineLLMConfig)
+    assert isinstance(fast, EngineLLMConfig)
+    assert isinstance(deep, EngineLLMConfig)
     assert (fast.nice, deep.nice) == (0, 10)
     llm = build_llm(settings.for_tier("deep"))
     try:
