@@ -57,18 +57,25 @@ def fetch_model(store: ModelStore, artifacts: ArtifactStore, name: str) -> Insta
 
 def resolve_gguf(settings: CommonSettings) -> Path | None:
     """The verified GGUF of ``settings``' LLM (one tier's settings): ``llm_gguf_path`` when
-    set (the operator's file), the catalog model's store copy (fetched from the artifact store
-    when missing here and ``artifacts_url`` is set), or None for a name outside the catalog."""
+    set (the operator's file); else the catalog model's copy in the store when it verifies;
+    else, with ``artifacts_url`` set and the model published there, a fetched and verified
+    copy; else a bundled model's package file. None for a name outside the catalog."""
     if settings.llm_gguf_path is not None:
         return settings.llm_gguf_path
     name = settings.llm_model
     if name not in CATALOG:
         return None
     store = model_store(settings)
-    try:
-        return store.resolve(name)
-    except (ModelNotInstalledError, ModelVerificationError) as exc:
-        if settings.artifacts_url is None:
-            raise
-        log.warning("model %s: %s; fetching it from the artifact store", name, exc)
-    return fetch_model(store, model_artifacts(settings), name).path
+    if store.is_installed(name):
+        try:
+            return store.verify(name).path
+        except ModelVerificationError as exc:
+            if settings.artifacts_url is None:
+                raise
+            log.warning("model %s: %s; fetching it from the artifact store", name, exc)
+    if settings.artifacts_url is not None:
+        artifacts = model_artifacts(settings)
+        if artifacts.has_version(get_spec(name).name):
+            log.info("model %s: fetching it from %r into %s", name, artifacts, store.root)
+            return fetch_model(store, artifacts, name).path
+    return store.resolve(name)
