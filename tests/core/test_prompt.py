@@ -54,3 +54,31 @@ def test_the_default_prompt_treats_passages_as_data() -> None:
 
     default = CommonSettings.model_fields["prompt_version"].default
     assert PROMPTS[default].delimited  # the service delimits retrieved text unless told not to
+
+
+def test_p7_shows_worked_examples_as_turns_and_whole_chunks() -> None:
+    """p7/p8: two worked examples (span answers) as earlier turns, then the question; a chunk
+    of 1,300 characters is shown whole (p4 clipped at 700, cutting off 9% of gold answers)."""
+    long_text = ("word " * 259) + "ANSWER."
+    assert len(long_text) > 1300
+    messages = build_messages("Q?", [_hit(1, long_text), _hit(2, "other")], prompt_version="p7")
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert messages[2]["content"] == "the Atlantic Ocean"
+    assert "ANSWER." in messages[-1]["content"] and "other" not in messages[-1]["content"]
+    assert (
+        "ANSWER."
+        not in build_messages("Q?", [_hit(1, long_text)], prompt_version="p4")[-1]["content"]
+    )
+    three = build_messages("Q?", [_hit(i, f"t{i}") for i in range(1, 5)], prompt_version="p8")
+    assert three[-1]["content"].count("<passage ") == 3
+    # a client's system message and history: the examples stay before the conversation
+    chat = build_messages(
+        "Q?",
+        [_hit(1, "x")],
+        prompt_version="p7",
+        system="Be brief.",
+        history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    )
+    assert [m["content"] for m in chat[5:7]] == ["hi", "hello"]
+    assert chat[2]["content"] == "the Atlantic Ocean" and "Be brief." in chat[0]["content"]
