@@ -28,6 +28,13 @@ class ServiceMetrics:
             ["cache", "variant", "status", "index_version"],
             registry=r,
         )
+        self.answers_by_tier = Counter(
+            "tandem_answers_by_tier_total",
+            "Answers by cache outcome and the model tier that produced them (fast: live, "
+            "deep: warmed or refined offline)",
+            ["cache", "tier"],
+            registry=r,
+        )
         self.cache_unavailable = Counter(
             "tandem_cache_unavailable_total",
             "Cache operations that failed because Redis was unavailable",
@@ -127,6 +134,9 @@ class ServiceMetrics:
 
     def answer_counter(self, cache: str, variant: str, status: str, index_version: str) -> Any:
         return self._child(self.answers, (cache, variant, status, index_version))
+
+    def tier_counter(self, cache: str, tier: str) -> Any:
+        return self._child(self.answers_by_tier, (cache, tier))
 
     def set_index(self, version: str | None, age_s: float | None) -> None:
         self.index_info.clear()

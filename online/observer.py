@@ -29,6 +29,8 @@ class ServiceObserver:
         self.metrics.answer_counter(
             result.cache, result.variant, status, result.index_version
         ).inc()
+        if result.answer is not None:
+            self.metrics.tier_counter(result.cache, result.tier).inc()
         if self.experiments is not None:
             self.experiments.finished(
                 result.query_id,

@@ -376,11 +376,20 @@ def airflow_env(env: dict[str, str]) -> dict[str, str]:
         "TANDEM_EMBED_MODE": os.environ.get("TANDEM_EMBED_MODE", "spark_submit"),
         "SPARK_LOCAL_IP": LOOPBACK,
         "TOKENIZERS_PARALLELISM": "false",
+        **BUNDLED_TIERS,
     }
     for name in ("TANDEM_GATE_ANSWERS", "TANDEM_HOT_TOP_K", "TANDEM_ALERTS__WEBHOOK_URL"):
         if os.environ.get(name):
             out[name] = os.environ[name]
     return out
+
+
+#: the images carry only the tiny bundled model: both tiers run it in the stack until the stack
+#: publishes the tiers' models for the containers to fetch and verify (docs/MODELS.md)
+BUNDLED_TIERS = {
+    "TANDEM_LLM_MODEL": "SmolLM2-135M-Instruct-Q4_1",
+    "TANDEM_DEEP_LLM_MODEL": "SmolLM2-135M-Instruct-Q4_1",
+}
 
 
 def online_env(env: dict[str, str], colour: str) -> dict[str, str]:
@@ -391,6 +400,7 @@ def online_env(env: dict[str, str], colour: str) -> dict[str, str]:
         "TANDEM_DATA_DIR": "/data",
         "TANDEM_LOG_JSON": "true",
         "TANDEM_ADMIN_TOKEN": env["TANDEM_ADMIN_TOKEN"],
+        **BUNDLED_TIERS,
         "TOKENIZERS_PARALLELISM": "false",
     }
 

@@ -256,10 +256,11 @@ class CommonSettings(BaseSettings):
         default=180.0, gt=0, description="Longest one deep generation may run."
     )
     prompt_version: str = Field(
-        default="p4",
+        default="p7",
         description=(
-            "Version of the answer prompt (p4: a short span from the best passage, passages "
-            "delimited and declared data; p3: one sentence from five passages)."
+            "Version of the answer prompt, the fast tier's and every cache key's (p7: a span "
+            "from the best passage shown whole, two worked examples; p4: the same clipped at "
+            "700 characters, no examples; p3: one sentence from five passages)."
         ),
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks retrieved per question.")
