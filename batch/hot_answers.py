@@ -58,16 +58,24 @@ class WarmReport:
     already_cached: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     carry: CarryReport | None = None
+    #: the tier and model that wrote the answers ("deep (Qwen...)")
+    producer: str = ""
 
     def summary(self) -> str:
         text = (
             f"warmed {self.index_version} for {self.run_date}: {self.mined} hot + {self.seeds} "
-            f"seed questions, {self.written} answers written, {self.already_cached} already "
-            f"cached, {len(self.failed)} failed"
+            f"seed questions, {self.written} answers written by {self.producer}, "
+            f"{self.already_cached} already cached, {len(self.failed)} failed"
         )
         if self.carry is not None:
             text += "; " + self.carry.summary()
         return text
+
+
+def _outranked(cached_tier: str | None, warm_tier: str) -> bool:
+    """A cached fast answer (a live one) is replaced when the deep tier warms its question;
+    a deep answer, or one of unknown origin, stays."""
+    return warm_tier == "deep" and cached_tier == "fast"
 
 
 def read_seed_questions(path: Path) -> list[str]:
@@ -164,7 +172,11 @@ def _warm(
 
     cache = RedisAnswerCache(client, default_ttl_s=settings.cache_ttl_s)
     scope = answerer.scope(target)
-    report = WarmReport(run_date=run_date.isoformat(), index_version=target)
+    report = WarmReport(
+        run_date=run_date.isoformat(),
+        index_version=target,
+        producer=f"{answerer.config.tier} ({answerer.llm.model_id})",
+    )
     if live and live != target:
         report.carry = carry_over(
             client,
@@ -176,7 +188,8 @@ def _warm(
     questions, report.mined, report.seeds = _questions(client, run_date, top_k, questions_file)
     for question in tqdm(questions, desc=f"warm {target}", unit="q", disable=None):
         qhash = question_key_hash(question)
-        if cache.get(scope, qhash) is not None:
+        cached = cache.get(scope, qhash)
+        if cached is not None and not _outranked(cached.tier, answerer.config.tier):
             report.already_cached += 1
             continue
         try:

@@ -159,6 +159,32 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
     )
     assert (again.written, again.already_cached) == (0, 3)
     assert not answerer.llm.closed  # an answerer passed in belongs to the caller
+    assert "written by fast (echo-llm)" in report.summary()
+
+    # the deep tier warming the same day replaces the fast tier's answers under the same keys
+    # (and records itself), and leaves its own alone the next time
+    deep = answerer.with_config(tier="deep")
+    upgraded = warm_cache(
+        settings=settings,
+        run_date=day,
+        questions_file=seeds,
+        answerer=deep,
+        redis_client=redis_client,
+    )
+    assert (upgraded.written, upgraded.already_cached) == (3, 0)
+    replaced = cache.get(
+        answerer.scope(version), question_key_hash("What is the capital of France?")
+    )
+    assert replaced is not None
+    assert replaced.tier == "deep"
+    settled = warm_cache(
+        settings=settings,
+        run_date=day,
+        questions_file=seeds,
+        answerer=deep,
+        redis_client=redis_client,
+    )
+    assert (settled.written, settled.already_cached) == (0, 3)
 
 
 def test_warm_closes_the_client_and_llm_it_created(
@@ -193,7 +219,7 @@ def test_warm_closes_the_client_and_llm_it_created(
             self.client.close()
 
     monkeypatch.setattr(redis.Redis, "from_url", ClosingRedis)
-    monkeypatch.setattr(hot, "build_answerer", lambda settings: answerer)
+    monkeypatch.setattr(hot, "build_answerer", lambda settings, **kw: answerer)
     report = warm_cache(settings=settings, run_date=day)
     assert report.mined == 0
     assert answerer.llm.closed
