@@ -67,6 +67,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--paragraphs", type=int, default=300)
     ap.add_argument("--fast-prompt", default=None, help="default: TANDEM_PROMPT_VERSION")
+    ap.add_argument(
+        "--deep-threads",
+        type=lambda v: [int(x) for x in v.split(",") if x],
+        default=[2],
+        help="deep decode also measured with these thread counts (comma-separated)",
+    )
     args = ap.parse_args()
 
     print(f"load before: {loadavg()}")
@@ -137,10 +143,23 @@ def main() -> None:
     gguf = Path(deep.llm.engine.options.gguf_path)  # type: ignore[attr-defined]
     per_token = gguf.stat().st_size
     ceiling = statistics.median(gbs) * 1e9 / per_token
-    decode = [engine_decode(deep.llm)[0] for _ in range(args.rounds)]
     print(f"   copy bandwidth {spread(gbs, ' GB/s')}; {per_token / 1e6:.0f} MB a token")
-    print(f"   decode {spread(decode, ' tok/s', '.1f')}; ceiling {ceiling:.1f} tok/s")
-    print(f"   share of ceiling (medians): {100 * statistics.median(decode) / ceiling:.0f}%")
+    print(f"   ceiling {ceiling:.1f} tok/s")
+    for threads in (0, *args.deep_threads):
+        if threads == 0:
+            llm, label = deep.llm, "default threads"
+        else:
+            llm = build_llm(
+                base.for_tier("deep").model_copy(update={"llm_engine_threads": threads})
+            )
+            label = f"{threads} decode threads"
+        decode = [engine_decode(llm)[0] for _ in range(args.rounds)]
+        print(
+            f"   decode, {label}: {spread(decode, ' tok/s', '.1f')} = "
+            f"{100 * statistics.median(decode) / ceiling:.0f}% of the ceiling (medians)"
+        )
+        if threads:
+            llm.close()
 
     # 4. deep warm throughput: slots in use vs one at a time
     slots = deep.llm.engine.options.parallel  # type: ignore[attr-defined]
