@@ -65,7 +65,19 @@ def quick_body(raw: bytes, max_chars: int) -> tuple[str, int | None, str | None]
     user_id = body.get("user_id")
     if user_id is not None and (type(user_id) is not str or len(user_id) > _USER_ID_MAX):
         return None
+    if not _encodable(question) or (user_id is not None and not _encodable(user_id)):
+        return None  # a lone surrogate: the route refuses it (422)
     return question, top_k, user_id
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,6 +34,23 @@ def _not_blank(v: str) -> str:
     return v
 
 
+def valid_text(v: str) -> str:
+    """Text that is Unicode as UTF-8 can carry: JSON's ``\\udfff`` escape decodes to a lone
+    surrogate, which no encoder takes further (the upstream LLM client failed on it, opening the
+    circuit breaker for every client): refused here as bad input, a 422."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"must be valid Unicode text (a lone surrogate at position {exc.start})"
+        ) from None
+    return v
+
+
+#: request text: strict (no number taken as text) and valid Unicode
+Text = Annotated[StrictStr, AfterValidator(valid_text)]
+
+
 def _integral(v: Any) -> Any:
     """``1.0`` is an integer to JSON (and JSON Schema): take it as ``1``; ``0.5`` stays refused."""
     if type(v) is float and v.is_integer():
@@ -49,7 +67,7 @@ MaxTokens = Annotated[int, Strict(), Field(ge=1, le=4096), BeforeValidator(_inte
 Temperature = Annotated[StrictFloat, Field(ge=0, le=2)]
 TopP = Annotated[StrictFloat, Field(ge=0, le=1)]
 Seed = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_integral)]
-StopString = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+StopString = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(valid_text)]
 #: OpenAI's bound on stop strings
 STOP_MAX = 4
 
@@ -58,19 +76,19 @@ class QueryBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     # documented as "not blank" (pattern); the validator refuses a blank one in words
-    question: StrictStr = Field(json_schema_extra={"pattern": NOT_BLANK})
+    question: Text = Field(json_schema_extra={"pattern": NOT_BLANK})
     top_k: TopK | None = None
     stream: StrictBool = False
-    user_id: StrictStr | None = Field(default=None, max_length=200)
+    user_id: Text | None = Field(default=None, max_length=200)
     refine: StrictBool = False
 
     _blank = field_validator("question")(_not_blank)
 
 
 class FeedbackBody(BaseModel):
-    query_id: StrictStr = Field(min_length=1, max_length=100)
+    query_id: Text = Field(min_length=1, max_length=100)
     rating: Rating = Field(description="-1 bad, 0 neutral, 1 good")
-    comment: StrictStr | None = Field(default=None, max_length=4000)
+    comment: Text | None = Field(default=None, max_length=4000)
 
 
 class ChatMessageBody(BaseModel):
@@ -78,6 +96,17 @@ class ChatMessageBody(BaseModel):
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _valid_content(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return valid_text(v)
+        for part in v or ():
+            for value in part.values():
+                if isinstance(value, str):
+                    valid_text(value)
+        return v
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -102,7 +131,7 @@ class ChatCompletionBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: StrictStr = Field(default="tandem", max_length=200, description="one of /v1/models")
+    model: Text = Field(default="tandem", max_length=200, description="one of /v1/models")
     messages: list[ChatMessageBody] = Field(min_length=1)
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
@@ -121,7 +150,7 @@ class ChatCompletionBody(BaseModel):
     n: Annotated[int, Strict(), Field(ge=1, le=1), BeforeValidator(_integral)] | None = Field(
         default=None, description="answers to give: 1"
     )
-    user: StrictStr | None = Field(default=None, max_length=200)
+    user: Text | None = Field(default=None, max_length=200)
 
     def question(self) -> str:
         """The last user message with text (``""`` when there is none): the schema declares that

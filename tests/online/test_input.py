@@ -181,3 +181,61 @@ def test_integral_floats_are_integers_for_top_k_and_max_tokens(client: Any) -> N
     chat = {"messages": [{"role": "user", "content": "Rome?"}], "max_tokens": 16.0}
     assert client.post("/v1/chat/completions", json=chat).status_code == 200
     assert client.post("/v1/query", json={"question": "x", "top_k": 2.5}).status_code == 422
+
+
+LONE = '"x\\udfff"'  # JSON's escape for a lone surrogate: valid JSON, not valid Unicode text
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "field"),
+    [
+        ("/v1/query", '{"question": ' + LONE + "}", "question"),
+        ("/v1/query", '{"question": "ok?", "user_id": ' + LONE + "}", "user_id"),
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "system", "content": ' + LONE + "}, "
+            '{"role": "user", "content": "Who won?"}]}',
+            "content",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "user", "content": ' + LONE + "}]}",
+            "content",
+        ),
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "assistant", "content": [{"type": "text", "text": '
+            + LONE
+            + '}]}, {"role": "user", "content": "Who won?"}]}',
+            "content",
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_422_and_generation_stays_up(
+    client_factory: Any, settings_factory: Any, fake_llm: Any, path: str, raw: str, field: str
+) -> None:
+    """Issue 27 item 1: one such request opened the LLM circuit breaker for every client."""
+    client, components = client_factory(settings_factory(), fake_llm)
+    r = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert fake_llm.calls == 0
+    assert "surrogate" in r.text  # named as such, by the field or by the body's JSON parser
+    assert field in r.text or '"body"' in r.text
+    body = client.post("/v1/query", json={"question": "Who won Super Bowl 50?"}).json()
+    assert body["answer"]
+    assert "degraded" not in body
+    assert components.llm.ready()
+
+
+def test_a_lone_surrogate_in_a_reload_version_is_422_and_readyz_stays_up(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    token = "admin-token-for-the-input-test-0123"
+    client, _ = client_factory(settings_factory(admin_token=token), fake_llm)
+    r = client.post(
+        "/admin/reload",
+        content='{"version": ' + LONE + "}",
+        headers={"content-type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 422, r.text
+    assert client.get("/readyz").status_code == 200

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, StrictBool, StrictStr
+from pydantic import BaseModel, StrictBool
 
 from core.cache.codec import CacheScope
 from online.api.deps import CacheDep, IndexesDep, PipelineDep, ReloaderDep, SettingsDep
 from online.api.responses import ADMIN, UNAVAILABLE, PurgeResult, ReloadResult
+from online.api.schemas import Text
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -37,12 +38,12 @@ AdminDep = Annotated[None, Depends(require_admin)]
 
 
 class ReloadBody(BaseModel):
-    version: StrictStr | None = None
+    version: Text | None = None
     force: StrictBool = False
 
 
 class PurgeBody(BaseModel):
-    index_version: StrictStr | None = None
+    index_version: Text | None = None
     all: StrictBool = False
 
 
