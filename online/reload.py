@@ -25,7 +25,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from core.artifacts import ArtifactStore, LocalArtifactStore
+from core.artifacts import ArtifactStore, LocalArtifactStore, check_version_name
 from core.errors import CoreError
 from core.index import IndexLoadError, read_live_version
 from core.index.fetch import materialise_version, prune_cache
@@ -240,6 +240,10 @@ class IndexReloader:
                 log.info("index events unavailable (%s); polling every %.1fs", exc, poll)
                 await asyncio.sleep(poll)
                 await self._safe_reload()
+            except Exception:  # nothing may end the follower silently: log, wait, go on
+                log.exception("index follower error; resubscribing in %.1fs", poll)
+                await asyncio.sleep(poll)
+                await self._safe_reload()
             finally:
                 if pubsub is not None:
                     with contextlib.suppress(Exception):
@@ -255,7 +259,14 @@ class IndexReloader:
 
 
 def _version_of(msg: Any) -> str | None:
+    """The version an index event names; None (with a warning) for one that names none: a
+    malformed message on the channel is dropped, it never stops the follower."""
     if not msg or msg.get("type") != "message":
         return None
     data = msg.get("data")
-    return data.decode() if isinstance(data, bytes) else str(data)
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+        return check_version_name(text.strip())
+    except (UnicodeDecodeError, ValueError):
+        log.warning("index event ignored: not a version name (%r)", repr(data)[:80])
+        return None

@@ -239,3 +239,26 @@ def test_reload_error_clears_once_a_later_reload_succeeds(
     body = client.get("/readyz").json()
     assert "reload_error" not in body
     assert body["index"]["version"] == v1
+
+
+def test_a_malformed_index_event_never_stops_the_follower(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    redis_client: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 27 item 4: one ``\\xff\\xfe`` on the channel stopped the follower of every replica,
+    silently; a later publish went unseen until the poll. The poll here is 60 s: only the
+    event can bring the swap within the wait."""
+    v1, v2 = built_indexes["v1"], built_indexes["v2"]
+    _, components = client_factory(settings_factory(reload_poll_s=60.0), fake_llm)
+    assert components.indexes.require().version == v1
+    assert _wait_for(lambda: redis_client.pubsub_numsub(LIVE_CHANNEL)[0][1] >= 1)
+    redis_client.publish(LIVE_CHANNEL, b"\xff\xfe")
+    redis_client.publish(LIVE_CHANNEL, "../../etc")
+    _publish(redis_client, data_root, v2)
+    assert _wait_for(lambda: components.indexes.require().version == v2, timeout=20.0)
+    assert "index event ignored" in caplog.text
