@@ -133,7 +133,11 @@ def build_components(
     """
     answerer = build_answerer(settings, encoder=encoder, llm=llm)
     llm = answerer.llm
-    redis = redis if redis is not None else async_redis(settings.redis_url)
+    redis = (
+        redis
+        if redis is not None
+        else async_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+    )
     metrics = metrics or ServiceMetrics()
     indexes = IndexHolder()
     querylog = QueryLogWriter(

@@ -18,19 +18,32 @@ def deadline(seconds: float = REDIS_OP_TIMEOUT_S) -> asyncio.Timeout:
     return asyncio.timeout(seconds)
 
 
-def async_redis(url: str, *, connect_timeout_s: float = 0.5) -> Any:
-    from redis.asyncio import Redis
+def async_redis(
+    url: str,
+    *,
+    connect_timeout_s: float = 0.5,
+    max_connections: int = 64,
+    pool_wait_s: float = REDIS_OP_TIMEOUT_S,
+) -> Any:
+    """The service's client. Its pool is bounded and *blocking*: at more concurrent requests
+    than connections a command waits (up to ``pool_wait_s``) for a free one instead of failing
+    with "Too many connections", which the service took for Redis being down (at 256
+    connections cached answers turned into generations and the rate limiter went unchecked)."""
+    from redis.asyncio import BlockingConnectionPool, Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_wait_s,
         socket_connect_timeout=connect_timeout_s,
         socket_timeout=None,
         retry=Retry(NoBackoff(), 1),
         # no health-check PING: a stale pooled connection fails its command, which is retried
         # once on a fresh connection (the Retry above); the check cost every command time
     )
+    return Redis.from_pool(pool)
 
 
 def sync_redis(url: str, *, timeout_s: float = 5.0) -> Any:

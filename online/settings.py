@@ -82,6 +82,13 @@ class OnlineSettings(CommonSettings):
         "Retry-After (a Redis refusing connections is answered live).",
     )
     query_log_maxlen: int = Field(default=100_000, gt=0, description="Query-log stream bound.")
+    redis_max_connections: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Connections to Redis per replica; more concurrent requests wait (up to "
+        "1 s) for a free one instead of failing.",
+    )
     refine_live_misses: bool = Field(
         default=False,
         description="Queue every live answer (fast tier) for the deep tier: the refine worker's "

@@ -1,0 +1,47 @@
+"""The service's Redis client under more concurrent requests than connections (issue 27 item 2):
+commands wait for a free pooled connection instead of failing with "Too many connections",
+which the service took for Redis being down (cached answers were generated anew, the rate
+limiter went unchecked)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import ConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from online.redis_conn import async_redis
+from tests.conftest import TEST_REDIS_URL
+
+pytestmark = pytest.mark.integration
+
+
+async def _burst(client: Redis, n: int) -> list[object]:
+    async def one(i: int) -> object:
+        await client.set(f"tandem:test:pool:{i % 7}", i)
+        return await client.get(f"tandem:test:pool:{i % 7}")
+
+    return await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+
+
+def test_more_requests_than_connections_wait_instead_of_failing() -> None:
+    async def main() -> tuple[list[object], list[object], int]:
+        plain = Redis(connection_pool=ConnectionPool.from_url(TEST_REDIS_URL, max_connections=4))
+        bounded = async_redis(TEST_REDIS_URL + "?client_name=pool-test", max_connections=4)
+        try:
+            refused = await _burst(plain, 256)
+            served = await _burst(bounded, 256)
+            opened = int((await bounded.client_info())["id"] > 0) and len(
+                [c for c in await bounded.client_list() if c["name"] == "pool-test"]
+            )
+        finally:
+            await plain.aclose()
+            await bounded.aclose()
+        return refused, served, opened
+
+    refused, served, opened = asyncio.run(main())
+    # what the service had: a bounded pool that refuses once every connection is busy
+    assert any(isinstance(r, RedisConnectionError) for r in refused)
+    assert not [r for r in served if isinstance(r, Exception)]
+    assert opened <= 4
