@@ -197,6 +197,37 @@ class OpenAICompatibleLLM:
             raise last
         raise LLMUnavailableError(f"upstream LLM unreachable: {last}")
 
+    def first_token_logprobs(
+        self, messages: list[ChatMessage], *, top: int = 10
+    ) -> dict[str, float]:
+        """The log-probabilities of the ``top`` likeliest first tokens of the answer (greedy,
+        one token): what a yes/no question's answer weighs. Same retries and breaker."""
+        body = self._body(messages, 1, False, GREEDY)
+        body["logprobs"] = True
+        body["top_logprobs"] = top
+        last: Exception | None = None
+        for attempt in self._attempts(None):
+            try:
+                resp = self._client.post("/chat/completions", json=body)
+                if resp.status_code >= 500:
+                    raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
+                if resp.status_code >= 400:
+                    self.breaker.record_success()
+                    raise LLMError(f"upstream LLM refused the request: {resp.status_code}")
+                content = resp.json()["choices"][0]["logprobs"]["content"]
+                self.breaker.record_success()
+                if not content:
+                    return {}
+                return {str(t["token"]): float(t["logprob"]) for t in content[0]["top_logprobs"]}
+            except httpx.TimeoutException as exc:
+                last = LLMTimeoutError(f"upstream LLM timed out: {exc}")
+            except (httpx.HTTPError, LLMUnavailableError, KeyError, ValueError, TypeError) as exc:
+                last = exc
+            self._failed(attempt, last)
+        if isinstance(last, LLMError):
+            raise last
+        raise LLMUnavailableError(f"upstream LLM unreachable: {last}")
+
 
 def _finish(choice: dict[str, Any]) -> FinishReason:
     return "length" if choice.get("finish_reason") == "length" else "stop"

@@ -1,0 +1,59 @@
+"""The pair judge: yes/no first-token probabilities of the deep tier's model (issue 24 item 1).
+Pure logic on a fake, then the real llama.cpp engine (the tiny model) through the same client."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.llm.judge import PairJudge, judge_messages, yes_share
+
+
+class Scripted:
+    model_id = "scripted"
+
+    def __init__(self, logprobs: dict[str, float]) -> None:
+        self.logprobs = logprobs
+        self.seen: list[list[dict[str, str]]] = []
+
+    def first_token_logprobs(self, messages: list, *, top: int = 10) -> dict[str, float]:  # type: ignore[type-arg]
+        self.seen.append(messages)
+        return self.logprobs
+
+
+@pytest.mark.unit
+def test_yes_share_weighs_yes_against_no_in_any_case() -> None:
+    assert yes_share({"Yes": math.log(0.6), " no": math.log(0.2), "The": math.log(0.2)}) == (
+        pytest.approx(0.75)
+    )
+    assert yes_share({"yes": math.log(0.1), "YES": math.log(0.1), "No": math.log(0.2)}) == (
+        pytest.approx(0.5)
+    )
+    assert yes_share({"Maybe": 0.0}) == 0.0
+
+
+@pytest.mark.unit
+def test_the_judge_asks_both_questions_once() -> None:
+    llm = Scripted({"yes": math.log(0.9), "no": math.log(0.1)})
+    judge = PairJudge(llm)
+    assert judge.score(" Who won? ", "Who was the winner?") == pytest.approx(0.9)
+    (messages,) = llm.seen
+    assert messages == judge_messages("Who won?", "Who was the winner?")
+    assert "Question A: Who won?\nQuestion B: Who was the winner?" in messages[-1]["content"]
+
+
+@pytest.mark.integration
+def test_the_engine_reports_first_token_logprobs() -> None:
+    from core.llm.factory import build_llm
+    from shared_schemas.config import CommonSettings
+
+    llm = build_llm(CommonSettings(llm_engine_threads=1, llm_engine_parallel=1))
+    try:
+        logprobs = llm.first_token_logprobs(judge_messages("Who won?", "Who was the winner?"))  # type: ignore[attr-defined]
+        assert len(logprobs) == 10
+        assert all(v <= 0.0 for v in logprobs.values())
+        assert {"yes", "no"} & {t.strip().lower() for t in logprobs}
+        assert 0.0 <= PairJudge(llm).score("Who won?", "Who lost?") <= 1.0  # type: ignore[arg-type]
+    finally:
+        llm.close()
