@@ -33,7 +33,7 @@ def async_redis(
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    pool = BlockingConnectionPool.from_url(
+    pool: Any = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=pool_wait_s,
@@ -43,7 +43,7 @@ def async_redis(
         # no health-check PING: a stale pooled connection fails its command, which is retried
         # once on a fresh connection (the Retry above); the check cost every command time
     )
-    return Redis.from_pool(pool)
+    return Redis.from_pool(pool)  # type: ignore[attr-defined]  # redis-py >= 5; stubs lag
 
 
 def sync_redis(url: str, *, timeout_s: float = 5.0) -> Any:
