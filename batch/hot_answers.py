@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from batch.cache_carry import CarryReport, carry_over
+from batch.expansion import alias_answer, expand
 from batch.query_log import HotQuestion, iter_events, top_questions
 from batch.redis_client import connect
 from batch.settings import BatchSettings
@@ -60,6 +61,9 @@ class WarmReport:
     carry: CarryReport | None = None
     #: the tier and model that wrote the answers ("deep (Qwen...)")
     producer: str = ""
+    #: paraphrases judged, and those kept as aliases (``batch/expansion.py``)
+    judged: int = 0
+    aliases: int = 0
 
     def summary(self) -> str:
         text = (
@@ -67,6 +71,8 @@ class WarmReport:
             f"seed questions, {self.written} answers written by {self.producer}, "
             f"{self.already_cached} already cached, {len(self.failed)} failed"
         )
+        if self.judged:
+            text += f", {self.aliases} of {self.judged} judged paraphrases kept as aliases"
         if self.carry is not None:
             text += "; " + self.carry.summary()
         return text
@@ -203,4 +209,41 @@ def _warm(
         )
         cache.put(entry, computed.question_vector)
         report.written += 1
+        _write_aliases(cache, answerer, computed, settings=settings, report=report)
     return report
+
+
+def _write_aliases(
+    cache: RedisAnswerCache,
+    answerer: Answerer,
+    computed: Any,
+    *,
+    settings: BatchSettings,
+    report: WarmReport,
+) -> None:
+    """The judge-accepted paraphrases of a freshly warmed question, as aliases of its answer
+    (never over an answer the deep tier made for that very question)."""
+    if settings.warm_paraphrases <= 0 or answerer.config.tier != "deep":
+        return
+    try:
+        aliases, judged = expand(
+            answerer, computed.question, n=settings.warm_paraphrases, cut=settings.warm_alias_cut
+        )
+    except Exception as exc:  # expansion is a bonus: a failure never fails the warm
+        log.warning("expansion failed question=%r error=%s", computed.question, exc)
+        return
+    report.judged += judged
+    scope = computed.scope()
+    for alias in aliases:
+        made = alias_answer(answerer, computed, alias.question)
+        existing = cache.get(scope, made.question_hash)
+        if existing is not None and existing.tier == "deep" and existing.alias_of is None:
+            continue
+        entry = made.to_cache_entry(
+            origin="batch",
+            ttl_s=settings.cache_ttl_s,
+            now=datetime.now(UTC),
+            alias_of=computed.question_hash,
+        )
+        cache.put(entry, made.question_vector)
+        report.aliases += 1

@@ -97,6 +97,20 @@ class BatchSettings(CommonSettings):
     keep_versions: int = Field(default=5, ge=2, description="Index versions kept on disk.")
     hot_top_k: int = Field(default=100, gt=0, description="Hot questions precomputed per date.")
     cache_ttl_s: int = Field(default=7 * 86400, gt=0, description="TTL of precomputed answers.")
+    warm_paraphrases: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Paraphrases the deep model writes of each hot question it warms; those the "
+        "pair judge accepts become aliases of the answer (0: none).",
+    )
+    warm_alias_cut: float = Field(
+        default=0.99,
+        ge=0,
+        le=1,
+        description="Judge score a paraphrase must exceed to become an alias (chosen on the "
+        "tune half of the labelled pairs at <= 1% false hits: bench/bench_judge.py).",
+    )
     # --- orchestration (the Airflow DAGs) ---
     index_source: Path | None = Field(
         default=None,

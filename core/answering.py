@@ -110,6 +110,7 @@ class ComputedAnswer:
         ttl_s: int | None = None,
         namespace: str = "default",
         now: datetime | None = None,
+        alias_of: str | None = None,
     ) -> CacheEntry:
         created = now or datetime.now(UTC)
         return CacheEntry(
@@ -132,6 +133,7 @@ class ComputedAnswer:
             namespace=namespace,
             produced_by=self.produced_by,
             tier=self.tier,
+            alias_of=alias_of,
         )
 
 

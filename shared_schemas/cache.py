@@ -41,3 +41,6 @@ class CacheEntry(VersionedModel):
     #: the model tier that generated ``answer`` (``fast``: a live answer; ``deep``: warmed or
     #: refined offline); written when known, so older readers and entries are unaffected
     tier: Literal["fast", "deep"] | None = Field(default=None, exclude_if=lambda v: v is None)
+    #: for an alias (a paraphrase of a hot question the judge accepted, ``batch/expansion.py``):
+    #: the key hash of the question whose answer it holds; written only for aliases
+    alias_of: str | None = Field(default=None, exclude_if=lambda v: v is None)

@@ -348,3 +348,82 @@ def test_warm_without_any_version_is_a_clear_error(
             answerer=answerer,
             redis_client=redis_client,
         )
+
+
+class RewordingLLM(EchoLLM):
+    """EchoLLM that also rewords questions (three lines, one a different question) and judges
+    pairs by first-token log-probabilities: "yes" unless the second names another river."""
+
+    model_id = "rewording-llm"
+
+    def generate(self, messages: list[ChatMessage], **kw: Any) -> str:
+        if "rewordings of" in messages[-1]["content"]:
+            self.calls += 1
+            return (
+                "1. What city is the capital of France?\n"
+                "- france's capital is what city\n"
+                "What is the capital of Germany?\n"
+                "What is the capital of France?\n"  # the question itself: dropped
+            )
+        return super().generate(messages, **kw)
+
+    def first_token_logprobs(self, messages: list[ChatMessage], *, top: int = 10) -> dict:  # type: ignore[type-arg]
+        second = messages[-1]["content"].split("Question B:", 1)[1]
+        same = "Germany" not in second
+        return {"yes": -0.001 if same else -6.0, "no": -7.0 if same else -0.01}
+
+
+def test_a_deep_warm_keeps_judged_paraphrases_as_aliases(
+    settings: BatchSettings, redis_client: Any
+) -> None:
+    """Issue 24 item 2: the deep model rewords each hot question, the judge keeps what asks
+    the same, and each kept rewording is an entry of its own holding the same answer."""
+    settings = settings.model_copy(update={"warm_paraphrases": 3, "warm_alias_cut": 0.99})
+    day = datetime.now(UTC).date()
+    version = _build(settings, DOCS, day)
+    publish_version(version, settings=settings)
+    llm = RewordingLLM()
+    deep = Answerer(encoder=get_encoder(), llm=llm, config=answer_config(settings, "deep"))
+    seeds = Path(settings.data_dir) / "seeds.txt"
+    seeds.write_text("What is the capital of France?\n")
+    report = warm_cache(
+        settings=settings,
+        run_date=day,
+        questions_file=seeds,
+        answerer=deep,
+        redis_client=redis_client,
+    )
+    assert (report.written, report.judged, report.aliases) == (1, 3, 2)
+    assert "2 of 3 judged paraphrases kept as aliases" in report.summary()
+    cache = RedisAnswerCache(redis_client)
+    scope = deep.scope(version)
+    original = cache.get(scope, question_key_hash("What is the capital of France?"))
+    assert original is not None
+    assert original.alias_of is None
+    for alias in ("What city is the capital of France?", "france's capital is what city"):
+        entry = cache.get(scope, question_key_hash(alias))
+        assert entry is not None, alias
+        assert entry.answer == original.answer
+        assert entry.alias_of == original.normalized_key
+        assert (entry.tier, entry.cited) == ("deep", original.cited)
+    assert cache.get(scope, question_key_hash("What is the capital of Germany?")) is None
+    # a warm without the judge's LLM (no log-probabilities) writes no alias
+    plain = warm_cache(
+        settings=settings,
+        run_date=day,
+        questions_file=seeds,
+        answerer=Answerer(encoder=get_encoder(), llm=EchoLLM(), config=answer_config(settings)),
+        redis_client=redis_client,
+    )
+    assert (plain.judged, plain.aliases) == (0, 0)
+
+
+def test_paraphrase_lines_are_parsed_and_bounded() -> None:
+    from batch.expansion import parse_paraphrases
+
+    text = '1) Where is it?\n\n* where is it\n- Where can it be found?\n"Who?"\nA B C?\nD E?'
+    assert parse_paraphrases(text, "Where is the thing?", 3) == [
+        "Where is it?",
+        "Where can it be found?",
+        "A B C?",
+    ]
