@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -50,6 +52,17 @@ from shared_schemas.config import (  # noqa: E402
 )
 
 
+def read_bandwidth_gbs(rounds: int) -> list[float]:
+    """GB/s of one core summing a 512 MiB array (reads only), median of its rounds each."""
+    src = np.ones(64 * 1024 * 1024, dtype=np.float64)
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        src.sum()
+        out.append(src.nbytes / (time.perf_counter() - t0) / 1e9)
+    return out
+
+
 def answerer_for(settings: CommonSettings, encoder: Any, tier: str = "fast") -> Answerer:
     llm = build_llm(settings.for_tier(tier))  # type: ignore[arg-type]
     return Answerer(encoder=encoder, llm=llm, config=answer_config(settings, tier))  # type: ignore[arg-type]
@@ -67,6 +80,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--paragraphs", type=int, default=300)
     ap.add_argument("--fast-prompt", default=None, help="default: TANDEM_PROMPT_VERSION")
+    ap.add_argument("--steps", default="1,2,3,4", help="which of the four to run")
     ap.add_argument(
         "--deep-threads",
         type=lambda v: [int(x) for x in v.split(",") if x],
@@ -95,79 +109,88 @@ def main() -> None:
     for a in (fast, baseline, deep):  # warm-up: first requests pay page faults
         a.answer_once(questions[0], index)
 
-    # 1. live answer: fast vs baseline, alternating question by question
-    t_fast: list[float] = []
-    t_base: list[float] = []
-    print(f"1. live answer, load {loadavg()}")
-    for _ in range(args.rounds):
-        for q in questions:
-            t_fast.append(answer_s(fast, index, q))
-            t_base.append(answer_s(baseline, index, q))
-    m_fast, m_base = statistics.median(t_fast), statistics.median(t_base)
-    print(f"   fast     {spread(t_fast, ' s')}")
-    print(f"   baseline {spread(t_base, ' s')}")
-    print(f"   ratio fast/baseline (medians): {m_fast / m_base:.2f}x; load {loadavg()}")
+    steps = set(args.steps.split(","))
+    if "1" in steps:
+        # 1. live answer: fast vs baseline, alternating question by question
+        t_fast: list[float] = []
+        t_base: list[float] = []
+        print(f"1. live answer, load {loadavg()}")
+        for _ in range(args.rounds):
+            for q in questions:
+                t_fast.append(answer_s(fast, index, q))
+                t_base.append(answer_s(baseline, index, q))
+        m_fast, m_base = statistics.median(t_fast), statistics.median(t_base)
+        print(f"   fast     {spread(t_fast, ' s')}")
+        print(f"   baseline {spread(t_base, ' s')}")
+        print(f"   ratio fast/baseline (medians): {m_fast / m_base:.2f}x; load {loadavg()}")
 
-    # 2. live answer with a deep warm beside it vs without, alternating passes
-    quiet: list[float] = []
-    beside: list[float] = []
-    deep_done = [0]
-    print(f"2. live answer beside a deep warm, load {loadavg()}")
-    for _ in range(args.rounds):
-        quiet += [answer_s(fast, index, q) for q in questions]
-        stop = threading.Event()
+    if "2" in steps:
+        # 2. live answer with a deep warm beside it vs without, alternating passes
+        quiet: list[float] = []
+        beside: list[float] = []
+        deep_done = [0]
+        print(f"2. live answer beside a deep warm, load {loadavg()}")
+        for _ in range(args.rounds):
+            quiet += [answer_s(fast, index, q) for q in questions]
+            stop = threading.Event()
 
-        def warm(stop: threading.Event = stop) -> None:
-            i = 0
-            while not stop.is_set():
-                deep.answer_once(questions[-1 - i % len(questions)], index)
-                deep_done[0] += 1
-                i += 1
+            def warm(stop: threading.Event = stop) -> None:
+                i = 0
+                while not stop.is_set():
+                    deep.answer_once(questions[-1 - i % len(questions)], index)
+                    deep_done[0] += 1
+                    i += 1
 
-        worker = threading.Thread(target=warm, daemon=True)
-        worker.start()
-        time.sleep(1.0)  # the warm is decoding before the first live question is asked
-        beside += [answer_s(fast, index, q) for q in questions]
-        stop.set()
-        worker.join()
-    print(f"   without warm {spread(quiet, ' s')}")
-    print(f"   with warm    {spread(beside, ' s')} ({deep_done[0]} deep answers meanwhile)")
-    print(
-        f"   ratio with/without (medians): "
-        f"{statistics.median(beside) / statistics.median(quiet):.2f}x; load {loadavg()}"
-    )
-
-    # 3. deep decode speed against the bandwidth ceiling
-    print(f"3. deep decode, load {loadavg()}")
-    gbs = copy_bandwidth_gbs(args.rounds + 2)
-    gguf = Path(deep.llm.engine.options.gguf_path)  # type: ignore[attr-defined]
-    per_token = gguf.stat().st_size
-    ceiling = statistics.median(gbs) * 1e9 / per_token
-    print(f"   copy bandwidth {spread(gbs, ' GB/s')}; {per_token / 1e6:.0f} MB a token")
-    print(f"   ceiling {ceiling:.1f} tok/s")
-    for threads in (0, *args.deep_threads):
-        if threads == 0:
-            llm, label = deep.llm, "default threads"
-        else:
-            llm = build_llm(
-                base.for_tier("deep").model_copy(update={"llm_engine_threads": threads})
-            )
-            label = f"{threads} decode threads"
-        decode = [engine_decode(llm)[0] for _ in range(args.rounds)]
+            worker = threading.Thread(target=warm, daemon=True)
+            worker.start()
+            time.sleep(1.0)  # the warm is decoding before the first live question is asked
+            beside += [answer_s(fast, index, q) for q in questions]
+            stop.set()
+            worker.join()
+        print(f"   without warm {spread(quiet, ' s')}")
+        print(f"   with warm    {spread(beside, ' s')} ({deep_done[0]} deep answers meanwhile)")
         print(
-            f"   decode, {label}: {spread(decode, ' tok/s', '.1f')} = "
-            f"{100 * statistics.median(decode) / ceiling:.0f}% of the ceiling (medians)"
+            f"   ratio with/without (medians): "
+            f"{statistics.median(beside) / statistics.median(quiet):.2f}x; load {loadavg()}"
         )
-        if threads:
-            llm.close()
 
-    # 4. deep warm throughput: slots in use vs one at a time
-    slots = deep.llm.engine.options.parallel  # type: ignore[attr-defined]
-    print(f"4. deep aggregate throughput, {slots} slots, load {loadavg()}")
-    seq, par, _ = concurrency(deep.llm, slots, args.rounds)
-    print(f"   one at a time {spread(seq, ' tok/s', '.1f')}")
-    print(f"   {slots} at once    {spread(par, ' tok/s', '.1f')}")
-    print(f"   ratio (medians): {statistics.median(par) / statistics.median(seq):.2f}x")
+    if "3" in steps:
+        # 3. deep decode speed against the bandwidth ceiling
+        print(f"3. deep decode, load {loadavg()}")
+        gbs = copy_bandwidth_gbs(args.rounds + 2)
+        reads = read_bandwidth_gbs(args.rounds + 2)
+        gguf = Path(deep.llm.engine.options.gguf_path)  # type: ignore[attr-defined]
+        per_token = gguf.stat().st_size
+        # decode reads the weights once a token: the ceiling is the read bandwidth (a copy's
+        # figure counts its writes too and understates it)
+        ceiling = statistics.median(reads) * 1e9 / per_token
+        print(f"   copy bandwidth {spread(gbs, ' GB/s')} (read + write)")
+        print(f"   read bandwidth {spread(reads, ' GB/s')}; {per_token / 1e6:.0f} MB a token")
+        print(f"   ceiling {ceiling:.1f} tok/s")
+        for threads in (0, *args.deep_threads):
+            if threads == 0:
+                llm, label = deep.llm, "default threads"
+            else:
+                llm = build_llm(
+                    base.for_tier("deep").model_copy(update={"llm_engine_threads": threads})
+                )
+                label = f"{threads} decode threads"
+            decode = [engine_decode(llm)[0] for _ in range(args.rounds)]
+            print(
+                f"   decode, {label}: {spread(decode, ' tok/s', '.1f')} = "
+                f"{100 * statistics.median(decode) / ceiling:.0f}% of the ceiling (medians)"
+            )
+            if threads:
+                llm.close()
+
+    if "4" in steps:
+        # 4. deep warm throughput: slots in use vs one at a time
+        slots = deep.llm.engine.options.parallel  # type: ignore[attr-defined]
+        print(f"4. deep aggregate throughput, {slots} slots, load {loadavg()}")
+        seq, par, _ = concurrency(deep.llm, slots, args.rounds)
+        print(f"   one at a time {spread(seq, ' tok/s', '.1f')}")
+        print(f"   {slots} at once    {spread(par, ' tok/s', '.1f')}")
+        print(f"   ratio (medians): {statistics.median(par) / statistics.median(seq):.2f}x")
     print(f"load after: {loadavg()}")
     for a in (fast, baseline, deep):
         a.llm.close()
