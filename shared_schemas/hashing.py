@@ -31,9 +31,12 @@ def chunk_id_for(doc_id: str, normalized_text: str) -> str:
 
 
 def normalize_question(question: str) -> str:
-    """Cache key form of a question: case-folded, whitespace collapsed, edge punctuation off."""
+    """Cache key form of a question: case-folded, whitespace collapsed, edge punctuation off.
+    A question of punctuation or symbols only (``'???'``, ``'🏈🏆 ?'``) keeps them: stripping
+    left every such question the same empty key, and one cached answer for all of them."""
     q = normalize_text(question).casefold()
-    return _PUNCT_EDGE.sub("", q)
+    stripped = _PUNCT_EDGE.sub("", q)
+    return stripped or q
 
 
 def question_key_hash(question: str) -> str:

@@ -176,3 +176,15 @@ def test_drift_is_detected(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 
 pytestmark = pytest.mark.unit  # pure logic: `make unit`
+
+
+def test_symbol_only_questions_do_not_share_one_key() -> None:
+    """Issue 27 item 6: '🏈🏆 ?', '???' and '😀' all normalised to '' and shared one answer."""
+    from shared_schemas.hashing import normalize_question, question_key_hash
+
+    keys = {question_key_hash(q) for q in ("🏈🏆 ?", "???", "😀", "!!")}
+    assert len(keys) == 4
+    assert all(normalize_question(q) for q in ("🏈🏆 ?", "???", "😀"))
+    # ordinary questions keep their form: edge punctuation off, case folded
+    assert normalize_question("  Who WON?! ") == "who won"
+    assert question_key_hash("Who won?") == question_key_hash("who won")
