@@ -14,10 +14,12 @@ import logging
 import os
 import queue
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -184,7 +186,9 @@ class EngineOptions:
             env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         return env
 
-    def argv(self, binary: Path, port: int, api_key: str) -> list[str]:
+    def argv(self, binary: Path, port: int, key_file: Path) -> list[str]:
+        """The command line. The bearer key is in ``key_file`` (0600), never in the argv:
+        ``/proc/<pid>/cmdline`` is readable by every user of the machine."""
         threads = self.threads or default_threads()
         prefix = ["nice", "-n", str(self.nice)] if self.nice > 0 else []
         argv = [
@@ -206,8 +210,8 @@ class EngineOptions:
             str(self.ctx_size),
             "--n-gpu-layers",
             str(self.gpu_layers),
-            "--api-key",
-            api_key,
+            "--api-key-file",
+            str(key_file),
             "--no-webui",
         ]
         if self.alias:
@@ -245,15 +249,23 @@ class EngineProcess:
     def start(self, *, timeout_s: float = 60.0, show_output: bool = False) -> None:
         """Spawn the engine and wait (bounded) until ``/health`` answers 200. Its own output
         goes to this process's stdout/stderr with ``show_output``, else nowhere."""
-        argv = self.options.argv(self.binary, self.port, self.api_key)
+        keys = Path(tempfile.mkdtemp(prefix="tandem-engine-"))  # 0700, this user's only
+        key_file = keys / "api-key"
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.api_key + "\n")
+        argv = self.options.argv(self.binary, self.port, key_file)
         out = None if show_output else subprocess.DEVNULL
         started = time.monotonic()
-        self._proc = _launcher.spawn(argv, out, self.options.env())
         try:
-            self._await_health(started + timeout_s)
-        except BaseException:
-            self.stop()
-            raise
+            self._proc = _launcher.spawn(argv, out, self.options.env())
+            try:
+                self._await_health(started + timeout_s)
+            except BaseException:
+                self.stop()
+                raise
+        finally:  # read by the server at start: gone once it answers (or failed)
+            shutil.rmtree(keys, ignore_errors=True)
         self.load_s = time.monotonic() - started
         log.info(
             "LLM engine: llama.cpp server pid=%s at %s (%s, %d slots, ready in %.1f s)",

@@ -88,6 +88,10 @@ def test_engine_listens_on_loopback_behind_a_key(engine_llm: ManagedEngineLLM) -
     )
     assert ok.status_code == 200
     assert LLM_MODEL_ID in [m["id"] for m in ok.json()["data"]]
+    # the key is not on the command line, readable by any user in /proc (issue 27 item 6)
+    cmdline = Path(f"/proc/{engine.pid}/cmdline").read_bytes().decode()
+    assert engine.api_key not in cmdline
+    assert "--api-key-file" in cmdline
 
 
 def test_a_cancelled_stream_frees_its_slot_and_the_cpu_within_a_second(
@@ -168,16 +172,16 @@ def test_batches_take_every_core_waiting_passively_when_one_thread_decodes(
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     gguf = tmp_path / "m.gguf"
     one = EngineOptions(gguf_path=gguf, threads=1)
-    argv = one.argv(Path("llama-server"), 1, "k" * 32)
+    argv = one.argv(Path("llama-server"), 1, Path("key"))
     cores = available_cores()
     assert (flag(argv, "--threads"), flag(argv, "--threads-batch")) == ("1", str(cores))
     assert one.env().get("OMP_WAIT_POLICY") == ("PASSIVE" if cores > 1 else None)
     # a node sized for the engine: batches as wide as decode, OpenMP's own waiting
     many = EngineOptions(gguf_path=gguf, threads=4)
-    assert flag(many.argv(Path("llama-server"), 1, "k" * 32), "--threads-batch") == "4"
+    assert flag(many.argv(Path("llama-server"), 1, Path("key")), "--threads-batch") == "4"
     assert "OMP_WAIT_POLICY" not in many.env()
     explicit = EngineOptions(gguf_path=gguf, threads=3, threads_batch=5)
-    argv = explicit.argv(Path("llama-server"), 1, "k" * 32)
+    argv = explicit.argv(Path("llama-server"), 1, Path("key"))
     assert (flag(argv, "--threads"), flag(argv, "--threads-batch")) == ("3", "5")
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the operator's choice wins
     assert EngineOptions(gguf_path=gguf, threads=1, threads_batch=2).env()["OMP_WAIT_POLICY"] == (

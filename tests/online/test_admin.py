@@ -81,3 +81,16 @@ def test_reload_refuses_paths_and_unpublished_versions(
     assert r.status_code == 409
     assert "not published" in r.json()["error"]
     assert components.indexes.require().version == v1
+
+
+def test_a_purge_version_is_a_name_never_a_pattern(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    """Issue 27 item 6: ``index_version: "*"`` acted as a glob (every version's answers gone)."""
+    client, _ = client_factory(settings_factory(admin_token=TOKEN), fake_llm)
+    client.post("/v1/query", json={"question": "How high is Everest?"})
+    for pattern in ("*", "v1*", "[a-z]*", "../x"):
+        r = client.post("/admin/cache/purge", headers=AUTH, json={"index_version": pattern})
+        assert r.status_code == 422, (pattern, r.text)
+    again = client.post("/v1/query", json={"question": "How high is Everest?"}).json()
+    assert again["cache"] == "exact"  # nothing was purged

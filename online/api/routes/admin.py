@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, StrictBool
+from pydantic import AfterValidator, BaseModel, StrictBool
 
+from core.artifacts import check_version_name
 from core.cache.codec import CacheScope
 from online.api.deps import CacheDep, IndexesDep, PipelineDep, ReloaderDep, SettingsDep
 from online.api.responses import ADMIN, UNAVAILABLE, PurgeResult, ReloadResult
@@ -43,7 +44,9 @@ class ReloadBody(BaseModel):
 
 
 class PurgeBody(BaseModel):
-    index_version: Text | None = None
+    #: a version name (letters, digits, ``._-``): never a pattern (``*`` acted as a glob and
+    #: purged every version's answers)
+    index_version: Annotated[Text, AfterValidator(check_version_name)] | None = None
     all: StrictBool = False
 
 
