@@ -42,7 +42,9 @@ def create_app(settings: OnlineSettings, *, components: Components | None = None
         finally:
             await built.stop()
 
-    app = FastAPI(title="Tandem", version="1", lifespan=lifespan)
+    # no trailing-slash redirects: a 307 built its Location from the client's Host header
+    # (reflected to any host a client names); ``/v1/query/`` is a 404 like any unknown path
+    app = FastAPI(title="Tandem", version="1", lifespan=lifespan, redirect_slashes=False)
     errors.install(app)
     for module in (query, chat, feedback, jobs, ops, admin):
         app.include_router(module.router)

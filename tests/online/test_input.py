@@ -239,3 +239,15 @@ def test_a_lone_surrogate_in_a_reload_version_is_422_and_readyz_stays_up(
     )
     assert r.status_code == 422, r.text
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_clients_host(client: Any) -> None:
+    """Issue 27 item 6: the 307 from ``/v1/query/`` reflected the Host header."""
+    r = client.post(
+        "/v1/query/",
+        json={"question": "ok?"},
+        headers={"Host": "evil.example"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 404
+    assert "location" not in r.headers

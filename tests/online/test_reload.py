@@ -124,6 +124,7 @@ def test_polling_fallback_and_failed_load_keeps_old_version(
     assert body["index"]["version"] == v2
     assert body["reload_error"]["version"] == v1
     assert "sha256" in body["reload_error"]["error"]
+    assert str(data_root) not in ready.text  # no absolute path on the public route
     assert "failed to load" in caplog.text
     r = client.post("/v1/query", json={"question": "Where is Tokyo?"})
     assert r.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -31,6 +32,15 @@ router = APIRouter(tags=["ops"])
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "alive"}
+
+
+_PATH = re.compile(r"(?:/[\w.@+-]+)+/([\w.@+-]+)")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with each absolute path cut to its last part: ``/readyz`` is public and the
+    machine's layout is not (issue 27 item 6); the log keeps the whole message."""
+    return _PATH.sub(r".../\1", message)
 
 
 @router.get(
@@ -71,7 +81,10 @@ async def readyz(
         "variants": dict(experiments.router.weights()),
     }
     if indexes.last_error:
-        body["reload_error"] = {"version": indexes.last_error_version, "error": indexes.last_error}
+        body["reload_error"] = {
+            "version": indexes.last_error_version,
+            "error": without_paths(indexes.last_error),
+        }
     if state is None:
         body["message"] = "no index version is loaded"
     return JSONResponse(body, status_code=200 if state is not None else 503)
