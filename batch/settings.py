@@ -98,11 +98,13 @@ class BatchSettings(CommonSettings):
     hot_top_k: int = Field(default=100, gt=0, description="Hot questions precomputed per date.")
     cache_ttl_s: int = Field(default=7 * 86400, gt=0, description="TTL of precomputed answers.")
     warm_paraphrases: int = Field(
-        default=3,
+        default=0,
         ge=0,
         le=10,
         description="Paraphrases the deep model writes of each hot question it warms; those the "
-        "pair judge accepts become aliases of the answer (0: none).",
+        "pair judge accepts become aliases of the answer (0: none; off by default: 3 found 2 "
+        "more of 88 human paraphrases, not a significant gain, at 4.2 s a question: "
+        "bench/bench_expansion.py).",
     )
     warm_alias_cut: float = Field(
         default=0.919,
