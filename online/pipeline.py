@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from redis.exceptions import RedisError
 
 from core.answering import Answerer
 from core.cache.codec import CacheScope
@@ -32,6 +33,7 @@ from online.cache.port import AnswerCache
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams
 from online.errors import CacheSlowError, CacheUnavailableError, LLMError, OverloadedError
 from online.index_state import IndexHolder, IndexState
+from online.redis_conn import deadline
 from online.settings import OnlineSettings
 from shared_schemas.cache import CacheEntry
 from shared_schemas.events import CacheOutcome
@@ -329,6 +331,8 @@ class AnswerPipeline:
                 )
                 yield StreamEvent("final", result=result)
                 return
+            if self.settings.judge_misses and ctx.outcome != "unavailable":
+                await self._queue_judgment(ctx, vector)
         if self.admission is not None:
             await self.admission.admit_generation(request)
         ts = time.perf_counter()
@@ -432,6 +436,33 @@ class AnswerPipeline:
                 )
             )
         return out
+
+    async def _queue_judgment(self, ctx: Answering, vector: np.ndarray) -> None:
+        """A borderline miss: the nearest cached question goes to the pair judge with it
+        (``online.refine.judging``); optional work, so any failure is only logged."""
+        from online.refine.judging import enqueue_judgment
+
+        nearest = getattr(self.cache, "nearest", None)
+        redis = getattr(self.cache, "redis", None)
+        if nearest is None or redis is None:
+            return
+        try:
+            found = await nearest(ctx.scope, vector, floor=self.settings.judge_floor)
+            if found is None or found[0] == ctx.qhash:
+                return
+            async with deadline():
+                await enqueue_judgment(
+                    redis,
+                    ctx.scope,
+                    question=ctx.request.question,
+                    qhash=ctx.qhash,
+                    candidate=found[0],
+                    similarity=found[1],
+                    ttl_s=self.settings.judge_ttl_s,
+                    maxlen=self.settings.refine_stream_maxlen,
+                )
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.info("borderline miss not queued for the judge: %s", exc)
 
     async def _write_through(
         self, ctx: Answering, answer: str, hits: list[Hit], vector: np.ndarray

@@ -89,6 +89,25 @@ class OnlineSettings(CommonSettings):
         description="Connections to Redis per replica; more concurrent requests wait (up to "
         "1 s) for a free one instead of failing.",
     )
+    judge_misses: bool = Field(
+        default=False,
+        description="Queue borderline misses (a cached question at or above TANDEM_JUDGE_FLOOR) "
+        "for the pair judge (`tandem worker --judge`): a 'same' verdict makes the asked "
+        "question an alias of the cached answer, so the next ask is a lookup.",
+    )
+    judge_floor: float = Field(
+        default=0.8, ge=0, le=1, description="Cosine from which a miss is a borderline one."
+    )
+    judge_cut: float = Field(
+        default=0.919,
+        ge=0,
+        le=1,
+        description="Judge score over which a pair asks the same (bench/bench_judge.py: the deep "
+        "judge's cut at <= 1% false hits on the tune half).",
+    )
+    judge_ttl_s: int = Field(
+        default=86_400, gt=0, description="How long a pair's verdict (and an alias) is kept."
+    )
     refine_live_misses: bool = Field(
         default=False,
         description="Queue every live answer (fast tier) for the deep tier: the refine worker's "

@@ -39,8 +39,12 @@ def worker(
     max_jobs: Annotated[
         int | None, typer.Option(help="Stop after this many jobs (default: run until killed).")
     ] = None,
+    judge: Annotated[
+        bool,
+        typer.Option("--judge", help="Judge borderline misses (tandem:judge) instead of refining."),
+    ] = False,
 ) -> None:
-    """Run the refinement worker (consumes tandem:refine)."""
+    """Run the refinement worker (consumes tandem:refine), or with --judge the pair judge."""
     from core.errors import CoreError
     from online.errors import OnlineError
     from online.refine.worker import build_worker
@@ -51,6 +55,16 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if judge:
+        from online.refine.judging import build_judge_worker
+
+        with user_errors(OnlineError, CoreError, ValueError):
+            judged = build_judge_worker(settings).run(stop=stop, max_pairs=max_jobs)
+        typer.echo(
+            f"judge stopped: judged={judged.judged} aliased={judged.aliased} "
+            f"skipped={judged.skipped}"
+        )
+        return
     with user_errors(OnlineError, CoreError):
         stats = build_worker(settings).run(stop=stop, max_jobs=max_jobs)
     typer.echo(f"refinement worker stopped: done={stats.done} failed={stats.failed}")

@@ -115,6 +115,20 @@ class AsyncRedisAnswerCache:
             await self._used(scope, hit.entry.normalized_key)
         return hit
 
+    async def nearest(
+        self, scope: CacheScope, vector: np.ndarray, *, floor: float
+    ) -> tuple[str, float] | None:
+        """The cached question nearest ``vector`` at or above ``floor`` (hash, cosine), from
+        the replica's mirror of the scope (no entry read): what a borderline miss is judged
+        against. None when there is none or Redis fails (a judgment is optional)."""
+        try:
+            async with deadline(self.lookup_timeout_s):
+                mirror = await self._mirror(scope, int(vector.size))
+        except (TimeoutError, RedisError, OSError):
+            return None
+        found = mirror.nearest(vector, threshold=floor, limit=1)
+        return found[0] if found else None
+
     async def _semantic(
         self,
         scope: CacheScope,

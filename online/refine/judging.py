@@ -1,0 +1,189 @@
+"""Borderline misses judged in the background (issue 24 item 1).
+
+A question that misses the cache although a cached one lies close (cosine at or above
+``judge_floor``, under what the semantic side accepts) is answered live at once; the pair
+(asked question, nearest cached one) goes to ``tandem:judge``. The judge worker (`tandem worker
+--judge`, the deep tier's model) asks whether both ask for the same information; above
+``judge_cut`` the cached answer is written under the asked question's own key and vector as an
+alias (``alias_of``), so the next ask of it is a plain lookup. Each pair is judged once (a
+marker per pair, with a TTL); the stream is bounded. Acknowledged once handled; a judgment that
+fails is dropped (it was optional)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from core.cache.codec import CacheScope
+from core.cache.redis_store import RedisAnswerCache
+from core.encoder import TextEncoder
+from core.llm.judge import LogprobLLM, PairJudge
+from shared_schemas.hashing import sha256_hex
+from shared_schemas.layout import JUDGE_STREAM, JUDGED_PREFIX
+
+log = logging.getLogger(__name__)
+
+JUDGE_GROUP = "tandem-judges"
+
+
+def _marker(scope: CacheScope, qhash: str, candidate: str) -> str:
+    return f"{JUDGED_PREFIX}:{sha256_hex(scope.semantic_key())[:16]}:{qhash}:{candidate}"
+
+
+async def enqueue_judgment(
+    redis: Any,
+    scope: CacheScope,
+    *,
+    question: str,
+    qhash: str,
+    candidate: str,
+    similarity: float,
+    ttl_s: int,
+    maxlen: int,
+) -> bool:
+    """Queue the pair unless it was queued before (True when queued)."""
+    if not await redis.set(_marker(scope, qhash, candidate), "queued", nx=True, ex=ttl_s):
+        return False
+    payload = {
+        "scope": [
+            scope.index_version,
+            scope.embedding_model,
+            scope.llm_model,
+            scope.prompt_version,
+            scope.namespace,
+        ],
+        "question": question,
+        "qhash": qhash,
+        "candidate": candidate,
+        "similarity": round(similarity, 4),
+    }
+    await redis.xadd(JUDGE_STREAM, {"pair": json.dumps(payload)}, maxlen=maxlen, approximate=True)
+    return True
+
+
+@dataclass
+class JudgeStats:
+    judged: int = 0
+    aliased: int = 0
+    skipped: int = 0
+
+
+def build_judge_worker(settings: Any) -> JudgeWorker:
+    """The real one: the deep tier's LLM as judge, the bundled encoder, Redis from settings."""
+    from core.encoder import encoder_for
+    from core.llm.factory import build_llm
+    from online.redis_conn import sync_redis
+
+    llm = build_llm(settings.for_tier("deep"))
+    if not isinstance(llm, LogprobLLM):
+        llm.close()
+        raise ValueError("the deep tier's backend reports no log-probabilities: no judge")
+    return JudgeWorker(
+        redis=sync_redis(settings.redis_url),
+        judge=PairJudge(llm),
+        encoder=encoder_for(settings),
+        cut=settings.judge_cut,
+        ttl_s=settings.judge_ttl_s,
+    )
+
+
+class JudgeWorker:
+    def __init__(
+        self,
+        *,
+        redis: Any,
+        judge: PairJudge,
+        encoder: TextEncoder,
+        cut: float,
+        ttl_s: int,
+        cache: RedisAnswerCache | None = None,
+        consumer: str | None = None,
+    ) -> None:
+        self.redis = redis
+        self.judge = judge
+        self.encoder = encoder
+        self.cut = cut
+        self.ttl_s = ttl_s
+        self.cache = cache or RedisAnswerCache(redis)
+        self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+        self.stats = JudgeStats()
+
+    def _group(self) -> None:
+        try:
+            self.redis.xgroup_create(JUDGE_STREAM, JUDGE_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def run(
+        self, *, stop: threading.Event | None = None, max_pairs: int | None = None
+    ) -> JudgeStats:
+        self._group()
+        stop = stop or threading.Event()
+        handled = 0
+        while not stop.is_set() and (max_pairs is None or handled < max_pairs):
+            got = self.redis.xreadgroup(
+                JUDGE_GROUP, self.consumer, {JUDGE_STREAM: ">"}, count=8, block=1000
+            )
+            for _, messages in got or ():
+                for msg_id, fields in messages:
+                    self.process(msg_id, fields)
+                    handled += 1
+        return self.stats
+
+    def process(self, msg_id: Any, fields: dict[Any, Any]) -> None:
+        try:
+            raw = fields.get(b"pair") or fields.get("pair")
+            pair = json.loads(raw or "")
+            scope = CacheScope(*pair["scope"])
+            self._judge(scope, pair)
+        except (RedisError, OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("judgment dropped: %s", exc)
+            self.stats.skipped += 1
+        except Exception as exc:  # the LLM down, a bad answer: the judgment was optional
+            log.warning("judgment failed: %s", exc)
+            self.stats.skipped += 1
+        finally:
+            self.redis.xack(JUDGE_STREAM, JUDGE_GROUP, msg_id)
+
+    def _judge(self, scope: CacheScope, pair: dict[str, Any]) -> None:
+        cached = self.cache.get(scope, pair["candidate"])
+        if cached is None:  # expired or evicted meanwhile
+            self.stats.skipped += 1
+            return
+        score = self.judge.score(cached.question, pair["question"])
+        self.stats.judged += 1
+        verdict = "same" if score > self.cut else "different"
+        self.redis.set(
+            _marker(scope, pair["qhash"], pair["candidate"]),
+            f"{verdict} {score:.4f}",
+            ex=self.ttl_s,
+        )
+        log.info(
+            "judged sim=%.3f score=%.4f verdict=%s asked=%r cached=%r",
+            pair["similarity"],
+            score,
+            verdict,
+            pair["question"][:80],
+            cached.question[:80],
+        )
+        if verdict != "same":
+            return
+        alias = cached.model_copy(
+            update={
+                "question": pair["question"],
+                "normalized_key": pair["qhash"],
+                "alias_of": cached.alias_of or cached.normalized_key,
+                "created_at": datetime.now(UTC),
+            }
+        )
+        self.cache.put(alias, self.encoder.encode([pair["question"]])[0], ttl_s=self.ttl_s)
+        self.stats.aliased += 1

@@ -1,0 +1,89 @@
+"""Borderline misses judged in the background (issue 24 item 1): the service answers a reworded
+question live at once and queues it with the nearest cached question; the judge worker's
+"same" verdict makes it an alias, so the next ask is an exact hit; "different" leaves it alone,
+and a pair is queued once."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from core.cache.redis_store import RedisAnswerCache
+from core.llm.fake import FakeLLM
+from core.llm.judge import PairJudge
+from online.refine.judging import JudgeWorker
+from shared_schemas.hashing import question_key_hash
+from shared_schemas.layout import JUDGE_STREAM
+
+pytestmark = pytest.mark.integration
+
+ASKED = "Who won Super Bowl 50?"
+REWORDED = "Which team was the winner of Super Bowl 50?"
+OTHER = "Who lost Super Bowl 50?"
+
+
+class Verdicts:
+    """A judge model that says "same" for the reworded question only."""
+
+    model_id = "judge"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def first_token_logprobs(self, messages: list, *, top: int = 10) -> dict[str, float]:  # type: ignore[type-arg]
+        second = messages[-1]["content"].split("Question B:", 1)[1].split("\n", 1)[0].strip()
+        self.asked.append(second)
+        same = second == REWORDED
+        return {"yes": math.log(0.99 if same else 0.2), "no": math.log(0.01 if same else 0.8)}
+
+
+def test_a_borderline_miss_becomes_an_alias_once_judged_the_same(
+    client_factory: Any, settings_factory: Any, encoder: Any, redis_client: Any
+) -> None:
+    # no live write-through: what the next ask finds is the judge's doing alone
+    settings = settings_factory(
+        judge_misses=True,
+        judge_floor=0.3,
+        judge_cut=0.9,
+        semantic_threshold=0.999,
+        live_cache_ttl_s=0,
+    )
+    llm = FakeLLM()
+    client, components = client_factory(settings, llm)
+    scope = components.pipeline.scope(components.indexes.require().version)
+    cache = RedisAnswerCache(redis_client)
+    vector = encoder.encode([ASKED])[0]
+    warmed = components.answerer.computed(
+        ASKED, "Denver Broncos", [], vector, index_version=scope.index_version
+    )
+    cache.put(warmed.to_cache_entry(origin="batch", ttl_s=600), vector)
+    assert client.post("/v1/query", json={"question": ASKED}).json()["cache"] == "exact"
+    for question in (REWORDED, OTHER, REWORDED):  # the second REWORDED: queued once only
+        assert client.post("/v1/query", json={"question": question}).json()["cache"] == "miss"
+    assert redis_client.xlen(JUDGE_STREAM) == 2
+
+    verdicts = Verdicts()
+    worker = JudgeWorker(
+        redis=redis_client, judge=PairJudge(verdicts), encoder=encoder, cut=0.9, ttl_s=600
+    )
+    stats = worker.run(max_pairs=2)
+    assert (stats.judged, stats.aliased, stats.skipped) == (2, 1, 0)
+    assert sorted(verdicts.asked) == sorted([REWORDED, OTHER])
+
+    # the reworded question is now an exact hit holding the answer of the question it matches
+    original = cache.get(scope, question_key_hash(ASKED))
+    assert original is not None
+    again = client.post("/v1/query", json={"question": REWORDED}).json()
+    assert again["cache"] == "exact"
+    assert again["answer"] == original.answer
+    alias = cache.get(scope, question_key_hash(REWORDED))
+    assert alias is not None
+    assert alias.alias_of == original.normalized_key
+    # "different": no alias, still answered live
+    assert cache.get(scope, question_key_hash(OTHER)) is None
+    assert client.post("/v1/query", json={"question": OTHER}).json()["cache"] == "miss"
+    calls = llm.calls
+    assert client.post("/v1/query", json={"question": REWORDED}).json()["cache"] == "exact"
+    assert llm.calls == calls
