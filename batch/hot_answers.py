@@ -227,7 +227,7 @@ def _write_aliases(
         return
     try:
         aliases, judged = expand(
-            answerer, computed.question, n=settings.warm_paraphrases, cut=settings.warm_alias_cut
+            answerer, computed.question, n=settings.warm_paraphrases, cut=settings.judge_cut
         )
     except Exception as exc:  # expansion is a bonus: a failure never fails the warm
         log.warning("expansion failed question=%r error=%s", computed.question, exc)

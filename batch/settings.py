@@ -106,14 +106,6 @@ class BatchSettings(CommonSettings):
         "more of 88 human paraphrases, not a significant gain, at 4.2 s a question: "
         "bench/bench_expansion.py).",
     )
-    warm_alias_cut: float = Field(
-        default=0.919,
-        ge=0,
-        le=1,
-        description="Judge score a paraphrase must exceed to become an alias (the deep "
-        "judge's cut at <= 1% false hits on the tune half of the labelled pairs; test half: "
-        "51% of paraphrases, 2.3% wrong: bench/bench_judge.py).",
-    )
     # --- orchestration (the Airflow DAGs) ---
     index_source: Path | None = Field(
         default=None,

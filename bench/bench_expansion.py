@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     args = ap.parse_args()
     batch = BatchSettings(llm_model=FAST_LLM_MODEL_ID, deep_llm_model=DEEP_LLM_MODEL_ID)
-    cut = batch.warm_alias_cut if args.cut is None else args.cut
+    cut = batch.judge_cut if args.cut is None else args.cut
     online = OnlineSettings()
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
     articles = list(dict.fromkeys(r["article"] for r in rows))

@@ -98,13 +98,6 @@ class OnlineSettings(CommonSettings):
     judge_floor: float = Field(
         default=0.8, ge=0, le=1, description="Cosine from which a miss is a borderline one."
     )
-    judge_cut: float = Field(
-        default=0.919,
-        ge=0,
-        le=1,
-        description="Judge score over which a pair asks the same (bench/bench_judge.py: the deep "
-        "judge's cut at <= 1% false hits on the tune half).",
-    )
     judge_ttl_s: int = Field(
         default=86_400, gt=0, description="How long a pair's verdict (and an alias) is kept."
     )

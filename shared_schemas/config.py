@@ -252,6 +252,15 @@ class CommonSettings(BaseSettings):
         description="CPU priority (nice) of the deep engine: under the live one, so a warm or "
         "refine beside the service takes the CPU the live answers leave.",
     )
+    judge_cut: float = Field(
+        default=0.919,
+        ge=0,
+        le=1,
+        description="Pair-judge score over which two questions ask the same (an alias is made: "
+        "a borderline miss, a warm's rewording). The deep judge's cut at <= 1% false hits on "
+        "the tune half of the labelled pairs; test half 51% of paraphrases, 2.3% wrong "
+        "(bench/bench_judge.py).",
+    )
     deep_llm_timeout_s: float = Field(
         default=180.0, gt=0, description="Longest one deep generation may run."
     )

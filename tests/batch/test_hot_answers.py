@@ -378,7 +378,7 @@ def test_a_deep_warm_keeps_judged_paraphrases_as_aliases(
 ) -> None:
     """Issue 24 item 2: the deep model rewords each hot question, the judge keeps what asks
     the same, and each kept rewording is an entry of its own holding the same answer."""
-    settings = settings.model_copy(update={"warm_paraphrases": 3, "warm_alias_cut": 0.99})
+    settings = settings.model_copy(update={"warm_paraphrases": 3, "judge_cut": 0.99})
     day = datetime.now(UTC).date()
     version = _build(settings, DOCS, day)
     publish_version(version, settings=settings)
