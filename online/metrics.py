@@ -35,6 +35,13 @@ class ServiceMetrics:
             ["cache", "tier"],
             registry=r,
         )
+        self.judgments = Counter(
+            "tandem_judge_pairs_total",
+            "Borderline misses by what became of them: queued for the pair judge, or seen "
+            "(queued before); share of traffic: against tandem_answers_total",
+            ["outcome"],
+            registry=r,
+        )
         self.cache_unavailable = Counter(
             "tandem_cache_unavailable_total",
             "Cache operations that failed because Redis was unavailable",

@@ -67,5 +67,8 @@ class ServiceObserver:
     def rejected(self) -> None:
         self.metrics.rejected.inc()
 
+    def judgment(self, outcome: str) -> None:
+        self.metrics.judgments.labels(outcome=outcome).inc()
+
     def cache_unavailable(self, operation: str) -> None:
         self.metrics.cache_unavailable.labels(operation=operation).inc()

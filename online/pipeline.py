@@ -51,6 +51,10 @@ class AnswerObserver(Protocol):
 
     def cache_unavailable(self, operation: str) -> None: ...
 
+    def judgment(self, outcome: str) -> None:
+        """A borderline miss: ``queued`` for the pair judge, ``seen`` (queued before)."""
+        ...
+
     def rejected(self) -> None:
         """A generation was refused (queue full)."""
         ...
@@ -451,7 +455,7 @@ class AnswerPipeline:
             if found is None or found[0] == ctx.qhash:
                 return
             async with deadline():
-                await enqueue_judgment(
+                queued = await enqueue_judgment(
                     redis,
                     ctx.scope,
                     question=ctx.request.question,
@@ -461,6 +465,8 @@ class AnswerPipeline:
                     ttl_s=self.settings.judge_ttl_s,
                     maxlen=self.settings.refine_stream_maxlen,
                 )
+            if self.observer:
+                self.observer.judgment("queued" if queued else "seen")
         except (RedisError, OSError, TimeoutError) as exc:
             log.info("borderline miss not queued for the judge: %s", exc)
 

@@ -63,6 +63,9 @@ def test_a_borderline_miss_becomes_an_alias_once_judged_the_same(
     for question in (REWORDED, OTHER, REWORDED):  # the second REWORDED: queued once only
         assert client.post("/v1/query", json={"question": question}).json()["cache"] == "miss"
     assert redis_client.xlen(JUDGE_STREAM) == 2
+    metrics = client.get("/metrics").text
+    assert 'tandem_judge_pairs_total{outcome="queued"} 2.0' in metrics
+    assert 'tandem_judge_pairs_total{outcome="seen"} 1.0' in metrics
 
     verdicts = Verdicts()
     worker = JudgeWorker(
