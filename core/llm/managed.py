@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from core.errors import LLMUnavailableError
+from core.llm.base import ChatMessage, GenerationStats, Sampling
 from core.llm.engine import EngineProcess
 from core.llm.upstream import OpenAICompatibleLLM
 
@@ -53,9 +55,28 @@ class ManagedEngineLLM(OpenAICompatibleLLM):
     def ready(self) -> bool:
         return self.engine.alive() and super().ready()
 
-    def generate(self, *args: Any, **kwargs: Any) -> Any:
+    def generate(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_new_tokens: int,
+        stats: GenerationStats | None = None,
+        sampling: Sampling | None = None,
+    ) -> str:
+        """The whole answer, read from the engine as a stream: a caller that leaves (a client
+        gone, a timeout: ``stats.cancel()``) closes it at the next token and the engine frees
+        the slot. A plain request kept decoding to its token cap (issue 27 item 3: three
+        abandoned chats held a slot 14 s)."""
         self._ensure_running()
-        return super().generate(*args, **kwargs)
+        counter = stats if stats is not None else GenerationStats()
+        text = "".join(
+            super().stream(
+                messages, max_new_tokens=max_new_tokens, stats=counter, sampling=sampling
+            )
+        )
+        if counter.is_cancelled:
+            raise LLMUnavailableError("generation cancelled")
+        return text.strip()
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[str]:
         self._ensure_running()

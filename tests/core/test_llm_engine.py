@@ -245,3 +245,38 @@ def test_the_deep_engine_runs_at_a_lower_cpu_priority() -> None:
         assert llm.generate(MESSAGES, max_new_tokens=2)  # type: ignore[arg-type]
     finally:
         llm.close()
+
+
+def test_a_cancelled_generation_frees_its_slot(engine_llm: ManagedEngineLLM) -> None:
+    """Issue 27 item 3: a non-streamed generation whose caller left (a client gone, a timeout)
+    kept its slot decoding to the token cap; it is read as a stream and closed at cancel."""
+    import threading
+
+    stats = GenerationStats()
+    failed: list[Exception] = []
+
+    def run() -> None:
+        try:
+            engine_llm.generate(LONG, max_new_tokens=1024, stats=stats)  # type: ignore[arg-type]
+        except Exception as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while _busy_slots(engine_llm) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # poll interval of a bounded wait on the engine's own state
+    assert _busy_slots(engine_llm) == 1
+    stats.cancel()
+    cancelled_at = time.monotonic()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert failed
+    assert "cancelled" in str(failed[0])
+    while _busy_slots(engine_llm) and time.monotonic() - cancelled_at < 5.0:
+        time.sleep(0.02)  # poll interval of a bounded wait on the engine's own state
+    assert _busy_slots(engine_llm) == 0
+    # and an uncancelled one still answers whole, with its counts
+    done = GenerationStats()
+    assert engine_llm.generate(MESSAGES, max_new_tokens=8, stats=done)  # type: ignore[arg-type]
+    assert done.tokens > 0
