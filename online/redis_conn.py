@@ -23,12 +23,15 @@ def async_redis(
     *,
     connect_timeout_s: float = 0.5,
     max_connections: int = 64,
-    pool_wait_s: float = REDIS_OP_TIMEOUT_S,
+    pool_wait_s: float = 10 * REDIS_OP_TIMEOUT_S,
 ) -> Any:
     """The service's client. Its pool is bounded and *blocking*: at more concurrent requests
-    than connections a command waits (up to ``pool_wait_s``) for a free one instead of failing
-    with "Too many connections", which the service took for Redis being down (at 256
-    connections cached answers turned into generations and the rate limiter went unchecked)."""
+    than connections a command waits for a free one instead of failing with "Too many
+    connections", which the service took for Redis being down (at 256 connections cached
+    answers turned into generations and the rate limiter went unchecked). The callers'
+    deadlines bound that wait (a lookup past its deadline is "slow": a 503, never a
+    generation); ``pool_wait_s`` is only a backstop, longer than any of them, so a busy pool
+    is never mistaken for a Redis that is down."""
     from redis.asyncio import BlockingConnectionPool, Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
