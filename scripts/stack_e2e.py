@@ -7,7 +7,9 @@
 3. trigger `tandem_index` through Airflow's REST API on a slice of SQuAD dev (the embed task is
    a SparkSubmitOperator on the Spark master container); wait for success; both online
    replicas serve the new version (`/v1/index`);
-4. answer a question through the proxy, live then from the cache;
+4. answer a question through the proxy, live (the fast tier) then from the cache; warm hot
+   questions through Airflow's `tandem_hot_answers` (the deep tier, in the Airflow containers):
+   the same question is then a cache hit produced by the deep tier, the fast answer replaced;
 5. blue-green: under a bounded loopback load through the proxy, switch blue -> green -> blue;
    0 failed requests, both colours seen;
 6. faults under load: kill -9 the live online container (the restart policy brings it back, the
@@ -43,7 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stack
 
 ROOT = stack.ROOT
-SQUAD = Path(os.environ.get("TANDEM_SQUAD_DEV", "/work/shared/data/squad-dev-v1.1.json.gz"))
+#: SQuAD v1.1 dev beside the checkout (../shared/data/, its README), or TANDEM_SQUAD_DEV
+SQUAD = Path(
+    os.environ.get("TANDEM_SQUAD_DEV", ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json.gz")
+)
 PROXY = f"http://{stack.LOOPBACK}:{stack.PORTS['proxy']}"
 AIRFLOW = f"http://{stack.LOOPBACK}:{stack.PORTS['airflow']}"
 PROMETHEUS = f"http://{stack.LOOPBACK}:{stack.PORTS['prometheus']}"
@@ -181,6 +186,37 @@ def cancel_scheduled_runs(dag: str, headers: dict[str, str]) -> None:
             log(f"marked the scheduled run {other['dag_run_id']} failed (not part of the test)")
 
 
+def wait_dag_run(
+    env: dict[str, str], dag: str, run_url: str, what: str, *, timeout_s: float
+) -> tuple[str, dict[str, str]]:
+    """The final state of a DAG run (success or failed) and the token headers then valid;
+    scheduled runs the unpause created are cancelled on the way."""
+    headers = airflow_token(env)
+
+    def finished() -> str | None:
+        nonlocal headers
+        status, body, _ = http("GET", run_url, headers=headers)
+        if status == 401:
+            headers = airflow_token(env)
+            return None
+        cancel_scheduled_runs(dag, headers)
+        state = body.get("state") if isinstance(body, dict) else None
+        return state if state in ("success", "failed") else None
+
+    state = wait_for(f"{what} finished", finished, timeout_s=timeout_s, poll_s=5)
+    return str(state), headers
+
+
+def log_task(run_url: str, task_id: str, headers: dict[str, str]) -> None:
+    """The last lines of a task's log, for a failed run."""
+    _, text, _ = http(
+        "GET",
+        f"{run_url}/taskInstances/{task_id}/logs/1?full_content=true",
+        headers={**headers, "Accept": "text/plain"},
+    )
+    log(f"{task_id} log:\n{str(text)[-3000:]}")
+
+
 def run_index_dag(env: dict[str, str], figures: dict[str, Any], articles: int) -> str:
     _, questions = squad_slice(articles)
     headers = airflow_token(env)
@@ -202,17 +238,7 @@ def run_index_dag(env: dict[str, str], figures: dict[str, Any], articles: int) -
     run_url = f"{dag}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
     log(f"triggered {run['dag_run_id']} on {articles} SQuAD articles ({questions} questions)")
 
-    def finished() -> str | None:
-        nonlocal headers
-        status, body, _ = http("GET", run_url, headers=headers)
-        if status == 401:
-            headers = airflow_token(env)
-            return None
-        cancel_scheduled_runs(dag, headers)
-        state = body.get("state") if isinstance(body, dict) else None
-        return state if state in ("success", "failed") else None
-
-    state = wait_for("tandem_index run finished", finished, timeout_s=2400, poll_s=5)
+    state, headers = wait_dag_run(env, dag, run_url, "tandem_index run", timeout_s=2400)
     _, tis, _ = http("GET", f"{run_url}/taskInstances", headers=headers)
     tasks = {t["task_id"]: (t["state"], t.get("operator")) for t in tis["task_instances"]}
     figures["dag_run_s"] = round(time.monotonic() - t0, 1)
@@ -221,12 +247,7 @@ def run_index_dag(env: dict[str, str], figures: dict[str, Any], articles: int) -
     if state != "success":
         for task_id, (st, _op) in tasks.items():
             if st == "failed":
-                _, text, _ = http(
-                    "GET",
-                    f"{run_url}/taskInstances/{task_id}/logs/1?full_content=true",
-                    headers={**headers, "Accept": "text/plain"},
-                )
-                log(f"{task_id} log:\n{str(text)[-3000:]}")
+                log_task(run_url, task_id, headers)
         raise E2EError(f"tandem_index run {state}: {tasks}")
     log(f"tandem_index succeeded in {figures['dag_run_s']} s: {figures['dag_tasks']}")
 
@@ -325,13 +346,71 @@ def live_then_cached(figures: dict[str, Any]) -> None:
     status2, body2, _, cached_ms = ask()
     if status2 != 200 or body2.get("cache") != "exact":
         raise E2EError(f"second answer not from the cache: HTTP {status2}: {body2}")
+    tier = (body.get("models") or {}).get("tier")
+    if tier != "fast":
+        raise E2EError(f"a live answer from tier {tier!r}, not fast: {body}")
     figures["answer"] = {
         "first_cache": body["cache"],
         "first_ms": round(live_ms),
+        "first_tier": tier,
+        "first_model": (body.get("models") or {}).get("llm"),
         "cached_ms": round(cached_ms, 1),
         "answer": str(body2["answer"])[:80],
     }
-    log(f"answer live ({body['cache']}) {live_ms:.0f} ms, then cached {cached_ms:.1f} ms")
+    log(f"answer live ({body['cache']}, {tier}) {live_ms:.0f} ms, then cached {cached_ms:.1f} ms")
+
+
+def deep_warm(env: dict[str, str], figures: dict[str, Any], articles: int) -> None:
+    """Warm QUESTION and two more through `tandem_hot_answers` (the deep tier's engine in the
+    Airflow containers, its model fetched and verified there); each is then an exact hit whose
+    answer the deep tier produced."""
+    with gzip.open(SQUAD, "rt", encoding="utf-8") as f:
+        data = json.load(f)
+    more = [q["question"] for a in data["data"][:articles] for p in a["paragraphs"]
+            for q in p["qas"]][5:7]  # fmt: skip
+    questions = [QUESTION, *more]
+    path = stack.VAR / "corpus" / "hot-questions.txt"
+    path.write_text("".join(q + "\n" for q in questions))
+    os.chmod(path, 0o644)
+    headers = airflow_token(env)
+    dag = f"{AIRFLOW}/api/v2/dags/tandem_hot_answers"
+    status, body, _ = http("PATCH", dag, {"is_paused": False}, headers=headers)
+    if status != 200:
+        raise E2EError(f"unpause tandem_hot_answers: HTTP {status}: {body}")
+    t0 = time.monotonic()
+    status, run, _ = http(
+        "POST",
+        f"{dag}/dagRuns",
+        {
+            "logical_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "conf": {"questions_file": "/corpus/hot-questions.txt"},
+        },
+        headers=headers,
+    )
+    if status not in (200, 201):
+        raise E2EError(f"trigger tandem_hot_answers: HTTP {status}: {run}")
+    run_url = f"{dag}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
+
+    state, headers = wait_dag_run(env, dag, run_url, "tandem_hot_answers run", timeout_s=1800)
+    took = round(time.monotonic() - t0, 1)
+    if state != "success":
+        log_task(run_url, "warm", headers)
+        raise E2EError(f"tandem_hot_answers run {state}")
+    tiers = []
+    for question in questions:
+        status, body, _, _ms = ask(question)
+        tier = (body.get("models") or {}).get("tier") if isinstance(body, dict) else None
+        if status != 200 or body.get("cache") != "exact" or tier != "deep":
+            raise E2EError(f"after the deep warm, {question!r}: HTTP {status}: {body}")
+        tiers.append(tier)
+    figures["deep_warm"] = {
+        "questions": len(questions),
+        "dag_run_s": took,
+        "served": "exact",
+        "tiers": sorted(set(tiers)),
+        "answer": str(body["answer"])[:80],
+    }
+    log(f"deep warm of {len(questions)} questions in {took} s: each now an exact hit from deep")
 
 
 def during(load: Load, seconds: float) -> None:
@@ -489,6 +568,7 @@ def main() -> int:
             1,
         )
         live_then_cached(figures)
+        deep_warm(env, figures, args.articles)
         blue_green(figures)
         kill_live(figures)
         redis_restart(figures)

@@ -58,24 +58,25 @@ def fetch_model(store: ModelStore, artifacts: ArtifactStore, name: str) -> Insta
 def resolve_gguf(settings: CommonSettings) -> Path | None:
     """The verified GGUF of ``settings``' LLM (one tier's settings): ``llm_gguf_path`` when
     set (the operator's file); else the catalog model's copy in the store when it verifies;
-    else, with ``artifacts_url`` set and the model published there, a fetched and verified
-    copy; else a bundled model's package file. None for a name outside the catalog."""
+    else, when the model is published in the artifact store (S3 with ``artifacts_url``, else
+    ``<data_dir>/model-artifacts``, a volume a deployment shares), a fetched and verified copy;
+    else a bundled model's package file. None for a name outside the catalog."""
     if settings.llm_gguf_path is not None:
         return settings.llm_gguf_path
     name = settings.llm_model
     if name not in CATALOG:
         return None
     store = model_store(settings)
+    artifacts = model_artifacts(settings)
+    published = artifacts.has_version(get_spec(name).name)
     if store.is_installed(name):
         try:
             return store.verify(name).path
         except ModelVerificationError as exc:
-            if settings.artifacts_url is None:
+            if not published:
                 raise
             log.warning("model %s: %s; fetching it from the artifact store", name, exc)
-    if settings.artifacts_url is not None:
-        artifacts = model_artifacts(settings)
-        if artifacts.has_version(get_spec(name).name):
-            log.info("model %s: fetching it from %r into %s", name, artifacts, store.root)
-            return fetch_model(store, artifacts, name).path
+    if published:
+        log.info("model %s: fetching it from %r into %s", name, artifacts, store.root)
+        return fetch_model(store, artifacts, name).path
     return store.resolve(name)

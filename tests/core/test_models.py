@@ -229,3 +229,11 @@ def test_an_engine_is_never_built_on_a_missing_or_corrupt_model(
     source.install_stream(NAME, _chunks(BLOB), origin="good")
     publish_model(source, LocalArtifactStore(tmp_path / "data" / "model-artifacts"), NAME)
     assert settings.model_artifact_store_config().root == tmp_path / "data" / "model-artifacts"  # type: ignore[union-attr]
+    # ... and a replica with no copy at all fetches it from the shared volume's artifact store
+    fresh = settings.model_copy(update={"models_dir": tmp_path / "fresh"})
+    fetched = with_verified_model(fresh).llm_gguf_path
+    assert fetched == ModelStore(tmp_path / "fresh").path_of(NAME)
+    assert fetched.read_bytes() == BLOB
+    # the corrupt copy of the first replica is replaced by the verified published one
+    assert with_verified_model(settings).llm_gguf_path == path
+    assert path.read_bytes() == BLOB

