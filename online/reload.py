@@ -131,7 +131,9 @@ class IndexReloader:
         unpin and load the live one. Serialised with the follower."""
         async with self._lock:
             live = await self.live_version()
-            outcome = await self._swap_to(version or live, force=force, chosen=version is not None)
+            outcome = await self._swap_to(
+                version or live, force=force, chosen=version is not None, operator=True
+            )
             if version is None or version == live:
                 self._set_pin(None)
             elif outcome.error is None:
@@ -157,14 +159,19 @@ class IndexReloader:
         self._pin = pin
         self.holder.pinned = pin[0] if pin else None
 
-    async def _swap_to(self, target: str | None, *, force: bool, chosen: bool) -> ReloadOutcome:
+    async def _swap_to(
+        self, target: str | None, *, force: bool, chosen: bool, operator: bool = False
+    ) -> ReloadOutcome:
+        """``operator``: an ``/admin/reload`` (a version that failed is loaded again, not
+        skipped; the follower leaves a failed version alone until it changes)."""
         current = self.holder.current
         if target is None:
             return ReloadOutcome(None, False, "no live version is published")
-        if current is not None and current.version == target and not force:
+        failed = target in self._failed
+        if current is not None and current.version == target and not force and not failed:
             self.holder.succeeded(chosen=chosen)  # already served: the reload succeeded
             return ReloadOutcome(target, False)
-        if target in self._failed and not force and not chosen:
+        if failed and not force and not (chosen or operator):
             return ReloadOutcome(target, False, self.holder.last_error)
         try:
             state = await asyncio.to_thread(self._load, target)

@@ -242,6 +242,40 @@ def test_reload_error_clears_once_a_later_reload_succeeds(
     assert body["index"]["version"] == v1
 
 
+def test_a_reload_does_not_clear_the_error_of_a_version_whose_files_are_still_corrupt(
+    client_factory: Any,
+    settings_factory: Any,
+    fake_llm: Any,
+    data_root: Path,
+    built_indexes: dict[str, Any],
+) -> None:
+    """Issue 27 item 6: the live version's files were corrupted under a replica serving it from
+    memory; a forced reload found it, then a plain ``/admin/reload {}`` reported success (the
+    version "already served") and cleared ``reload_error`` while the files were still bad."""
+    v1 = built_indexes["v1"]
+    client, components = client_factory(
+        settings_factory(reload_poll_s=60.0, admin_token="reload-admin-token-0123456789"), fake_llm
+    )
+    auth = {"Authorization": "Bearer reload-admin-token-0123456789"}
+    assert components.indexes.require().version == v1
+    faiss_file = data_root / "indexes" / v1 / "index.faiss"
+    good = faiss_file.read_bytes()
+    _corrupt(data_root, v1)
+    forced = client.post("/admin/reload", headers=auth, json={"version": v1, "force": True})
+    assert forced.json()["error"] and "sha256" in forced.json()["error"]
+    for body in ({}, None, {"version": v1}):
+        again = client.post("/admin/reload", headers=auth, json=body)
+        assert again.json()["error"], body
+        assert client.get("/readyz").json()["reload_error"]["version"] == v1, body
+    assert components.indexes.require().version == v1  # still serving its copy in memory
+    # fixed on disk: the next plain reload loads it again and the error is history
+    faiss_file.write_bytes(good)
+    fixed = client.post("/admin/reload", headers=auth, json={})
+    assert fixed.json()["error"] is None
+    assert fixed.json()["swapped"] is True
+    assert "reload_error" not in client.get("/readyz").json()
+
+
 def test_a_malformed_index_event_never_stops_the_follower(
     client_factory: Any,
     settings_factory: Any,
