@@ -1,9 +1,9 @@
 """Redis killed (SIGKILL) and paused (SIGSTOP/SIGCONT) under load against a real uvicorn server.
 
 What the service does with the query log while Redis is down (``online/querylog.py``): events are
-buffered in memory only until the next batch write (≤ 50 ms); a write that fails drops its batch
-and counts it in ``tandem_querylog_dropped_total``. They are not kept for a later flush, so every
-event is either in the stream or counted there — the test checks that identity.
+buffered in memory until the next batch write (≤ 50 ms); a batch whose write fails is sent again
+(idempotently) twice, 0.5 s apart, then dropped and counted in ``tandem_querylog_dropped_total``.
+Every event is either in the stream or counted there, never both — the test checks that identity.
 """
 
 from __future__ import annotations
