@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from core.cache.bounded import DEFAULT_CAPACITY
@@ -169,8 +169,11 @@ class OnlineSettings(CommonSettings):
         description="How often a replica reads the shared experiment state (weights, rollbacks) "
         "from Redis; a rollback on one replica is in force on all within it.",
     )
-    experiment_salt: str = Field(
-        default="tandem-ab", description="Salt of the sticky user_id -> variant hash."
+    experiment_salt: SecretStr | None = Field(
+        default=None,
+        description="Secret salt of the sticky user_id -> variant hash, the same on every "
+        "replica; required (a random one: openssl rand -hex 16) once there is more than one arm. "
+        "With a public salt a client could compute which user_id lands in which arm.",
     )
 
     @field_validator("admin_token", mode="after")
@@ -206,6 +209,25 @@ class OnlineSettings(CommonSettings):
     @classmethod
     def _check_variants(cls, value: tuple[Variant, ...]) -> tuple[Variant, ...]:
         return check_variants(value)
+
+    @model_validator(mode="after")
+    def _experiments_need_a_secret_salt(self) -> OnlineSettings:
+        if len(self.variants) < 2:
+            return self
+        if self.experiment_salt is None:
+            raise ValueError(
+                "TANDEM_VARIANTS declares an experiment: set TANDEM_EXPERIMENT_SALT to a random "
+                "secret shared by the replicas (openssl rand -hex 16)"
+            )
+        problem = secret_problem(self.experiment_salt.get_secret_value())
+        if problem:
+            raise ValueError(f"TANDEM_EXPERIMENT_SALT {problem}; set a random one")
+        return self
+
+    @property
+    def assignment_salt(self) -> str:
+        """The salt the router hashes with (a single arm needs none)."""
+        return self.experiment_salt.get_secret_value() if self.experiment_salt else "single-arm"
 
 
 @lru_cache

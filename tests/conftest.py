@@ -26,6 +26,8 @@ os.environ.setdefault("TANDEM_DEEP_LLM_MODEL", "SmolLM2-135M-Instruct-Q4_1")
 os.environ.setdefault("TANDEM_PROMPT_VERSION", "p4")
 # no paraphrase expansion at warm unless a test asks for it (tests/batch/test_hot_answers.py)
 os.environ.setdefault("TANDEM_WARM_PARAPHRASES", "0")
+# an experiment needs a secret salt (online/settings.py); one random salt for the session
+os.environ.setdefault("TANDEM_EXPERIMENT_SALT", os.urandom(16).hex())
 
 # Tests use their own Redis database so a developer's data in db 0 is never touched.
 TEST_REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -157,11 +157,11 @@ class Experiments:
 def build_experiments(
     settings: OnlineSettings, metrics: ServiceMetrics, *, redis: object | None, replica: str
 ) -> Experiments:
-    router = VariantRouter(settings.variants, salt=settings.experiment_salt)
+    router = VariantRouter(settings.variants, salt=settings.assignment_salt)
     shared = None
     if redis is not None:
         shared = SharedExperimentState(
-            redis, experiment_id(router.variants, settings.experiment_salt), replica=replica
+            redis, experiment_id(router.variants, settings.assignment_salt), replica=replica
         )
     guard = None
     if len(router.variants) > 1:

@@ -59,9 +59,11 @@ def _ask(client: Any, question: str = QUESTION, **kw: Any) -> Any:
 def test_sticky_weighted_assignment_and_header_override(
     client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
 ) -> None:
-    settings = settings_factory(variants=AB, experiment_salt="s1", **OVERRIDE)
+    settings = settings_factory(
+        variants=AB, experiment_salt="salt-one-0123456789abcdef", **OVERRIDE
+    )
     client, _ = client_factory(settings, fake_llm)
-    expected = VariantRouter(settings.variants, salt="s1")
+    expected = VariantRouter(settings.variants, salt=settings.assignment_salt)
     seen: Counter[str] = Counter()
     for i in range(120):
         r = _ask(client, user_id=f"user-{i}")
@@ -172,7 +174,7 @@ def test_canary_rolled_back_through_the_api(
     components = build_components(settings, encoder=encoder, llm=fake_llm, variant_llm=factory)
     with TestClient(create_app(settings, components=components)) as client:
         users = [f"u{i}" for i in range(40)]
-        router = VariantRouter(settings.variants, salt=settings.experiment_salt)
+        router = VariantRouter(settings.variants, salt=settings.assignment_salt)
         assert any(router.assign(user_id=u).name == "canary" for u in users)
         base_users = [u for u in users if router.assign(user_id=u).name == "base"][:4]
         canary_users = [u for u in users if router.assign(user_id=u).name == "canary"][:4]
@@ -248,7 +250,7 @@ def test_variant_header_needs_a_debug_key_or_the_admin_token(
 ) -> None:
     settings = settings_factory(variants=AB, admin_token=ADMIN_TOKEN, **OVERRIDE)
     client, _ = client_factory(settings, fake_llm)
-    router = VariantRouter(settings.variants, salt=settings.experiment_salt)
+    router = VariantRouter(settings.variants, salt=settings.assignment_salt)
     a_user = next(f"u{i}" for i in range(50) if router.assign(user_id=f"u{i}").name == "a")
     chat = {"messages": [{"role": "user", "content": QUESTION}], "user": a_user}
     for _ in range(2):  # a miss (the route), then an exact hit (the ASGI fast path)
@@ -272,8 +274,10 @@ def test_variant_header_needs_a_debug_key_or_the_admin_token(
 def test_variant_header_is_ignored_when_no_debug_key_is_declared(
     client_factory: Any, settings_factory: Any, fake_llm: FakeLLM, redis_client: Any
 ) -> None:
-    client, _ = client_factory(settings_factory(variants=AB, experiment_salt="s2"), fake_llm)
-    router = VariantRouter(AB_VARIANTS, salt="s2")
+    client, _ = client_factory(
+        settings_factory(variants=AB, experiment_salt="salt-two-0123456789abcdef"), fake_llm
+    )
+    router = VariantRouter(AB_VARIANTS, salt="salt-two-0123456789abcdef")
     a_user = next(f"u{i}" for i in range(50) if router.assign(user_id=f"u{i}").name == "a")
     for _ in range(2):
         assert _ask(client, user_id=a_user, header="b").json()["variant"] == "a"

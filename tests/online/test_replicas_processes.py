@@ -37,7 +37,7 @@ from tests.seaweedfs import SeaweedS3, start_seaweedfs
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-SALT = "replicas-test"
+SALT = "replicas-test-salt-0123456789"
 DEBUG_KEY = "qa-debug-key-0123456789abcdef"
 AGREE_S = 15.0  # a bound on waits for the other replica; it syncs every 0.3 s
 
