@@ -169,6 +169,18 @@ class OnlineSettings(CommonSettings):
         description="How often a replica reads the shared experiment state (weights, rollbacks) "
         "from Redis; a rollback on one replica is in force on all within it.",
     )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection sends its request line and headers within this long (of "
+        "opening, or of the request's first byte), or gets 408 and is closed (slowloris).",
+    )
+    http_body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request's body arrives within this long of its headers, or the "
+        "connection is closed.",
+    )
     experiment_salt: SecretStr | None = Field(
         default=None,
         description="Secret salt of the sticky user_id -> variant hash, the same on every "

@@ -21,18 +21,22 @@ def serve(
     import uvicorn
 
     from online.app import create_app
+    from online.server import uvicorn_config
     from online.settings import get_settings
 
     settings = get_settings()
     setup(settings)
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn_config(
         app,
         host=host or settings.host,
         port=port or settings.port,
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
         log_config=None,
         access_log=False,
     )
+    uvicorn.Server(config).run()
 
 
 def worker(

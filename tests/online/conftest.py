@@ -170,12 +170,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app: FastAPI) -> Iterator[str]:
-    """A real uvicorn server for ``app`` on a free loopback port; yields its base URL."""
+def running_server(app: FastAPI, **deadlines: float) -> Iterator[str]:
+    """A real uvicorn server for ``app`` on a free loopback port, as ``tandem serve`` runs it
+    (``deadlines``: ``header_timeout_s``, ``body_timeout_s``); yields its base URL."""
     import uvicorn
 
+    from online.server import uvicorn_config
+
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn_config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **deadlines
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
