@@ -7,7 +7,9 @@
    deep engine non-stop) against without, alternating passes: median with spread, ratio;
 3. the deep tier's decode speed (64 tokens forced, the engine's own timings) against the
    memory-bandwidth ceiling (GGUF bytes read per token vs this machine's copy bandwidth);
-4. the deep tier's warm throughput: aggregate tokens/s with its slots in use vs one at a time.
+4. the deep tier's warm throughput: aggregate tokens/s with its slots in use vs one at a time;
+5. each engine's peak resident memory (VmHWM of the llama.cpp server process, after its slots
+   have answered at once), the figure the deployments' memory requests come from.
 
 Every figure is the median of all its runs with the spread (min-max, n) and the load average.
 
@@ -80,7 +82,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--paragraphs", type=int, default=300)
     ap.add_argument("--fast-prompt", default=None, help="default: TANDEM_PROMPT_VERSION")
-    ap.add_argument("--steps", default="1,2,3,4", help="which of the four to run")
+    ap.add_argument("--steps", default="1,2,3,4,5", help="which of the five to run")
     ap.add_argument(
         "--deep-threads",
         type=lambda v: [int(x) for x in v.split(",") if x],
@@ -191,9 +193,27 @@ def main() -> None:
         print(f"   one at a time {spread(seq, ' tok/s', '.1f')}")
         print(f"   {slots} at once    {spread(par, ' tok/s', '.1f')}")
         print(f"   ratio (medians): {statistics.median(par) / statistics.median(seq):.2f}x")
+    if "5" in steps:
+        # 5. peak resident memory of each engine, its slots all busy once (steps 1-4 or here)
+        print(f"5. engine peak RSS (VmHWM), load {loadavg()}")
+        for label, a in (("fast", fast), ("deep", deep), ("baseline", baseline)):
+            engine = a.llm.engine  # type: ignore[attr-defined]
+            concurrency(a.llm, engine.options.parallel, 1)
+            print(
+                f"   {label:8} {a.llm.model_id}: {engine_peak_rss_mb(engine.pid):,.0f} MB "
+                f"({engine.options.parallel} slots, ctx {engine.options.ctx_size})"
+            )
     print(f"load after: {loadavg()}")
     for a in (fast, baseline, deep):
         a.llm.close()
+
+
+def engine_peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a process, MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
 if __name__ == "__main__":
