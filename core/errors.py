@@ -35,6 +35,11 @@ class LLMTimeoutError(LLMError):
     """The model did not answer in time."""
 
 
+class LLMPromptTooLongError(LLMError):
+    """The prompt does not fit the model's context: the request's fault (its conversation is
+    too long), not the model's; a client error, never a breaker event."""
+
+
 class IndexBuildError(CoreError, RuntimeError):
     """An index version could not be built from its chunks and vectors."""
 

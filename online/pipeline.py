@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from core.answering import Answerer
 from core.cache.codec import CacheScope
+from core.errors import LLMPromptTooLongError
 from core.index import Hit
 from core.llm.base import GenerationStats
 from online.answers import (
@@ -31,7 +32,13 @@ from online.answers import (
 from online.arms import Arm, ArmTable
 from online.cache.port import AnswerCache
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams
-from online.errors import CacheSlowError, CacheUnavailableError, LLMError, OverloadedError
+from online.errors import (
+    CacheSlowError,
+    CacheUnavailableError,
+    InvalidInputError,
+    LLMError,
+    OverloadedError,
+)
 from online.index_state import IndexHolder, IndexState
 from online.redis_conn import deadline
 from online.settings import OnlineSettings
@@ -377,6 +384,9 @@ class AnswerPipeline:
         except OverloadedError:
             self._rejected()
             raise
+        except LLMPromptTooLongError as exc:  # the request's fault: a 422, never "degraded"
+            field = "messages" if asked.system or asked.history else "question"
+            raise InvalidInputError(field, f"is too long for the model's context ({exc})") from exc
         except LLMError as exc:
             timings["generate"] = _ms(time.perf_counter() - tg)
             log.warning("LLM failed, answering with sources only: %s", exc)

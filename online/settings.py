@@ -33,6 +33,11 @@ class OnlineSettings(CommonSettings):
         description="Largest max_tokens (max_completion_tokens) a chat request may ask for; "
         "more: 422. Unasked: TANDEM_MAX_NEW_TOKENS.",
     )
+    chat_system_chars: int = Field(
+        default=4000,
+        gt=0,
+        description="Characters of a chat's system (developer) messages in all; more: 422.",
+    )
     chat_history_chars: int = Field(
         default=4000,
         ge=0,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from core.errors import LLMError, LLMTimeoutError, LLMUnavailableError
+from core.errors import LLMError, LLMPromptTooLongError, LLMTimeoutError, LLMUnavailableError
 from core.llm.base import GREEDY, ChatMessage, FinishReason, GenerationStats, Sampling
 from core.llm.breaker import CircuitBreaker
 from core.llm.stops import StopScanner, cut_at_stop
@@ -121,7 +121,7 @@ class OpenAICompatibleLLM:
                     raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
                 if resp.status_code >= 400:
                     self.breaker.record_success()  # the server is up; the request was refused
-                    raise LLMError(f"upstream LLM refused the request: {resp.status_code}")
+                    raise refusal(resp)
                 data = resp.json()
                 choice = data["choices"][0]
                 text, stopped = cut_at_stop(str(choice["message"]["content"] or ""), sampling.stop)
@@ -155,8 +155,12 @@ class OpenAICompatibleLLM:
             started = False
             try:
                 with self._client.stream("POST", "/chat/completions", json=body) as resp:
-                    if resp.status_code >= 400:
+                    if resp.status_code >= 500:
                         raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
+                    if resp.status_code >= 400:
+                        resp.read()
+                        self.breaker.record_success()  # up; the request was refused
+                        raise refusal(resp)
                     scanner = StopScanner(sampling.stop)
                     for chunk in _sse_chunks(resp.iter_lines()):
                         if counter.is_cancelled:
@@ -213,7 +217,7 @@ class OpenAICompatibleLLM:
                     raise LLMUnavailableError(f"upstream LLM answered {resp.status_code}")
                 if resp.status_code >= 400:
                     self.breaker.record_success()
-                    raise LLMError(f"upstream LLM refused the request: {resp.status_code}")
+                    raise refusal(resp)
                 content = resp.json()["choices"][0]["logprobs"]["content"]
                 self.breaker.record_success()
                 if not content:
@@ -227,6 +231,23 @@ class OpenAICompatibleLLM:
         if isinstance(last, LLMError):
             raise last
         raise LLMUnavailableError(f"upstream LLM unreachable: {last}")
+
+
+def refusal(resp: httpx.Response) -> LLMError:
+    """The error for a 4xx from the upstream: the prompt over the model's context (llama.cpp's
+    ``exceed_context_size_error``, OpenAI's ``context_length_exceeded``) is the request's fault;
+    anything else a refusal."""
+    try:
+        error = resp.json().get("error") or {}
+    except ValueError:
+        error = {}
+    if not isinstance(error, dict):
+        error = {"message": str(error)}
+    kind = f"{error.get('type', '')} {error.get('code', '')}"
+    message = str(error.get("message", ""))[:300]
+    if "context" in kind or "context size" in message or "context length" in message:
+        return LLMPromptTooLongError(f"the prompt does not fit the model's context: {message}")
+    return LLMError(f"upstream LLM refused the request: {resp.status_code} {message}".strip())
 
 
 def _finish(choice: dict[str, Any]) -> FinishReason:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from online.answers import AnswerRequest, new_query_id
 from online.api.limits import CLIENT_KEY
+from online.api.schemas import strip_blank
 from online.errors import OnlineError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 
@@ -54,7 +55,7 @@ def quick_body(raw: bytes, max_chars: int) -> tuple[str, int | None, str | None]
     question = body.get("question")
     if type(question) is not str or len(question) > max_chars:
         return None
-    question = question.strip()
+    question = strip_blank(question)
     if not question or body.get("stream", False) is not False:
         return None
     if body.get("refine", False) is not False:

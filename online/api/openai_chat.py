@@ -20,7 +20,7 @@ from typing import Any
 
 from core.llm.base import ChatMessage, Sampling
 from online.answers import AnswerResult, GenerationRequest
-from online.api.schemas import ChatCompletionBody
+from online.api.schemas import ChatCompletionBody, strip_blank
 from online.errors import InvalidInputError
 from online.settings import OnlineSettings
 
@@ -37,7 +37,7 @@ def question_index(body: ChatCompletionBody) -> int:
     """Where the last user message with text is (-1: none)."""
     for i in range(len(body.messages) - 1, -1, -1):
         message = body.messages[i]
-        if message.role == "user" and message.text().strip():
+        if message.role == "user" and strip_blank(message.text()):
             return i
     return -1
 
@@ -77,18 +77,24 @@ def generation_of(body: ChatCompletionBody, settings: OnlineSettings) -> Generat
         text = message.text()
         if len(text) > limit:
             raise InvalidInputError("messages", f"message {i} is over {limit} characters")
-        if not text.strip():
+        if not strip_blank(text):
             continue
         if message.role in ("system", "developer"):
             system.append(text)
         elif i < at and message.role in ("user", "assistant"):
             turns.append({"role": message.role, "content": text})
-    cap_field = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
+    for name in ("max_tokens", "max_completion_tokens"):  # both, whichever wins
+        asked = getattr(body, name)
+        if asked is not None and asked > settings.max_tokens_limit:
+            raise InvalidInputError(name, f"is over {settings.max_tokens_limit}")
     cap = body.max_completion_tokens or body.max_tokens
-    if cap is not None and cap > settings.max_tokens_limit:
-        raise InvalidInputError(cap_field, f"is over {settings.max_tokens_limit}")
+    instructions = "\n\n".join(system)
+    if len(instructions) > settings.chat_system_chars:
+        raise InvalidInputError(
+            "messages", f"system messages are over {settings.chat_system_chars} characters in all"
+        )
     return GenerationRequest(
-        system="\n\n".join(system) or None,
+        system=instructions or None,
         history=tuple(_recent(turns, settings.chat_history_chars)),
         max_new_tokens=cap,
         sampling=_sampling(body),

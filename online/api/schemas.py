@@ -28,8 +28,22 @@ _CHAT_MESSAGES_MAX = 8
 _CHAT_PARTS_MAX = 4
 
 
+#: JSON Schema's (ECMA-262's) white space and line terminators: what ``\S`` in the schemas does
+#: not match. Python's ``str.strip()`` also takes \x1c-\x1f and \x85 for blanks, so a question
+#: of one such character fit the documented pattern and still got 422; the routes strip these.
+SCHEMA_WHITESPACE = (
+    "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def strip_blank(v: str) -> str:
+    r"""``v`` without the leading and trailing white space the schemas' ``\S`` knows."""
+    return v.strip(SCHEMA_WHITESPACE)
+
+
 def _not_blank(v: str) -> str:
-    if not v.strip():
+    if not strip_blank(v):
         raise ValueError("must not be empty")
     return v
 
@@ -156,7 +170,7 @@ class ChatCompletionBody(BaseModel):
         """The last user message with text (``""`` when there is none): the schema declares that
         one such message is required (``contains``)."""
         for message in reversed(self.messages):
-            if message.role == "user" and message.text().strip():
+            if message.role == "user" and strip_blank(message.text()):
                 return message.text()
         return ""
 

@@ -37,6 +37,26 @@ def test_bad_query_bodies(client: Any, body: dict[str, Any], field: str) -> None
     assert field in [d["field"] for d in r.json()["detail"]]
 
 
+@pytest.mark.parametrize("question", ["\x1f", "\x01", "\x85", " \x1c "])
+def test_a_question_the_schema_accepts_is_answered_on_every_route(
+    client: Any, question: str
+) -> None:
+    """Issue 27 item 6: a question of one control character fit the schema's ``\\S`` (JSON
+    Schema's white space is not Python's) and still got 422."""
+    r = client.post("/v1/query", json={"question": question})
+    assert r.status_code == 200, r.text
+    chat = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": question}]}
+    )
+    assert chat.status_code == 200, chat.text
+
+
+@pytest.mark.parametrize("question", ["\u3000", "\ufeff", "\u2028 \t"])
+def test_a_question_of_schema_white_space_is_422(client: Any, question: str) -> None:
+    r = client.post("/v1/query", json={"question": question})
+    assert r.status_code == 422, r.text
+
+
 def test_malformed_json(client: Any) -> None:
     r = client.post(
         "/v1/query", content=b'{"question": "x",', headers={"content-type": "application/json"}

@@ -162,6 +162,13 @@ def test_models_and_an_unknown_model(client: Any) -> None:
         ({"max_tokens": 0}, "max_tokens"),
         ({"max_tokens": 33}, "max_tokens"),  # over max_tokens_limit of this client
         ({"max_completion_tokens": 33}, "max_completion_tokens"),
+        # over the limit even where max_completion_tokens wins (it was taken silently)
+        ({"max_completion_tokens": 20, "max_tokens": 513}, "max_tokens"),
+        # the system messages in all over chat_system_chars (4,000 by default)
+        (
+            {"messages": [{"role": "system", "content": "s" * 1500}] * 3 + _user()},
+            "messages",
+        ),
         ({"stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
     ],
 )

@@ -31,7 +31,7 @@ from online.api.openai_chat import generation_of, served_models, usage
 from online.api.openai_errors import openai_error
 from online.api.responses import OPENAI_LISTED, OPENAI_V1, SSE_CONTENT
 from online.api.routes.sse import SSE_HEADERS, sse
-from online.api.schemas import ChatCompletionBody
+from online.api.schemas import ChatCompletionBody, strip_blank
 from online.errors import InvalidInputError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.pipeline import StreamEvent
@@ -108,7 +108,7 @@ async def chat_completions(
     known = served_models(llm.model_id)
     if body.model not in known:
         return _model_not_found(body.model, known)
-    question = body.question().strip()
+    question = strip_blank(body.question())
     if not question:
         raise InvalidInputError("messages", "needs a user message with text")
     limit = settings.max_question_chars

@@ -20,7 +20,7 @@ from online.api.fastpath import SCOPE_KEY
 from online.api.limits import CLIENT_KEY
 from online.api.responses import SSE_CONTENT, V1, AnswerBody
 from online.api.routes.sse import SSE_HEADERS, sse
-from online.api.schemas import QueryBody
+from online.api.schemas import QueryBody, strip_blank
 from online.errors import CacheUnavailableError, InvalidInputError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.experiments.service import Experiments
@@ -51,7 +51,7 @@ def to_request(
         user_id=body.user_id, header=variant_header, query_id=query_id, debug_key=debug_key
     )
     return AnswerRequest(
-        question=body.question.strip(),
+        question=strip_blank(body.question),
         top_k=body.top_k,
         user_id=body.user_id,
         variant=assigned.name,
