@@ -123,6 +123,8 @@ class AnswerResult:
     finish_reason: FinishReason = "stop"
     #: the model tier that produced ``answer``: ``fast`` (live), ``deep`` (warmed or refined)
     tier: str = "fast"
+    #: served from this replica's own copy while Redis was unavailable: the copy's age
+    stale_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -139,6 +141,8 @@ class AnswerResult:
             body["degraded"] = self.degraded
         if self.similarity is not None:
             body["similarity"] = round(self.similarity, 4)
+        if self.stale_s is not None:
+            body["stale_s"] = round(self.stale_s, 1)
         return body
 
     def to_json(self, extra: dict[str, Any] | None = None) -> bytes:
@@ -175,5 +179,7 @@ class AnswerResult:
             parts += (', "degraded": ', _json_str(self.degraded))
         if self.similarity is not None:
             parts += (', "similarity": ', to_json_text(round(self.similarity, 4)))
+        if self.stale_s is not None:
+            parts += (', "stale_s": ', to_json_text(round(self.stale_s, 1)))
         parts.append("}")
         return "".join(parts).encode()

@@ -48,6 +48,13 @@ class ServiceMetrics:
             ["operation"],
             registry=r,
         )
+        self.local_answers = Counter(
+            "tandem_local_answers_total",
+            "Exact lookups while Redis was unavailable: answered from this replica's own copy "
+            "(served) or not (absent: none, or older than TANDEM_LOCAL_HOT_MAX_AGE_S)",
+            ["outcome"],
+            registry=r,
+        )
         self.stage = Histogram(
             "tandem_stage_seconds",
             "Time of an answer stage (embed, search, generate)",

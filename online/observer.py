@@ -72,3 +72,6 @@ class ServiceObserver:
 
     def cache_unavailable(self, operation: str) -> None:
         self.metrics.cache_unavailable.labels(operation=operation).inc()
+
+    def local_answer(self, outcome: str) -> None:
+        self.metrics.local_answers.labels(outcome=outcome).inc()

@@ -30,6 +30,7 @@ from online.answers import (
     render_sources,
 )
 from online.arms import Arm, ArmTable
+from online.cache.local_hot import LocalHotAnswers
 from online.cache.port import AnswerCache
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams
 from online.errors import (
@@ -57,6 +58,11 @@ class AnswerObserver(Protocol):
     def stage(self, name: str, seconds: float) -> None: ...
 
     def cache_unavailable(self, operation: str) -> None: ...
+
+    def local_answer(self, outcome: str) -> None:
+        """Redis was unavailable for an exact lookup: the replica's own copy ``served``, or
+        ``absent`` (none, or older than the bound)."""
+        ...
 
     def judgment(self, outcome: str) -> None:
         """A borderline miss: ``queued`` for the pair judge, ``seen`` (queued before)."""
@@ -123,6 +129,10 @@ class AnswerPipeline:
         self._scopes: dict[tuple[str, ...], CacheScope] = {}
         self._sources_memo: dict[tuple[Any, ...], tuple[list[Source], str]] = {}
         self._verifiers: dict[str, HitVerifier] = {}  # index version -> its term statistics
+        #: answers this replica served lately, for while Redis is unavailable
+        self.local = LocalHotAnswers(
+            settings.local_hot_capacity, max_age_s=settings.local_hot_max_age_s
+        )
 
     # ---------- shared pieces ----------
     def verifier(self, state: IndexState) -> HitVerifier | None:
@@ -236,6 +246,7 @@ class AnswerPipeline:
         stats: GenerationStats | None = None,
         produced_by: str | None = None,
         tier: str | None = None,
+        stale_s: float | None = None,
     ) -> AnswerResult:
         """The result; ``stats``: the generation's, when one ran; ``produced_by``: a cached
         answer's model when it is not the arm's (a refined answer)."""
@@ -256,6 +267,7 @@ class AnswerPipeline:
             similarity=similarity,
             sources_json=sources_json,
             tier=tier or "fast",
+            stale_s=stale_s,
         )
         if stats is not None:
             result.prompt_tokens = stats.prompt_tokens
@@ -271,6 +283,7 @@ class AnswerPipeline:
             return None
         assert self.cache is not None
         tc = time.perf_counter()
+        stale_s: float | None = None
         try:
             entry = await self.cache.get_exact(ctx.scope, ctx.qhash)
         except CacheSlowError as exc:
@@ -278,12 +291,15 @@ class AnswerPipeline:
         except CacheUnavailableError as exc:
             ctx.outcome = "unavailable"
             self._cache_down("get", exc)
-            entry = None
+            entry, stale_s = self._recall(ctx)
+        else:
+            if entry is not None:
+                self.local.remember(ctx.scope, ctx.qhash, entry)
         ctx.timings["cache"] = _ms(time.perf_counter() - tc)
         if entry is None:
             return None
         sources, rendered = self._cited_sources(ctx.state, entry)
-        return self._finish(
+        result = self._finish(
             ctx,
             entry.answer,
             sources,
@@ -291,7 +307,16 @@ class AnswerPipeline:
             sources_json=rendered,
             produced_by=entry.produced_by,
             tier=entry.tier,
+            stale_s=stale_s,
         )
+        return result
+
+    def _recall(self, ctx: Answering) -> tuple[CacheEntry | None, float | None]:
+        """Redis is unavailable: this replica's own copy of the answer, and its age."""
+        found = self.local.recall(ctx.scope, ctx.qhash)
+        if self.observer:
+            self.observer.local_answer("served" if found else "absent")
+        return found if found else (None, None)
 
     async def _live(self, ctx: Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
         """Semantic cache, then retrieval and generation."""
@@ -497,8 +522,9 @@ class AnswerPipeline:
         ttl = self.settings.live_cache_ttl_s
         if ttl <= 0:
             return
+        entry = computed.to_cache_entry(origin="live", ttl_s=ttl, namespace=scope.namespace)
+        self.local.remember(scope, ctx.qhash, entry)  # served from here too if Redis is down
         try:
-            entry = computed.to_cache_entry(origin="live", ttl_s=ttl, namespace=scope.namespace)
             await self.cache.put(entry, vector, ttl_s=ttl)
         except CacheUnavailableError as exc:
             self._cache_down("put", exc)

@@ -33,6 +33,18 @@ class OnlineSettings(CommonSettings):
         description="Largest max_tokens (max_completion_tokens) a chat request may ask for; "
         "more: 422. Unasked: TANDEM_MAX_NEW_TOKENS.",
     )
+    local_hot_capacity: int = Field(
+        default=2000,
+        ge=0,
+        description="Answers each replica keeps in its own memory (the last it read from or "
+        "wrote to Redis), served only while Redis is unavailable; 0: off.",
+    )
+    local_hot_max_age_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="The oldest such copy served while Redis is unavailable (the response's "
+        "stale_s says its age).",
+    )
     chat_system_chars: int = Field(
         default=4000,
         gt=0,

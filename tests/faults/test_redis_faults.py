@@ -4,6 +4,9 @@ What the service does with the query log while Redis is down (``online/querylog.
 buffered in memory until the next batch write (≤ 50 ms); a batch whose write fails is sent again
 (idempotently) twice, 0.5 s apart, then dropped and counted in ``tandem_querylog_dropped_total``.
 Every event is either in the stream or counted there, never both — the test checks that identity.
+While Redis is down each replica serves the answers it read or wrote lately from its own copy
+(``online/cache/local_hot.py``, ``stale_s`` in the body); only questions it never answered
+are generated.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from online.components import build_components
 from shared_schemas.layout import QUERY_LOG_STREAM
 from tests.faults.conftest import (
     DOCUMENTED_503,
+    QUESTIONS,
     LoadCounts,
     PrivateRedis,
     metric,
@@ -66,10 +70,16 @@ def test_redis_killed_under_load_degrades_and_recovers_without_restart(
         )
 
         private_redis.kill()
+        calls_before = fake_llm.calls
         down = run_load(url, requests=40, max_s=20)
+        calls_down = fake_llm.calls - calls_before
+        # a question this replica never answered: live, as before
+        fresh = httpx.post(f"{url}/v1/query", json={"question": "Who built Rome?"}, timeout=30)
+        stale = httpx.post(f"{url}/v1/query", json={"question": QUESTIONS[0]}, timeout=30).json()
         ready_down = httpx.get(f"{url}/readyz", timeout=10).json()
+        served_locally = metric(url, 'tandem_local_answers_total{outcome="served"}')
         wait_until(
-            lambda: metric(url, DROPPED) >= down.statuses[200],
+            lambda: metric(url, DROPPED) >= down.statuses[200] + 2,
             timeout_s=10,
             what="the events answered while Redis was down to be counted as dropped",
         )
@@ -85,7 +95,7 @@ def test_redis_killed_under_load_degrades_and_recovers_without_restart(
         )
         after = run_load(url, requests=32, max_s=20)
         ready_after = httpx.get(f"{url}/readyz", timeout=10).json()
-        answered = sum(p.statuses[200] for p in (before, down, polls, after))
+        answered = sum(p.statuses[200] for p in (before, down, polls, after)) + 2
         # every answered request is in a stream (before the kill or after the restart) or counted
         # as dropped: nothing is lost silently
         wait_until(
@@ -97,20 +107,30 @@ def test_redis_killed_under_load_degrades_and_recovers_without_restart(
         dropped = metric(url, DROPPED)
 
     _no_undocumented_5xx(before, down, after, polls)
-    assert down.statuses[200] == down.requests, down.figures()  # answered live
-    assert set(down.cache) == {"unavailable"}, down.figures()
+    # issue 27 item 5: what this replica had answered is served from its own copy, stating its
+    # age, never generated again; only a question it never answered is generated
+    assert down.statuses[200] == down.requests, down.figures()
+    assert set(down.cache) == {"exact"}, down.figures()
+    assert calls_down == 0
+    assert served_locally == down.requests + 1
+    assert stale["cache"] == "exact"
+    assert 0 <= stale["stale_s"] < 60
+    assert fresh.status_code == 200
+    assert fresh.json()["cache"] == "unavailable"
     assert ready_down["redis"] == "down"
     assert ready_down["ready"] is True
     assert ready_after["redis"] == "up"
     assert after.cache["exact"] > 0, after.figures()
     assert "unavailable" not in after.cache, after.figures()
-    # not buffered for later: exactly the events answered while Redis was down were dropped
-    assert dropped_down == dropped == down.statuses[200]
+    # exactly the events answered while Redis was down were dropped
+    assert dropped_down == dropped == down.statuses[200] + 2
     record(
         "redis_killed",
         {
             "before": before.figures(),
             "down": down.figures(),
+            "down_llm_calls": calls_down,
+            "down_served_from_replica_copy": served_locally,
             "recovery_polls": polls.figures(),
             "after": after.figures(),
             "answered": answered,
