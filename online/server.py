@@ -7,12 +7,21 @@ connection must send its first byte within ``header_timeout_s`` of opening, its 
 ``header_timeout_s`` of their first byte (a 408 and the connection closed otherwise), and its
 body within ``body_timeout_s`` of the headers (the connection is closed; the route sees the
 client gone). ``tandem serve`` and the tests' real servers both use :func:`uvicorn_config`.
+
+Scale-in without dropping anyone (issue 27 item 7): on SIGTERM (or SIGINT) :class:`DrainingServer`
+first turns readiness false (``/readyz`` 503 "draining") and keeps serving for ``drain_s`` so
+that load balancers and proxies take the replica out; only then does uvicorn's own graceful
+shutdown begin: the listener closes, idle connections close, and requests in flight (streams
+too) finish within ``grace_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -104,3 +113,37 @@ def uvicorn_config(
     (``TANDEM_HTTP_HEADER_TIMEOUT_S``, ``TANDEM_HTTP_BODY_TIMEOUT_S``)."""
     protocol = deadline_protocol(header_timeout_s=header_timeout_s, body_timeout_s=body_timeout_s)
     return uvicorn.Config(app, host=host, port=port, http=protocol, **kwargs)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a drain before its graceful shutdown (see the module's doc)."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, on_drain: Callable[[], None], drain_s: float
+    ) -> None:
+        super().__init__(config)
+        self.on_drain = on_drain
+        self.drain_s = drain_s
+        self._drain: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain is not None or self.drain_s <= 0:  # a second signal: no more waiting
+            if self._drain is not None:
+                self._drain.cancel()
+            super().handle_exit(sig, frame)
+            return
+        log.info("signal %s: draining for %.1f s, then shutting down", sig, self.drain_s)
+        self.on_drain()
+        self._drain = threading.Timer(self.drain_s, super().handle_exit, args=(sig, frame))
+        self._drain.daemon = True
+        self._drain.start()
+
+
+def serve(app: Any, config: uvicorn.Config, *, drain_s: float) -> None:
+    """Run ``app`` (built by ``online.app.create_app``) until a signal, draining first."""
+    app.state.draining = False
+
+    def drain() -> None:
+        app.state.draining = True
+
+    DrainingServer(config, on_drain=drain, drain_s=drain_s).run()

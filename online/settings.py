@@ -198,6 +198,17 @@ class OnlineSettings(CommonSettings):
         description="A request's body arrives within this long of its headers, or the "
         "connection is closed.",
     )
+    shutdown_drain_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="On SIGTERM, /readyz answers 503 (draining) and requests are still served "
+        "this long before the listener closes, so balancers take the replica out first.",
+    )
+    shutdown_grace_s: float = Field(
+        default=25.0,
+        gt=0,
+        description="Then requests in flight (streams too) get this long to finish.",
+    )
     experiment_salt: SecretStr | None = Field(
         default=None,
         description="Secret salt of the sticky user_id -> variant hash, the same on every "

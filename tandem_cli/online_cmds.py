@@ -18,9 +18,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings.port).")] = None,
 ) -> None:
     """Run the online API with uvicorn."""
-    import uvicorn
-
     from online.app import create_app
+    from online.server import serve as serve_app
     from online.server import uvicorn_config
     from online.settings import get_settings
 
@@ -35,8 +34,9 @@ def serve(
         body_timeout_s=settings.http_body_timeout_s,
         log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
-    uvicorn.Server(config).run()
+    serve_app(app, config, drain_s=settings.shutdown_drain_s)
 
 
 def worker(

@@ -36,19 +36,23 @@ class SlowFakeLLM(FakeLLM):
 
 
 def main() -> None:
-    import uvicorn
-
     from online.app import create_app
     from online.components import build_components
-    from online.server import uvicorn_config
+    from online.server import serve, uvicorn_config
     from online.settings import OnlineSettings
 
     settings = OnlineSettings()
     llm = SlowFakeLLM(float(os.environ.get("TANDEM_FAULT_TOKEN_S", "0.2")))
     components = build_components(settings, llm=llm)
     app = create_app(settings, components=components)
-    config = uvicorn_config(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-    uvicorn.Server(config).run()
+    config = uvicorn_config(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
+    serve(app, config, drain_s=settings.shutdown_drain_s)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The service SIGKILLed mid-stream (a real process): the client sees the stream cut, the
-half-generated answer is not cached, and a restarted process becomes ready and answers whole."""
+half-generated answer is not cached, and a restarted process becomes ready and answers whole.
+SIGTERMed mid-stream (scale-in): readiness turns false first, the streams in flight finish whole,
+and only then does the process stop."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +74,10 @@ class ServiceProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
 
+    def terminate(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
@@ -133,5 +140,64 @@ def test_service_killed_mid_stream_restarts_ready_and_answers_whole(
             "restart_ready_s": round(restart_ready_s, 1),
             "events_after_restart": len(whole),
             "answer_after_restart": "whole",
+        },
+    )
+
+
+def test_sigterm_mid_stream_drains_then_lets_the_streams_finish(
+    service: ServiceProcess,
+) -> None:
+    """Issue 27 item 7: a SIGTERM under load with streams in flight turns readiness false first,
+    lets the in-flight streams finish within the grace period, and only then stops."""
+    service.env["TANDEM_SHUTDOWN_DRAIN_S"] = "1.5"
+    service.start()
+    streams = 3
+    started = [threading.Event() for _ in range(streams)]
+    results: list[tuple[list[str], str | None]] = [([], None)] * streams
+
+    def one(i: int) -> None:
+        results[i] = _stream(service.url, kill=started[i].set)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for event in started:
+        assert event.wait(timeout=30), "a stream never began"
+    t_term = time.monotonic()
+    service.terminate()
+    ready = wait_until(
+        lambda: (r := httpx.get(f"{service.url}/readyz", timeout=5)).status_code == 503 and r,
+        timeout_s=5,
+        what="readiness to turn false",
+        every_s=0.05,
+    )
+    draining_s = time.monotonic() - t_term
+    # still answering while it drains: a balancer that has not noticed yet loses nothing
+    during = httpx.post(f"{service.url}/v1/query", json={"question": "Where is Paris?"}, timeout=30)
+    for t in threads:
+        t.join(timeout=60)
+    assert service.proc is not None
+    code = service.proc.wait(timeout=40)
+    stopped_s = time.monotonic() - t_term
+
+    assert ready.json()["ready"] is False
+    assert "draining" in ready.json()["message"]
+    assert during.status_code == 200
+    for events, error in results:
+        assert error is None, results
+        assert events[-1] == "final", events
+        assert events.count("token") > 1
+    assert code in (0, -signal.SIGTERM)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{service.url}/healthz", timeout=2)
+    record(
+        "service_sigterm_mid_stream",
+        {
+            "streams_in_flight": streams,
+            "streams_finished_whole": sum(r[0][-1] == "final" for r in results),
+            "readiness_false_after_s": round(draining_s, 2),
+            "answered_while_draining": during.status_code,
+            "stopped_after_s": round(stopped_s, 1),
+            "exit_code": code,
         },
     )

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
@@ -57,13 +57,16 @@ async def readyz(
     settings: SettingsDep,
     llm: LLMDep,
     experiments: ExperimentsDep,
+    http: Request,
 ) -> JSONResponse:
     """200 when an index is loaded and verified and the models are loaded; Redis is reported
-    (the service answers without it, degraded), as is the last failed reload."""
+    (the service answers without it, degraded), as is the last failed reload. 503 while the
+    replica drains before it stops (``online/server.py``), though it still answers."""
     state = indexes.current
+    draining = bool(getattr(http.app.state, "draining", False))
     redis_up = await redis_ok()
     body: dict[str, Any] = {
-        "ready": state is not None,
+        "ready": state is not None and not draining,
         "index": None
         if state is None
         else {
@@ -87,7 +90,9 @@ async def readyz(
         }
     if state is None:
         body["message"] = "no index version is loaded"
-    return JSONResponse(body, status_code=200 if state is not None else 503)
+    if draining:
+        body["message"] = "draining: shutting down"
+    return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
 
 @router.get(
