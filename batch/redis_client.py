@@ -15,11 +15,11 @@ SOCKET_TIMEOUT_S = 5.0
 
 
 def connect(settings: BatchSettings) -> Redis:
-    """A client to ``settings.redis_url`` (the caller closes it)."""
-    import redis
+    """A client to ``settings.redis_url``, one node or a cluster (``core.redis_clients``; the
+    caller closes it)."""
+    from core.redis_clients import sync_redis
 
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=SOCKET_TIMEOUT_S,
+    client: Redis = sync_redis(
+        settings.redis_url, timeout_s=SOCKET_TIMEOUT_S, connect_timeout_s=CONNECT_TIMEOUT_S
     )
+    return client

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.cache.codec import CacheScope  # noqa: E402
+from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
-from online.redis_conn import async_redis, sync_redis  # noqa: E402
 from shared_schemas.cache import CacheEntry, CitedChunk  # noqa: E402
 from shared_schemas.hashing import question_key_hash  # noqa: E402
 

@@ -19,6 +19,7 @@ from core.artifacts import open_artifact_store
 from core.bootstrap import build_answerer
 from core.encoder import TextEncoder
 from core.llm.base import LLMBackend
+from core.redis_clients import async_redis
 from online.arms import ArmTable, LLMFactory
 from online.cache.async_cache import AsyncRedisAnswerCache
 from online.cache.port import AnswerCache
@@ -31,7 +32,7 @@ from online.observer import ServiceObserver
 from online.periodic import Periodic
 from online.pipeline import AnswerPipeline
 from online.querylog import QueryLogWriter
-from online.redis_conn import async_redis, deadline
+from online.redis_conn import deadline
 from online.reload import IndexReloader
 from online.replica import ReplicaHeartbeat, default_replica_id
 from online.settings import OnlineSettings

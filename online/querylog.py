@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from online.errors import CacheUnavailableError
 from online.redis_conn import deadline
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
-from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM
+from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM, beside
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,8 @@ class QueryLogWriter:
         while self._pending is not None or self._buf:
             if self._pending is None:
                 items = [self._buf.popleft() for _ in range(min(self.batch, len(self._buf)))]
-                self._pending = _Batch(items, f"{self.stream}:batch:{secrets.token_hex(8)}")
+                mark = beside(self.stream, f":batch:{secrets.token_hex(8)}")  # its slot
+                self._pending = _Batch(items, mark)
             batch = self._pending
             batch.attempts += 1
             try:

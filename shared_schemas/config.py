@@ -189,7 +189,9 @@ class CommonSettings(BaseSettings):
     )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
-        description="Redis for the live-index pointer, hot answers, query log and jobs.",
+        description="Redis for the live-index pointer, hot answers, query log and jobs: "
+        "redis:// or rediss:// (TLS) for one node, redis+cluster://host:port[,host:port] (or "
+        "rediss+cluster://) for a Redis Cluster.",
     )
     embedding_model: str = Field(
         default=EMBEDDING_MODEL_ID, description="Id of the embedding model recorded everywhere."
@@ -333,8 +335,12 @@ class CommonSettings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, v: str) -> str:
-        if not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+        if not v.startswith(schemes):
+            raise ValueError(
+                "redis_url must start with redis://, rediss://, unix:// (one node), "
+                "redis+cluster:// or rediss+cluster:// (a Redis Cluster)"
+            )
         return v
 
     @field_validator("deep_llm_url")

@@ -62,13 +62,14 @@ def purge_cmd(
     from batch.settings import get_settings
     from core.cache.codec import CacheScope
     from core.cache.redis_store import RedisAnswerCache
+    from core.redis_clients import sync_redis
 
     settings = get_settings()
     setup(settings)
     if not yes:
         typer.confirm(f"delete cached answers of {version or 'every version'}?", abort=True)
     with user_errors(redis.RedisError):
-        cache = RedisAnswerCache(redis.Redis.from_url(settings.redis_url))
+        cache = RedisAnswerCache(sync_redis(settings.redis_url, timeout_s=30))
         scope = None
         if version:
             scope = CacheScope(

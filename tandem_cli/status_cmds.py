@@ -38,7 +38,7 @@ def _table(title: str, rows: list[tuple[str, str]]) -> Table:
 
 def _replicas(redis_url: str) -> list[dict[str, object]]:
     """The replicas whose heartbeat is alive: id, version served, age of the heartbeat."""
-    from online.redis_conn import sync_redis
+    from core.redis_clients import sync_redis
     from online.replica import read_replicas
 
     client = sync_redis(redis_url)

@@ -56,10 +56,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def redis_client() -> Iterator[object]:
-    """A real Redis client on the test database, flushed before and after."""
-    import redis
+    """A real Redis client on the test database (one node, or the cluster that
+    ``make test-redis-cluster`` starts: TANDEM_TEST_REDIS_URL), flushed before and after."""
+    from core.redis_clients import sync_redis
 
-    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client = sync_redis(TEST_REDIS_URL)
     client.ping()  # fails loudly: the test command starts Redis when none runs
     client.flushdb()
     yield client

@@ -57,7 +57,9 @@ def write_figures(client: Redis, report: FreshnessReport, *, keep_days: float = 
     dated = freshness_key_at(figures["computed_at"])
     ttl = max(1, int(keep_days * 86400))
     while True:
-        with client.pipeline() as pipe:
+        # transaction=True: a cluster client's pipelines are not transactions unless asked
+        # (the two keys share a hash slot, layout.FRESHNESS_AT_PREFIX)
+        with client.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(FRESHNESS_KEY)
                 # WATCH mode: commands run at once and return their values until multi()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch.index import PublishError, remote, store
+from batch.redis_client import connect
 from core.index import IndexLoadError, load_index, read_live_version
 from core.index.trust import record_published, version_dir
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY
@@ -77,13 +78,10 @@ def notify_redis(manifest: IndexManifest, *, settings: BatchSettings, client: An
     own = client is None
     try:
         if own:
-            client = redis.Redis.from_url(
-                settings.redis_url, socket_connect_timeout=2, socket_timeout=5
-            )
-        pipe = client.pipeline(transaction=True)
-        pipe.set(LIVE_MANIFEST_KEY, manifest.dumps())
-        pipe.publish(LIVE_CHANNEL, manifest.index_version)
-        pipe.execute()
+            client = connect(settings)
+        # the manifest first, then the announcement (a replica woken by it reads the manifest)
+        client.set(LIVE_MANIFEST_KEY, manifest.dumps())
+        client.publish(LIVE_CHANNEL, manifest.index_version)
         return True
     except (redis.RedisError, OSError) as exc:
         log.warning(

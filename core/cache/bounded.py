@@ -105,7 +105,10 @@ def queue_bounded_put(
 ) -> None:
     """Queue :data:`PUT` on a (sync or async) Redis pipeline; ``capacity`` 0: unbounded."""
     keys = scope.keys
-    pipe.eval(
+    # execute_command, not pipe.eval: a cluster pipeline routes EVAL by its keys (one slot: the
+    # scope's hash tag) but has no eval() of its own
+    pipe.execute_command(
+        "EVAL",
         PUT,
         6,
         scope.key(question_hash),
@@ -127,4 +130,4 @@ def queue_bounded_put(
 def queue_touch(pipe: Any, scope: CacheScope, question_hashes: list[str]) -> None:
     """Queue :data:`TOUCH`: the questions were just read (they move to the young end)."""
     keys = scope.keys
-    pipe.eval(TOUCH, 2, keys.lru, keys.meta, *question_hashes)
+    pipe.execute_command("EVAL", TOUCH, 2, keys.lru, keys.meta, *question_hashes)

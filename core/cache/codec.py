@@ -1,8 +1,10 @@
 """Keys and encodings of the answer cache in Redis, shared by every reader and writer.
 
 - exact side: ``layout.cache_key(...)`` → JSON :class:`CacheEntry`, with a TTL;
-- semantic side: one hash per version tuple, ``tandem:semvec:<ns>:s<schema>:<index>:<embed>:
-  <llm>:<prompt>``, field = question hash, value = the question's float32 vector bytes;
+- semantic side: one hash per version tuple, ``tandem:semvec:{<tag>}:<ns>:s<schema>:<index>:
+  <embed>:<llm>:<prompt>``, field = question hash, value = the question's float32 vector bytes;
+  ``{<tag>}`` (``layout.scope_tag``) keeps a scope's keys in one Redis Cluster hash slot, so the
+  bounded store's scripts run on a cluster;
 - bookkeeping of a scope's bounded store (``core.cache.bounded``), keys with the same suffix:
   ``semlru`` (use order, for eviction), ``semexp`` (expiry times), ``semlog`` (a stream of vector
   changes replicas replay) and ``semmeta`` (epoch, change counter, use tick).

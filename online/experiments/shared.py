@@ -76,8 +76,9 @@ class SharedExperimentState:
         self.redis = redis
         self.experiment = experiment
         self.replica = replica
-        self.rollbacks_key = f"{EXPERIMENT_PREFIX}:{experiment}:rollbacks"
-        self.weights_key = f"{EXPERIMENT_PREFIX}:{experiment}:weights"
+        # one hash tag per experiment: its two hashes are read in one transaction
+        self.rollbacks_key = f"{EXPERIMENT_PREFIX}:{{{experiment}}}:rollbacks"
+        self.weights_key = f"{EXPERIMENT_PREFIX}:{{{experiment}}}:weights"
 
     async def read(self) -> SharedSnapshot:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -126,7 +127,9 @@ class SharedExperimentState:
             reason=reason,
             detail=detail,
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # the weight, then its record on the experiments' event stream: one round trip, not
+        # one transaction (the stream is shared by every experiment, so in another hash slot)
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.weights_key, variant, repr(float(weight)))
             pipe.xadd(
                 EXPERIMENT_EVENTS,

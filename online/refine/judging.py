@@ -80,7 +80,7 @@ def build_judge_worker(settings: Any) -> JudgeWorker:
     """The real one: the deep tier's LLM as judge, the bundled encoder, Redis from settings."""
     from core.encoder import encoder_for
     from core.llm.factory import build_llm
-    from online.redis_conn import sync_redis
+    from core.redis_clients import sync_redis
 
     llm = build_llm(settings.for_tier("deep"))
     if not isinstance(llm, LogprobLLM):

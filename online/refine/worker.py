@@ -201,7 +201,7 @@ def refine_answerer(settings: RefineSettings, answerer: Answerer) -> Answerer:
 
 def build_worker(settings: RefineSettings) -> RefineWorker:
     """The real worker: bundled embedding model, deep LLM backend, Redis from settings."""
-    from online.redis_conn import sync_redis
+    from core.redis_clients import sync_redis
 
     answerer = build_answerer(settings, tier="deep")
     return RefineWorker(

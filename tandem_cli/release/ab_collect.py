@@ -29,8 +29,8 @@ def collect_report(
 
     Raises ``online.experiments.report.ReportError`` and ``redis.RedisError``.
     """
-    import redis
 
+    from core.redis_clients import sync_redis
     from online.experiments.report import build_report
     from online.experiments.streams import read_stream
     from online.settings import get_settings
@@ -39,7 +39,7 @@ def collect_report(
 
     settings = get_settings()
     since = datetime.now(UTC) - timedelta(hours=since_hours) if since_hours else None
-    client = redis.Redis.from_url(settings.redis_url)
+    client = sync_redis(settings.redis_url, timeout_s=30)
     try:
         logs = read_stream(client, QUERY_LOG_STREAM, QueryLogEvent, since=since, limit=limit)
         fbs = read_stream(client, FEEDBACK_STREAM, FeedbackEvent, since=since, limit=limit)

@@ -184,7 +184,9 @@ def test_parse_cache_key_round_trips_odd_parts() -> None:
         "embedding_model": "BAAI_bge-small-en-v1.5",  # as sanitised in the key
         "llm_model": "hf_SmolLM2_135M",
     }
-    assert parse_cache_key("tandem:ans:default:s1:v:e:l:p") is None  # one part short
+    assert parse_cache_key("tandem:ans:{0a1b}:default:s1:v:e:l:p") is None  # one part short
+    # the layout before the scope's hash tag (issue 26) is not read: a re-warm replaces it
+    assert parse_cache_key("tandem:ans:default:s1:v:e:l:p:q") is None
     assert parse_cache_key("tandem:semvec:default:s1:v:e:l:p:q") is None
 
 

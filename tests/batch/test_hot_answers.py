@@ -193,21 +193,19 @@ def test_warm_closes_the_client_and_llm_it_created(
     redis_client: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import redis
 
     import batch.hot_answers as hot
 
     day = datetime.now(UTC).date()
     publish_version(_build(settings, DOCS, day), settings=settings)
     made: list[ClosingRedis] = []
-    real_from_url = redis.Redis.from_url
+    real_connect = hot.connect
 
     class ClosingRedis:
-        """A real client that records whether it was closed."""
+        """A real client (one node or a cluster) that records whether it was closed."""
 
-        def __init__(self, url: str, **kwargs: Any) -> None:
-            self.client = real_from_url(url, **kwargs)
-            self.kwargs = kwargs
+        def __init__(self, client: Any) -> None:
+            self.client = client
             self.closed = False
             made.append(self)
 
@@ -218,15 +216,15 @@ def test_warm_closes_the_client_and_llm_it_created(
             self.closed = True
             self.client.close()
 
-    monkeypatch.setattr(redis.Redis, "from_url", ClosingRedis)
+    monkeypatch.setattr(hot, "connect", lambda s: ClosingRedis(real_connect(s)))
     monkeypatch.setattr(hot, "build_answerer", lambda settings, **kw: answerer)
     report = warm_cache(settings=settings, run_date=day)
     assert report.mined == 0
     assert answerer.llm.closed
     assert [c.closed for c in made] == [True]
     # a hung Redis must not hang the DAG task: the client it made has socket timeouts
-    assert made[0].kwargs["socket_timeout"] > 0
-    assert made[0].kwargs["socket_connect_timeout"] > 0
+    assert made[0].client.get_connection_kwargs()["socket_timeout"] > 0
+    assert made[0].client.get_connection_kwargs()["socket_connect_timeout"] > 0
 
 
 def _entry(scope: CacheScope, question: str, chunk: str, expires_at: datetime | None) -> str:

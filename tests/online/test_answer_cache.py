@@ -43,7 +43,7 @@ class TestAsyncRedisAnswerCache(AnswerCacheContract):
         self.redis_client = redis_client  # flushed before and after each test
 
     async def make_cache(self, *, capacity: int = 1000) -> AsyncRedisAnswerCache:
-        from online.redis_conn import async_redis
+        from core.redis_clients import async_redis
 
         return AsyncRedisAnswerCache(async_redis(TEST_REDIS_URL), capacity=capacity)
 
@@ -143,7 +143,7 @@ class TestAsyncRedisAnswerCache(AnswerCacheContract):
 
     def test_a_whole_read_outlives_the_lookup_that_started_it(self) -> None:
         async def go() -> None:
-            from online.redis_conn import async_redis
+            from core.redis_clients import async_redis
 
             writer = await self.make_cache()
             for i in range(1500):

@@ -131,7 +131,7 @@ def test_prompt_version_and_namespace_keep_caches_apart(
     assert fake_llm.calls == 2
     assert _ask(client, header="b").json()["cache"] == "exact"
     assert _ask(client, header="a").json()["cache"] == "exact"
-    assert list(redis_client.scan_iter(match="tandem:ans:exp-b:*"))
+    assert list(redis_client.scan_iter(match="tandem:ans:*:exp-b:*"))
     # a miss through the fast path looks the exact cache up once, not twice
     lookups: list[str] = []
     real = components.cache.get_exact

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from redis.exceptions import RedisError
 
+from core.redis_clients import async_redis
 from online.experiments import CanaryGuard, CanaryPolicy, Variant, VariantRouter
 from online.experiments.service import Experiments
 from online.experiments.shared import SharedExperimentState, experiment_id, read_events
 from online.metrics import ServiceMetrics
-from online.redis_conn import async_redis
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration

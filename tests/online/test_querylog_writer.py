@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from core.redis_clients import async_redis
 from online.querylog import QueryLogWriter
-from online.redis_conn import async_redis
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from online.redis_conn import async_redis
+from core.redis_clients import async_redis
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration

@@ -33,6 +33,15 @@ def _corrupt(data_root: Path, version: str) -> None:
     faiss_file.write_bytes(faiss_file.read_bytes()[:-8] + b"corrupt!")
 
 
+def _subscribers(client: Any, channel: str) -> int:
+    """Subscribers of ``channel``: on a cluster, summed over its nodes (each counts its own)."""
+    from redis.cluster import RedisCluster
+
+    if isinstance(client, RedisCluster):
+        return int(client.pubsub_numsub(channel, target_nodes=RedisCluster.ALL_NODES)[0][1])
+    return int(client.pubsub_numsub(channel)[0][1])
+
+
 def _wait_for(predicate: Any, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -291,7 +300,7 @@ def test_a_malformed_index_event_never_stops_the_follower(
     v1, v2 = built_indexes["v1"], built_indexes["v2"]
     _, components = client_factory(settings_factory(reload_poll_s=60.0), fake_llm)
     assert components.indexes.require().version == v1
-    assert _wait_for(lambda: redis_client.pubsub_numsub(LIVE_CHANNEL)[0][1] >= 1)
+    assert _wait_for(lambda: _subscribers(redis_client, LIVE_CHANNEL) >= 1)
     redis_client.publish(LIVE_CHANNEL, b"\xff\xfe")
     redis_client.publish(LIVE_CHANNEL, "../../etc")
     _publish(redis_client, data_root, v2)

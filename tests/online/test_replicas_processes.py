@@ -179,7 +179,7 @@ def test_two_replicas_agree_on_rollbacks_and_versions(
                 "base"
             }
         rollbacks = redis_client.hgetall(
-            f"tandem:exp:{experiment_id(router.variants, SALT)}:rollbacks"
+            f"tandem:exp:{{{experiment_id(router.variants, SALT)}}}:rollbacks"
         )
         assert list(rollbacks) == [b"canary"]
         assert json.loads(rollbacks[b"canary"])["replica"] == "replica-1"
