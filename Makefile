@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: setup models system demo test test-browser e2e unit lint typecheck schemas airflow airflow-stop clean \
-	images stack stack-down stack-e2e
+	images stack stack-down stack-e2e test-redis-cluster
 
 setup: system $(STAMP) models
 
@@ -43,6 +43,24 @@ e2e: setup
 	WITH_REDIS_URL="$${TANDEM_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" bash scripts/with_redis.sh \
 		env SPARK_LOCAL_IP=127.0.0.1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
 		$(VENV)/bin/pytest -m e2e -q
+
+# the cache, limits, experiments and streams suites against a local Redis Cluster (3 masters, 3
+# replicas on loopback ports CLUSTER_PORT..+5, scripts/redis_cluster.sh), the same tests `make
+# test` runs against one node; then a master killed under load (tests/faults, its own cluster)
+CLUSTER_PORT ?= 7100
+CLUSTER_SUITES := tests/core/test_answer_store.py tests/online/test_answer_cache.py \
+	tests/online/test_cache_top_k.py tests/online/test_limits.py tests/online/test_limits_processes.py \
+	tests/online/test_experiments_shared.py tests/online/test_experiments_api.py \
+	tests/online/test_experiments_canary.py tests/online/test_querylog_writer.py \
+	tests/batch/test_query_log.py tests/online/test_refine.py tests/online/test_judge_misses.py \
+	tests/online/test_reload.py tests/batch/test_freshness.py tests/batch/test_hot_answers.py \
+	tests/online/test_query_api.py tests/faults/test_redis_cluster_failover.py
+test-redis-cluster: setup
+	bash scripts/redis_cluster.sh start $(CLUSTER_PORT)
+	TANDEM_TEST_REDIS_URL="$$(bash scripts/redis_cluster.sh url $(CLUSTER_PORT))" \
+		SPARK_LOCAL_IP=127.0.0.1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+		$(VENV)/bin/pytest -q $(CLUSTER_SUITES); \
+		rc=$$?; bash scripts/redis_cluster.sh stop $(CLUSTER_PORT); exit $$rc
 
 # pure logic and the ports' conformance suites on their in-memory defaults: no services, < 60 s
 unit: $(STAMP)

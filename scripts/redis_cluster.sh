@@ -40,14 +40,17 @@ case "$cmd" in
     redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") \
       --cluster-replicas 1 --cluster-yes >"$root/create.log" 2>&1 \
       || { cat "$root/create.log" >&2; exit 1; }
-    # formed once every node agrees the cluster is ok and each master has its replica
+    # formed once every node agrees the cluster is ok, each master has its replica and every
+    # replica has synced with its master (a replica that never synced cannot take over)
     for _ in $(seq 300); do
       ok=1
+      synced=0
       for port in "${ports[@]}"; do
         redis-cli -p "$port" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+        redis-cli -p "$port" info replication 2>/dev/null | grep -q 'master_link_status:up' \
+          && synced=$((synced + 1))
       done
-      slaves="$(redis-cli -p "${ports[0]}" cluster nodes | grep -c slave || true)"
-      [ "$ok" = 1 ] && [ "$slaves" = 3 ] && { echo "redis_cluster: up, $(url)"; exit 0; }
+      [ "$ok" = 1 ] && [ "$synced" = 3 ] && { echo "redis_cluster: up, $(url)"; exit 0; }
       sleep 0.1
     done
     echo "redis_cluster: not formed in 30 s" >&2

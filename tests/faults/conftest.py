@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -227,3 +228,73 @@ def metric(url: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+class PrivateCluster:
+    """A Redis Cluster of this test only (3 masters, 3 replicas; ``scripts/redis_cluster.sh``)
+    on six free loopback ports from ``base``; a master can be killed (SIGKILL) to watch its
+    replica take over."""
+
+    SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "redis_cluster.sh"
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.ports = list(range(base, base + 6))
+        self.url = "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:3])
+
+    def _run(self, action: str) -> None:
+        subprocess.run(
+            ["bash", str(self.SCRIPT), action, str(self.base)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def client(self) -> Any:
+        from core.redis_clients import sync_redis
+
+        return sync_redis(self.url)
+
+    def master_of(self, key: str) -> int:
+        """The port of the master that serves ``key``'s hash slot now."""
+        with self.client() as client:
+            node = client.get_node_from_key(key)
+            if isinstance(node, list):  # redis-py 8 answers a list of one
+                node = node[0]
+            return int(node.port)
+
+    def kill(self, port: int) -> None:
+        pid = self.SCRIPT.parents[1] / "var" / "redis-cluster" / str(port) / "redis.pid"
+        os.kill(int(pid.read_text().strip()), signal.SIGKILL)
+
+
+def _free_block(start: int = 7200, size: int = 6) -> int:
+    """A base port with ``size`` free ports, and their cluster-bus ports (+10000), free."""
+    import socket
+
+    for base in range(start, start + 1000, 10):
+        ports = [p for b in range(base, base + size) for p in (b, b + 10000)]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports for a Redis Cluster")
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[PrivateCluster]:
+    cluster = PrivateCluster(_free_block())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
