@@ -148,6 +148,6 @@ __all__ = [
     "beside",
     "cache_key",
     "freshness_key_at",
-    "scope_tag",
     "parse_cache_key",
+    "scope_tag",
 ]

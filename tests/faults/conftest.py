@@ -65,6 +65,10 @@ def wait_until(
         time.sleep(every_s)  # polling interval of a deadline loop, not a synchronisation
 
 
+#: the query log's dropped-events counter (online/querylog.py)
+DROPPED = "tandem_querylog_dropped_total"
+
+
 class PrivateRedis:
     """A ``redis-server`` of this test only: started, killed (SIGKILL), paused (SIGSTOP) and
     resumed (SIGCONT), restarted on the same port."""

@@ -24,6 +24,7 @@ from online.app import create_app
 from online.components import build_components
 from shared_schemas.layout import QUERY_LOG_STREAM
 from tests.faults.conftest import (
+    DROPPED,
     QUESTIONS,
     LoadCounts,
     PrivateCluster,
@@ -35,8 +36,6 @@ from tests.faults.conftest import (
 from tests.online.conftest import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-DROPPED = "tandem_querylog_dropped_total"
 
 
 def test_a_master_killed_under_load_is_replaced_and_cached_answers_stay_cached(

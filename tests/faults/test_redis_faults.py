@@ -21,6 +21,7 @@ from online.components import build_components
 from shared_schemas.layout import QUERY_LOG_STREAM
 from tests.faults.conftest import (
     DOCUMENTED_503,
+    DROPPED,
     QUESTIONS,
     LoadCounts,
     PrivateRedis,
@@ -32,8 +33,6 @@ from tests.faults.conftest import (
 from tests.online.conftest import running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-DROPPED = "tandem_querylog_dropped_total"
 
 
 def _no_undocumented_5xx(*phases: LoadCounts) -> None:
