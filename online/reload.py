@@ -26,9 +26,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from core.artifacts import ArtifactStore, LocalArtifactStore, check_version_name
-from core.errors import CoreError
 from core.index import IndexLoadError, read_live_version
-from core.index.fetch import materialise_version, prune_cache
+from core.index.fetch import materialise_version, prune_cache, read_pointer
 from core.index.trust import check_published
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
@@ -114,11 +113,7 @@ class IndexReloader:
 
     async def _pointer_version(self) -> str | None:
         if self.artifacts is not None:
-            try:
-                return await asyncio.to_thread(self.artifacts.read_live)
-            except (CoreError, OSError) as exc:
-                log.warning("live pointer not readable from %r: %s", self.artifacts, exc)
-                return None
+            return await asyncio.to_thread(read_pointer, self.artifacts)
         return await asyncio.to_thread(read_live_version, self.settings.indexes_dir)
 
     @property

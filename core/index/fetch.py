@@ -112,3 +112,14 @@ def prune_cache(cache_dir: Path, keep: Collection[str]) -> list[str]:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
     return removed
+
+
+def read_pointer(store: ArtifactStore) -> str | None:
+    """The version ``store``'s ``LIVE`` pointer names (None when it names none or cannot be
+    read: the caller falls back to the Redis manifest). The service's reloader and the refine
+    worker both ask this first: ``LIVE`` is the truth (publish replaces it before Redis)."""
+    try:
+        return store.read_live()
+    except (CoreError, OSError) as exc:
+        log.warning("live pointer not readable from %r: %s", store, exc)
+        return None

@@ -20,11 +20,12 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from core.answering import Answerer
+from core.artifacts import ArtifactStore, open_artifact_store
 from core.bootstrap import build_answerer
 from core.cache.port import AnswerStore
 from core.cache.redis_store import RedisAnswerCache
-from core.index import IndexLoadError, read_live_version
-from core.index.trust import check_published
+from core.index import IndexLoadError
+from core.index.fetch import materialise_version, prune_cache, read_pointer
 from online.answers import Source
 from online.index_state import IndexState, load_state
 from online.refine.config import RefineSettings
@@ -60,9 +61,13 @@ class RefineWorker:
         answerer: Answerer,
         store: AnswerStore | None = None,
         consumer: str | None = None,
+        artifacts: ArtifactStore | None = None,
     ) -> None:
-        """``answerer``: the deep one (:func:`refine_answerer`); ``store``: default Redis."""
+        """``answerer``: the deep one (:func:`refine_answerer`); ``store``: default Redis;
+        ``artifacts``: where the index versions are (default: the settings' store, local or
+        S3)."""
         self.settings = settings
+        self.artifacts = artifacts or open_artifact_store(settings.artifact_store_config())
         self.redis = redis
         self.answerer = answerer
         self.cache: AnswerStore = (
@@ -76,23 +81,32 @@ class RefineWorker:
 
     # ----- index -----
     def _live_version(self) -> str | None:
+        """As the service's reloader: the artifact store's ``LIVE`` pointer (the local file,
+        or S3's) first, the Redis manifest when it cannot be read."""
+        pointer = read_pointer(self.artifacts)
+        if pointer is not None:
+            return pointer
         try:
             raw = self.redis.get(LIVE_MANIFEST_KEY)
             if raw is not None:
                 return IndexManifest.parse(raw).index_version
         except (RedisError, OSError, SchemaError) as exc:
-            log.debug("live manifest unreadable, using the LIVE file: %s", exc)
-        return read_live_version(self.settings.indexes_dir)
+            log.debug("live manifest unreadable: %s", exc)
+        return None
 
     def index(self) -> IndexState:
+        """The live version, loaded from where the deployment keeps it (``indexes/``, or a
+        verified download from S3 into ``index-cache/``, as the service does)."""
         version = self._live_version()
         if version is None:
             raise IndexLoadError("no live index version is published")
         if self._state is None or self._state.version != version:
+            cache = self.settings.index_cache_dir
             self._state = load_state(
-                check_published(self.settings.indexes_dir, version),
+                materialise_version(self.artifacts, version, cache),
                 expected_model=self.settings.embedding_model,
             )
+            prune_cache(cache, {version})
         return self._state
 
     # ----- loop -----
