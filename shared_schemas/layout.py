@@ -83,9 +83,7 @@ def cache_key(
     from shared_schemas.cache import CacheEntry
 
     sv = schema_version if schema_version is not None else CacheEntry.SCHEMA_VERSION
-    tag = scope_tag(
-        namespace, str(sv), index_version, embedding_model, llm_model, prompt_version
-    )
+    tag = scope_tag(namespace, str(sv), index_version, embedding_model, llm_model, prompt_version)
     return ":".join(
         [
             ANSWER_PREFIX,
