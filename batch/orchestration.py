@@ -109,25 +109,14 @@ def resolve_labelled(param: str | None, *, source: Path, settings: BatchSettings
     configured = settings.labelled_set
     if configured is not None:
         return configured
-    if _is_squad_source(source):
+    from batch.index.gates import is_squad_source
+
+    if is_squad_source(source):
         return source
     raise OrchestrationError(
         f"no labelled set for the gate: source {source} is not SQuAD; "
         "set the DAG param 'labelled' or TANDEM_LABELLED_SET"
     )
-
-
-def _is_squad_source(source: Path) -> bool:
-    """True when ingest reads ``source`` as SQuAD (``.json``/``.json.gz``, not JSONL)."""
-    from batch.ingest import IngestError
-    from batch.ingest.sources import detect_kind
-
-    if not source.is_file():
-        return False
-    try:
-        return detect_kind(source) == "squad"
-    except IngestError:
-        return False
 
 
 # --- tandem_index -----------------------------------------------------------------------------
@@ -157,26 +146,20 @@ def build_step(ds: str) -> str:
 
 
 def gate_step(version: str, *, source: str | None = None, labelled: str | None = None) -> dict:
-    """Evaluate ``version``; raise :class:`OrchestrationError` when the gate refuses it."""
-    from batch.index.gate import check_gate
+    """Evaluate ``version`` (``batch.index.gates``, as ``tandem index publish`` does); raise
+    :class:`OrchestrationError` when a gate refuses it."""
+    from batch.index.gates import run_gates
 
     settings = _settings()
     labelled_path = resolve_labelled(
         labelled, source=resolve_source(source, settings=settings), settings=settings
     )
-    decision = check_gate(version, settings=settings, labelled=labelled_path)
-    if not decision.passed:
-        raise OrchestrationError(f"quality gate refused {version}: {decision.reason}")
-    out: dict[str, Any] = {"version": version, "passed": True, "reason": decision.reason}
-    if settings.gate_answers > 0 and _is_squad_source(labelled_path):
-        from batch.index.answer_gate import check_answer_gate
-
-        answers = check_answer_gate(version, settings=settings, labelled=labelled_path)
-        if not answers.passed:
-            raise OrchestrationError(f"answer gate refused {version}: {answers.reason}")
-        out["answers"] = answers.reason
-    elif settings.gate_answers > 0:
-        log.warning("answer gate skipped: labelled set %s has no gold answers", labelled_path)
+    outcome = run_gates(version, settings=settings, labelled=labelled_path)
+    if not outcome.passed:
+        raise OrchestrationError(outcome.reason)
+    out: dict[str, Any] = {"version": version, "passed": True, "reason": outcome.reason}
+    if outcome.answers is not None:
+        out["answers"] = outcome.answers
     return out
 
 
@@ -222,12 +205,12 @@ def publish_step(version: str) -> dict[str, Any]:
     """Publish ``version`` unless the live version is of a later date (backfills never roll
     back). Publishing the live version again re-notifies Redis. Raises
     :class:`OrchestrationError` when Redis was not updated, so Airflow retries the task."""
+    from batch.index.gates import later_live
     from batch.index.publish import publish_version
-    from core.index import read_live_version
 
     settings = _settings()
-    live = read_live_version(settings.indexes_dir)
-    if live is not None and _version_date(live) > _version_date(version):
+    live = later_live(version, settings=settings)
+    if live is not None:
         log.info("publish skipped version=%s live=%s (a later date)", version, live)
         return {"version": version, "published": False, "live": live}
     outcome = publish_version(version, settings=settings)
@@ -241,11 +224,6 @@ def publish_step(version: str) -> dict[str, Any]:
         "moved": outcome.previous != version,
         "live": outcome.manifest.index_version,
     }
-
-
-def _version_date(version: str) -> str:
-    """The ``YYYYMMDD`` date part of a version name (``<YYYYMMDD>-<digest8>``)."""
-    return version.split("-", 1)[0]
 
 
 # --- every DAG ----------------------------------------------------------------------------------

@@ -78,22 +78,40 @@ def publish_cmd(
         bool, typer.Option("--skip-gate", help="Publish without running the quality gate.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Publish even when the gate refused it.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Publish even when a gate refused it, or when the live version is of a later "
+            "date (a rollback by hand).",
+        ),
     ] = False,
 ) -> None:
-    """Gate (unless already gated or --skip-gate) and atomically publish a version."""
+    """Gate (unless already gated or --skip-gate) and atomically publish a version: the same
+    retrieval and answer gates and the same date guard as the DAG (batch/index/gates.py)."""
     from batch.index import store
-    from batch.index.gate import check_gate
+    from batch.index.gates import later_live, run_gates
     from batch.index.publish import publish_version
 
     settings = _settings()
     with _errors():
         manifest = store.load_manifest(settings.indexes_dir, version)
+        live = later_live(version, settings=settings)
+        if live is not None and not force:
+            console.print(
+                f"[red]refused:[/red] the live version {live} is of a later date than {version}; "
+                "a backfill never rolls it back (`tandem index rollback`, or --force)"
+            )
+            raise typer.Exit(1)
         if manifest.quality.gate_passed is None and not skip_gate:
-            decision = check_gate(
+            outcome_gates = run_gates(
                 version, settings=settings, labelled=labelled or _default_labelled()
             )
-            console.print(f"gate: {'passed' if decision.passed else 'REFUSED'}: {decision.reason}")
+            verdict = "passed" if outcome_gates.passed else "REFUSED"
+            console.print(f"gate: {verdict}: {outcome_gates.reason}")
+            if outcome_gates.answers is not None and outcome_gates.passed:
+                console.print(f"answer gate: passed: {outcome_gates.answers}")
+            if not outcome_gates.passed and not force:
+                raise typer.Exit(1)
         outcome = publish_version(version, settings=settings, force=force)
     console.print(f"live: {version} (previous: {outcome.previous or '-'})")
     if not outcome.redis_ok:

@@ -44,7 +44,11 @@ def squad_slice(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path, redis_client: object) -> Iterator[BatchSettings]:
+def settings(
+    data_dir: Path, redis_client: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BatchSettings]:
+    # the retrieval gate only, unless a test asks for the answer gate
+    monkeypatch.setenv("TANDEM_GATE_ANSWERS", "0")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
@@ -118,3 +122,54 @@ def test_eval_publish_list_rollback_cli(
     assert json.loads(res.stdout.strip().splitlines()[-1])["version"] == v2
     res = runner.invoke(app, ["index", "list"])
     assert f"* {v1}" in res.stdout
+
+
+def test_cli_publish_refuses_what_the_answer_gate_refuses_and_never_rolls_back(
+    app: typer.Typer,
+    settings: BatchSettings,
+    squad_slice: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 25: ``tandem index publish`` ran the retrieval gate only and had no date guard;
+    the DAG ran both gates and never published an older version over a newer live one. Both
+    now call ``batch/index/gates.py``. (The answer gate's own decision is tested in
+    tests/batch/test_answer_gate.py; here it is scripted to refuse.)"""
+    from batch.index import gates
+    from batch.index.answer_gate import AnswerGateDecision
+
+    asked: list[str] = []
+
+    def refusing(version: str, **_: object) -> AnswerGateDecision:
+        asked.append(version)
+        return AnswerGateDecision(
+            version, False, "F1 dropped 12.0 points [-18.0, -6.0]", None, None, None, None, False
+        )  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gates, "check_answer_gate", refusing)
+    get_settings.cache_clear()
+    monkeypatch.setenv("TANDEM_GATE_ANSWERS", "2")
+    runner = CliRunner()
+    v2 = _build(settings, squad_slice, N_PARAS, 2)
+    res = runner.invoke(app, ["index", "publish", v2, "--labelled", str(squad_slice)])
+    assert res.exit_code == 1, res.output
+    assert "answer gate refused" in res.output
+    assert asked == [v2]  # the retrieval gate passed first
+    res = runner.invoke(app, ["index", "list", "--json"])
+    assert not any(json.loads(line)["live"] for line in res.stdout.strip().splitlines())
+
+    # the operator overrides it: live
+    res = runner.invoke(app, ["index", "publish", v2, "--force"])
+    assert res.exit_code == 0, res.output
+    # a backfill of an earlier date does not roll the live version back ...
+    v1 = _build(settings, squad_slice, N_PARAS - 1, 1)
+    res = runner.invoke(app, ["index", "publish", v1, "--skip-gate"])
+    assert res.exit_code == 1
+    assert "later date" in res.output
+    live = [
+        json.loads(line)
+        for line in runner.invoke(app, ["index", "list", "--json"]).stdout.strip().splitlines()
+    ]
+    assert [r["version"] for r in live if r["live"]] == [v2]
+    # ... unless asked to
+    res = runner.invoke(app, ["index", "publish", v1, "--skip-gate", "--force"])
+    assert res.exit_code == 0, res.output
