@@ -156,6 +156,9 @@ class LocalArtifactStore:
         staging_root = self.root / ".staging"
         staging_root.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=staging_root))
+        # mkdtemp makes it private (0700); a published version is read by other users (the
+        # stack's online containers run as another uid than the batch side that publishes)
+        os.chmod(stage, 0o755)
         try:
             fill(stage)
             if final.exists():

@@ -32,3 +32,19 @@ class TestLocalArtifactStore(ArtifactStoreContract):
         assert read_live_version(root) == "20240101-aaaaaaaa"
         assert not any(p.name.endswith(".tmp") for p in root.iterdir())
         assert not list((root / ".staging").iterdir())  # staging emptied after the rename
+
+    def test_a_published_version_is_readable_by_other_users(
+        self, store: LocalArtifactStore, tmp_path: Path
+    ) -> None:
+        """The stack's online containers (another uid) read what the batch side published: a
+        private staging folder (mkdtemp's 0700) made every model fetch fail there."""
+        import stat
+
+        store.write_version("20240101-aaaaaaaa", FILES)
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "model.gguf").write_bytes(b"gguf")
+        store.write_version_dir("20240101-bbbbbbbb", src)
+        for version in ("20240101-aaaaaaaa", "20240101-bbbbbbbb"):
+            mode = stat.S_IMODE(store.path_of(version).stat().st_mode)
+            assert mode & 0o055 == 0o055, oct(mode)
