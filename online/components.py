@@ -171,12 +171,13 @@ def build_components(
         observe=metrics.observe_generation,
         metrics=metrics,
     )
+    observer = ServiceObserver(metrics, querylog, experiments)
     pipeline = AnswerPipeline(
         settings=settings,
         answerer=answerer,
         indexes=indexes,
         cache=cache,
-        observer=ServiceObserver(metrics, querylog, experiments),
+        observer=observer,
         arms=arms,
         admission=limiter,
     )
@@ -194,6 +195,7 @@ def build_components(
         weights=experiments.router.weights,
         registry=metrics.registry,
         ttl_s=settings.heartbeat_ttl_s,
+        answers=lambda: observer.by_producer,
     )
     background = [Periodic("replica-heartbeat", heartbeat.beat, settings.heartbeat_s)]
     if experiments.shared is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -23,6 +24,8 @@ class ServiceObserver:
         self.querylog = querylog
         # one arm only: nothing to judge or remember per answer
         self.experiments = experiments if experiments and experiments.single is None else None
+        #: answers given, by ``<cache>/<tier>`` (the replica's heartbeat: ``tandem status``)
+        self.by_producer: Counter[str] = Counter()
 
     def answered(self, request: AnswerRequest, result: AnswerResult) -> None:
         status: Literal["ok", "degraded"] = "degraded" if result.degraded else "ok"
@@ -31,6 +34,7 @@ class ServiceObserver:
         ).inc()
         if result.answer is not None:
             self.metrics.tier_counter(result.cache, result.tier).inc()
+            self.by_producer[f"{result.cache}/{result.tier}"] += 1
         if self.experiments is not None:
             self.experiments.finished(
                 result.query_id,

@@ -39,6 +39,9 @@ class ReplicaRecord(BaseModel):
     pinned: str | None = None
     last_error: str | None = None
     weights: dict[str, float] = {}
+    #: answers this replica served since it started, by ``<cache>/<tier>`` (``exact/deep``: a
+    #: hit on an answer the deep tier produced; ``miss/fast``: generated here, live)
+    answers: dict[str, int] = {}
     host: str
     pid: int
     started_at: float
@@ -60,8 +63,10 @@ class ReplicaHeartbeat:
         weights: Callable[[], Mapping[str, float]],
         registry: CollectorRegistry,
         ttl_s: float,
+        answers: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
         self.redis = redis
+        self.answers = answers
         self.replica = replica
         self.key = REPLICA_PREFIX + replica
         self.indexes = indexes
@@ -88,6 +93,7 @@ class ReplicaHeartbeat:
             pinned=self.indexes.pinned,
             last_error=self.indexes.last_error,
             weights=dict(self.weights()),
+            answers=dict(self.answers()),
             host=socket.gethostname(),
             pid=os.getpid(),
             started_at=self.started_at,

@@ -1,5 +1,5 @@
-"""``tandem status``: the live index, the replicas serving (heartbeats: version, age), the
-freshness figures and the hot-answer cache coverage."""
+"""``tandem status``: the live index, the replicas serving (heartbeats: version, age, answers
+by cache outcome and producing tier), the freshness figures and the hot-answer cache coverage."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def _replicas(redis_url: str) -> list[dict[str, object]]:
             "age_s": round(r.age_s(now), 1),
             "up_s": round(now - r.started_at, 1),
             "weights": r.weights,
+            "answers": r.answers,
             "last_error": r.last_error,
         }
         for r in records
@@ -63,7 +64,7 @@ def _replicas(redis_url: str) -> list[dict[str, object]]:
 
 def _replica_table(replicas: list[dict[str, object]], live: str | None) -> Table:
     table = Table(title="Replicas (heartbeats)", title_justify="left")
-    for column in ("replica", "version", "heartbeat age s", "up s", "weights"):
+    for column in ("replica", "version", "heartbeat age s", "up s", "weights", "answers"):
         table.add_column(column)
     for r in replicas:
         version = str(r["version"] or "-")
@@ -78,8 +79,17 @@ def _replica_table(replicas: list[dict[str, object]], live: str | None) -> Table
             str(r["age_s"]),
             str(r["up_s"]),
             ", ".join(f"{k}={v:g}" for k, v in weights.items()),
+            by_producer(r["answers"]),
         )
     return table
+
+
+def by_producer(answers: object) -> str:
+    """``exact/deep=12 exact/fast=3 miss/fast=5``: what a replica served, by cache outcome and
+    the tier that produced the answer."""
+    if not isinstance(answers, dict):
+        return "-"
+    return " ".join(f"{k}={v}" for k, v in sorted(answers.items())) or "-"
 
 
 def status(

@@ -231,8 +231,12 @@ def test_two_replicas_agree_on_rollbacks_and_versions(
         assert sorted(listed) == ["replica-1", "replica-2"]
         assert {r["version"] for r in listed.values()} == {v2}
         assert all(0 <= r["age_s"] < 15 for r in listed.values())
+        # what each replica served, by cache outcome and producing tier (issue 23 item 3)
+        served = listed["replica-1"]["answers"]
+        assert sum(served.values()) > 0, listed
+        assert all(k.split("/")[1] in ("fast", "deep") for k in served), served
         table = _status(status_env, [])
-        for shown_text in ("replica-1", "replica-2", v2):
+        for shown_text in ("replica-1", "replica-2", v2, "/fast="):
             assert shown_text in table
 
 
