@@ -144,7 +144,7 @@ def test_reworded_questions_hit_and_different_ones_miss(
     def hits(outcomes: list[str]) -> int:
         return sum(o in ("exact", "semantic") for o in outcomes)
 
-    figures = {
+    figures: dict[str, Any] = {
         "pairs": len(triples),
         "paraphrases_hit_first_ask": hits(first["paraphrase"]),
         "paraphrases_hit_after_judging": hits(second["paraphrase"]),
