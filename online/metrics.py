@@ -92,7 +92,7 @@ class ServiceMetrics:
         )
         self.rate_limit_errors = Counter(
             "tandem_rate_limit_errors_total",
-            "Requests allowed unchecked because Redis did not answer the limiter",
+            "Limiter decisions taken on the replica alone because Redis did not answer",
             registry=r,
         )
         self.index_info = Gauge(

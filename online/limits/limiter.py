@@ -3,13 +3,18 @@
 GCRA keeps one number per (bucket, client): the theoretical arrival time (TAT, ms, server
 clock). A request is allowed when ``TAT - burst * interval <= now`` and moves the TAT on by one
 interval; otherwise it is refused with the wait until it would be allowed (``Retry-After``).
-Redis down or slow: the request is allowed (the service keeps answering) and counted.
+Redis down or slow: the replica decides alone, with the same GCRA on its own clock and memory
+(:class:`LocalGcra`, bounded): a client is held to its limit on each replica instead of being let
+through unchecked (issue 26: a cluster shard failing over, issue 27: Redis down), at worst
+``replicas x`` its limit across the service while Redis is away. Counted either way.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
+from collections import OrderedDict
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -37,6 +42,28 @@ return {1, '0'}
 """
 
 
+class LocalGcra:
+    """The GCRA of :data:`GCRA` in process memory, for while Redis is unavailable; at most
+    ``capacity`` clients remembered (the least recently seen forgotten first)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._tat: OrderedDict[str, float] = OrderedDict()
+
+    def admit(self, key: str, interval_ms: float, burst: int) -> float:
+        """0 when allowed (the TAT moves on), else the wait in ms."""
+        now = time.monotonic() * 1000.0
+        tat = max(self._tat.get(key, now), now)
+        allow_at = tat + interval_ms - burst * interval_ms
+        if allow_at > now:
+            return allow_at - now
+        self._tat[key] = tat + interval_ms
+        self._tat.move_to_end(key)
+        while len(self._tat) > self.capacity:
+            self._tat.popitem(last=False)
+        return 0.0
+
+
 class RedisRateLimiter:
     """Admits or refuses a client's request in one bucket; resolves API keys."""
 
@@ -52,6 +79,7 @@ class RedisRateLimiter:
         self.limits = limits
         self.metrics = metrics
         self._keys = {k.sha256: k for k in api_keys}
+        self._local = LocalGcra()
         self._by_subject = {k.subject: k for k in api_keys}
         if metrics is not None:
             for bucket in ("requests", "generations", "refines"):
@@ -80,10 +108,11 @@ class RedisRateLimiter:
             async with deadline():
                 allowed, wait_ms = await self.redis.eval(GCRA, 1, key, interval_ms, limit.burst)
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("rate limiter unavailable, allowing: %s", exc)
+            log.warning("rate limiter's Redis unavailable, deciding on this replica: %s", exc)
             if self.metrics is not None:
                 self.metrics.rate_limit_errors.inc()
-            return
+            wait_ms = self._local.admit(key, interval_ms, limit.burst)
+            allowed = 1 if wait_ms <= 0 else 0
         kind = "key" if subject.startswith("key:") else "address"
         if int(allowed):
             if self.metrics is not None:

@@ -110,3 +110,24 @@ def test_refinements_are_limited_and_deduplicated(
     r = client.post("/v1/query", json=body)
     assert r.status_code == 429
     assert r.json()["bucket"] == "refines"
+
+
+def test_with_redis_unreachable_each_replica_still_holds_the_limit(
+    client_factory: Any, settings_factory: Any, fake_llm: Any
+) -> None:
+    """Redis down (or a cluster shard failing over): the limiter decides on the replica with
+    the same rule instead of letting every request through unchecked (issues 26, 27)."""
+    settings = settings_factory(
+        redis_url="redis://127.0.0.1:1/0", rate_limits=limits(requests=SLOW)
+    )
+    client, _ = client_factory(settings, fake_llm)
+    body = {"question": "Where is Berlin?"}
+    statuses = [client.post("/v1/query", json=body).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    metrics = client.get("/metrics").text
+    # decided on the replica: 3 in the requests bucket, 2 in the generations one (the misses)
+    assert "tandem_rate_limit_errors_total 5.0" in metrics
+    assert (
+        'tandem_rate_limit_decisions_total{bucket="requests",client="address",outcome="limited"}'
+        " 1.0" in metrics
+    )
