@@ -41,7 +41,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_a_master_killed_under_load_is_replaced_and_cached_answers_stay_cached(
     private_cluster: PrivateCluster, settings_factory: Any, fake_llm: Any, encoder: Any
 ) -> None:
-    settings = settings_factory(redis_url=private_cluster.url, cache_wait_s=2.0)
+    open_limit = {"rate_per_s": 1000, "burst": 1000}
+    settings = settings_factory(
+        redis_url=private_cluster.url,
+        cache_wait_s=2.0,
+        # the limiter and an A/B experiment run through the failover too
+        rate_limits={"enabled": True, "requests": open_limit, "generations": open_limit},
+        variants='[{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]',
+    )
     components = build_components(settings, encoder=encoder, llm=fake_llm)
     with running_server(create_app(settings, components=components)) as url:
         before = run_load(url, requests=32, max_s=20)  # every question answered and cached
@@ -82,6 +89,20 @@ def test_a_master_killed_under_load_is_replaced_and_cached_answers_stay_cached(
             logged = int(client.xlen(QUERY_LOG_STREAM))
         dropped = metric(url, DROPPED)
         served_locally = metric(url, 'tandem_local_answers_total{outcome="served"}')
+        limited = metric(
+            url,
+            'tandem_rate_limit_decisions_total{bucket="requests",client="address",outcome="limited"}',
+        )
+        decided_alone = metric(url, "tandem_rate_limit_errors_total")
+        lines = httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+        arms = {
+            arm: sum(
+                float(line.split()[-1])
+                for line in lines
+                if line.startswith("tandem_answers_total{") and f'variant="{arm}"' in line
+            )
+            for arm in ("a", "b")
+        }
 
     for phase in (before, during, polls, after):
         assert all(s < 500 or s == 503 for s in phase.statuses), phase.figures()
@@ -91,6 +112,8 @@ def test_a_master_killed_under_load_is_replaced_and_cached_answers_stay_cached(
     assert after.statuses[200] == after.requests, after.figures()
     assert set(after.cache) == {"exact"}, after.figures()
     assert logged + dropped <= answered  # never counted twice
+    assert limited == 0  # generous limits: the limiter kept deciding, and allowed
+    assert all(n > 0 for n in arms.values()), arms  # both arms kept answering
     record(
         "redis_cluster_master_killed",
         {
@@ -103,5 +126,7 @@ def test_a_master_killed_under_load_is_replaced_and_cached_answers_stay_cached(
             "querylog_written": logged,
             "querylog_dropped_total": dropped,
             "querylog_lost_uncounted": answered - logged - int(dropped),
+            "limiter_decided_on_the_replica": decided_alone,
+            "answers_by_arm": arms,
         },
     )
