@@ -62,7 +62,9 @@ def eval_cmd(
     ] = False,
 ) -> None:
     """Recall@1/5/10 and MRR (document level), or with --answers the answers' EM and F1."""
-    from tandem_cli.index_cmds import _default_labelled, _errors, _settings
+    from tandem_cli.batch_context import default_labelled as _default_labelled
+    from tandem_cli.batch_context import errors as _errors
+    from tandem_cli.batch_context import settings as _settings
 
     settings = _settings()
     if half not in HALF_CHOICES:
@@ -173,3 +175,9 @@ def _check_answers(result: AnswerEvalResult, path: Path) -> None:
     measured = {"f1": result.f1, "exact_match": result.exact_match}
     reference = {m: float(ref[m]) for m in ("f1", "exact_match")}
     _verdict(below_floors(measured, reference, refs.tolerance), "answers")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "eval", help="Recall@k and MRR of the live index, or --answers N: answers' EM and F1."
+    )(eval_cmd)

@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from tandem_cli.common import console, setup, user_errors
-
-if TYPE_CHECKING:
-    from batch.settings import BatchSettings
+from tandem_cli.batch_context import default_labelled as _default_labelled
+from tandem_cli.batch_context import errors as _errors
+from tandem_cli.batch_context import settings as _settings
+from tandem_cli.common import console
 
 index_app = typer.Typer(
     help="Build, publish, roll back and list index versions.", no_args_is_help=True
 )
-
-
-def _settings() -> BatchSettings:
-    from batch.settings import get_settings
-
-    settings = get_settings()
-    setup(settings)
-    return settings
-
-
-def _default_labelled() -> Path:
-    from batch.corpus import locate_demo_corpus
-
-    settings = _settings()
-    return locate_demo_corpus(settings.demo_corpus, data_dir=settings.data_dir)
-
-
-def _errors() -> AbstractContextManager[None]:
-    from batch.corpus import CorpusError
-    from batch.evaluate import EvalError
-    from batch.index import IndexBuildError, PublishError
-    from batch.labelled import LabelledSetError
-    from core.index import IndexLoadError
-
-    return user_errors(
-        IndexBuildError, PublishError, EvalError, IndexLoadError, LabelledSetError, CorpusError
-    )
 
 
 @index_app.command("build")
@@ -171,8 +143,3 @@ def list_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(index_app, name="index")
-    from tandem_cli.eval_cmds import eval_cmd
-
-    app.command(
-        "eval", help="Recall@k and MRR of the live index, or --answers N: answers' EM and F1."
-    )(eval_cmd)

@@ -9,6 +9,7 @@ from tandem_cli import (
     batch_cmds,
     demo_cmds,
     encoder_cmds,
+    eval_cmds,
     index_cmds,
     ingest_cmds,
     llm_cmds,
@@ -29,6 +30,7 @@ app = typer.Typer(
 for module in (
     ingest_cmds,
     index_cmds,
+    eval_cmds,
     batch_cmds,
     online_cmds,
     llm_cmds,

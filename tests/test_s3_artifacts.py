@@ -17,7 +17,7 @@ from batch.index import PublishError
 from batch.index.publish import publish_version, rollback_version
 from batch.settings import BatchSettings
 from core.artifacts import open_artifact_store
-from core.artifacts_s3 import S3ArtifactStore
+from core.artifacts.s3 import S3ArtifactStore
 from core.index.trust import manifest_digest
 from core.index.writer import write_index_version
 from online.index_state import IndexHolder

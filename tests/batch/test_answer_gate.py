@@ -24,7 +24,7 @@ from core.bootstrap import answer_config, build_answerer
 from core.index.writer import write_index_version
 from core.llm.fake import FakeLLM
 from shared_schemas.documents import Chunk
-from tandem_cli import index_cmds
+from tandem_cli import eval_cmds, index_cmds
 from tests.batch.conftest import squad_slice, write_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -74,6 +74,7 @@ def _build(settings: BatchSettings, squad: Path, day: int, *, only_article: int 
 def test_eval_answers_cli_reports_squad_scores(settings: BatchSettings, slice_file: Path) -> None:
     app = typer.Typer()
     index_cmds.register(app)
+    eval_cmds.register(app)
     version = _build(settings, slice_file, 1, only_article=None)
     args = ["eval", str(slice_file), "--answers", "2", "--version", version, "--json"]
     res = CliRunner().invoke(app, args)

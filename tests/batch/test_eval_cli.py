@@ -17,7 +17,7 @@ from batch.labelled import iter_squad_paragraphs, read_labelled, read_squad
 from batch.settings import BatchSettings, get_settings
 from core.index.writer import write_index_version
 from shared_schemas.documents import Chunk
-from tandem_cli import index_cmds
+from tandem_cli import eval_cmds, index_cmds
 from tests.batch.conftest import squad_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,6 +29,7 @@ N_PARAS = 25
 def app() -> typer.Typer:
     app = typer.Typer()
     index_cmds.register(app)
+    eval_cmds.register(app)
     return app
 
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from core.artifacts import open_artifact_store
-from core.artifacts_s3 import ArtifactStoreError, S3ArtifactStore
+from core.artifacts.s3 import ArtifactStoreError, S3ArtifactStore
 from core.errors import ArtifactNotFoundError
 from shared_schemas.config import CommonSettings, S3ArtifactStoreConfig
 from tests.core.artifact_store_suite import FILES, ArtifactStoreContract

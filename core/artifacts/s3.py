@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.artifacts import _dir_files, check_file_name, check_version_name
+from core.artifacts.port import check_file_name, check_version_name, dir_files
 from core.errors import ArtifactNotFoundError, CoreError
 from shared_schemas.config import S3ArtifactStoreConfig
 from shared_schemas.layout import LIVE_POINTER
@@ -172,7 +172,7 @@ class S3ArtifactStore:
 
     def write_version_dir(self, version: str, folder: Path) -> None:
         check_version_name(version)
-        names = _dir_files(Path(folder))
+        names = dir_files(Path(folder))
         write_id = secrets.token_hex(8)
         for name in names:
             self._call(
