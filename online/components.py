@@ -155,7 +155,10 @@ def build_components(
     )
     if cache is None:
         cache = AsyncRedisAnswerCache(
-            redis, capacity=settings.cache_capacity, lookup_timeout_s=settings.cache_wait_s
+            redis,
+            capacity=settings.cache_capacity,
+            lookup_timeout_s=settings.cache_wait_s,
+            memo_entries=settings.hit_memo_entries,
         )
     replica = settings.replica_id or default_replica_id()
     experiments = build_experiments(settings, metrics, redis=redis, replica=replica)

@@ -456,7 +456,7 @@ class AnswerPipeline:
         if memo is None:
             sources = self._resolve_sources(state, entry)
             memo = (sources, render_sources(sources))
-            if len(self._sources_memo) >= 4096:
+            if len(self._sources_memo) >= self.settings.hit_memo_entries:
                 self._sources_memo.clear()
             self._sources_memo[key] = memo
         return memo

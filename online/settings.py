@@ -33,6 +33,12 @@ class OnlineSettings(CommonSettings):
         description="Largest max_tokens (max_completion_tokens) a chat request may ask for; "
         "more: 422. Unasked: TANDEM_MAX_NEW_TOKENS.",
     )
+    hit_memo_entries: int = Field(
+        default=16_384,
+        ge=1,
+        description="Cached answers kept decoded, with their sources resolved and rendered, in "
+        "each replica (about 9 KB each at most), so a hit on one of them skips that work.",
+    )
     local_hot_capacity: int = Field(
         default=2000,
         ge=0,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 import numpy as np
+from pydantic import ValidationError
 
 from shared_schemas.base import SchemaError, SchemaVersionError
 from shared_schemas.cache import CacheEntry
@@ -117,6 +118,10 @@ def decode_entry(raw: bytes | str | None, *, key: str = "") -> CacheEntry | None
     """A cache entry, or None for a missing or unreadable one (unknown schema: warned miss)."""
     if raw is None:
         return None
+    try:  # the current schema, read in one pass (a third of the time of the general reader)
+        return CacheEntry.model_validate_json(raw)
+    except ValidationError:
+        pass  # an older schema to migrate, or a broken entry: the general reader says which
     try:
         return CacheEntry.parse(raw)
     except SchemaVersionError as exc:

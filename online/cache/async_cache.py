@@ -29,7 +29,8 @@ from shared_schemas.cache import CacheEntry
 log = logging.getLogger(__name__)
 
 _MAX_MIRRORS = 4
-_MAX_DECODED = 4096
+#: decoded entries kept by their bytes (TANDEM_HIT_MEMO_ENTRIES sets the service's)
+DEFAULT_MEMO_ENTRIES = 4096
 _LOG_BATCH = 1000  # change-log entries replayed per round trip
 _LOG_ROUNDS = 8  # round trips of replay per lookup, at most (the rest waits for the next one)
 _TOUCH_BATCH = 256  # recorded uses sent at once
@@ -58,9 +59,11 @@ class AsyncRedisAnswerCache:
         *,
         capacity: int = DEFAULT_CAPACITY,
         lookup_timeout_s: float = REDIS_OP_TIMEOUT_S,
+        memo_entries: int = DEFAULT_MEMO_ENTRIES,
     ) -> None:
         self.redis = redis
         self.capacity = capacity
+        self.memo_entries = memo_entries
         self.lookup_timeout_s = lookup_timeout_s
         self._mirrors: OrderedDict[str, SemanticMirror] = OrderedDict()
         # raw JSON -> entry: a hot answer read again is not parsed again (content-addressed)
@@ -86,7 +89,7 @@ class AsyncRedisAnswerCache:
         if entry is None:
             entry = decode_entry(raw, key=key)
             if entry is not None:
-                if len(self._decoded) >= _MAX_DECODED:
+                if len(self._decoded) >= self.memo_entries:
                     self._decoded.clear()
                 self._decoded[raw] = entry
         if entry is not None:
