@@ -37,7 +37,8 @@ class OnlineSettings(CommonSettings):
         default=16_384,
         ge=1,
         description="Cached answers kept decoded, with their sources resolved and rendered, in "
-        "each replica (about 9 KB each at most), so a hit on one of them skips that work.",
+        "each replica, so a hit on one of them skips that work: about 10 KB each (measured: "
+        "+102 MB of RSS for 10,529), ~160 MB when full.",
     )
     local_hot_capacity: int = Field(
         default=2000,
