@@ -12,7 +12,7 @@ forwards a PUBLISH to every node).
 
 Timeouts: the sync client has socket timeouts; the asyncio client has none of its own (redis-py
 enforces one with a task per command, which the cache-hit path cannot afford): the service bounds
-each operation with ``online.redis_conn.deadline``.
+each operation with ``online.deadline.deadline``.
 """
 
 from __future__ import annotations

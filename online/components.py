@@ -23,6 +23,7 @@ from core.redis_clients import async_redis
 from online.arms import ArmTable, LLMFactory
 from online.cache.async_cache import AsyncRedisAnswerCache
 from online.cache.port import AnswerCache
+from online.deadline import deadline
 from online.experiments.service import Experiments, build_experiments
 from online.index_state import IndexHolder
 from online.limits.limiter import RedisRateLimiter
@@ -31,8 +32,7 @@ from online.metrics import ServiceMetrics
 from online.observer import ServiceObserver
 from online.periodic import Periodic
 from online.pipeline import AnswerPipeline
-from online.querylog import QueryLogWriter
-from online.redis_conn import deadline
+from online.querylog_writer import QueryLogWriter
 from online.reload import IndexReloader
 from online.replica import ReplicaHeartbeat, default_replica_id
 from online.settings import OnlineSettings

@@ -9,7 +9,7 @@ from typing import Literal
 from online.answers import AnswerRequest, AnswerResult, to_json_text
 from online.experiments.service import Experiments
 from online.metrics import ServiceMetrics
-from online.querylog import QueryLogWriter
+from online.querylog_writer import QueryLogWriter
 from shared_schemas.events import QueryLogEvent
 
 

@@ -33,6 +33,7 @@ from online.arms import Arm, ArmTable
 from online.cache.local_hot import LocalHotAnswers
 from online.cache.port import AnswerCache
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams
+from online.deadline import deadline
 from online.errors import (
     CacheSlowError,
     CacheUnavailableError,
@@ -41,7 +42,6 @@ from online.errors import (
     OverloadedError,
 )
 from online.index_state import IndexHolder, IndexState
-from online.redis_conn import deadline
 from online.settings import OnlineSettings
 from shared_schemas.cache import CacheEntry
 from shared_schemas.events import CacheOutcome

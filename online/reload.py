@@ -29,10 +29,10 @@ from core.artifacts import ArtifactStore, LocalArtifactStore, check_version_name
 from core.index import IndexLoadError, read_live_version
 from core.index.fetch import materialise_version, prune_cache, read_pointer
 from core.index.trust import check_published
+from online.deadline import deadline
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
 from online.periodic import cancel_and_wait
-from online.redis_conn import deadline
 from online.settings import OnlineSettings
 from shared_schemas.base import SchemaError
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY

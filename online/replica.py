@@ -18,8 +18,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import BaseModel, ConfigDict
 
+from online.deadline import deadline
 from online.index_state import IndexHolder
-from online.redis_conn import deadline
 
 REPLICA_PREFIX = "tandem:replica:"
 

@@ -22,8 +22,8 @@ from core.cache.codec import CacheScope, decode_entry, decode_vector
 from core.cache.redis_store import purge_patterns, queue_put
 from online.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
 from online.cache.semantic import SemanticMirror
+from online.deadline import REDIS_OP_TIMEOUT_S, deadline
 from online.errors import CacheSlowError, CacheUnavailableError
-from online.redis_conn import REDIS_OP_TIMEOUT_S, deadline
 from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,12 @@ from collections import OrderedDict, deque
 
 from redis.exceptions import RedisError
 
+from online.deadline import deadline
 from online.experiments.assignment import Assignment, VariantRouter
 from online.experiments.canary import CanaryGuard, RollbackEvent
 from online.experiments.override import OverridePermission
 from online.experiments.shared import SharedExperimentState, experiment_id
 from online.metrics import ServiceMetrics
-from online.redis_conn import deadline
 from online.settings import OnlineSettings
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from online.answers import AnswerRequest
+from online.deadline import deadline
 from online.errors import RateLimitedError
 from online.limits.config import ApiKey, Bucket, RateLimit, RateLimits, hash_key
 from online.metrics import ServiceMetrics
-from online.redis_conn import deadline
 from shared_schemas.layout import RATE_LIMIT_PREFIX
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
+from online.deadline import deadline
 from online.errors import CacheUnavailableError
-from online.redis_conn import deadline
 from shared_schemas.layout import REFINE_JOB_PREFIX, REFINE_STREAM
 
 REFINE_GROUP = "tandem-refiners"

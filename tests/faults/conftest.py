@@ -65,7 +65,7 @@ def wait_until(
         time.sleep(every_s)  # polling interval of a deadline loop, not a synchronisation
 
 
-#: the query log's dropped-events counter (online/querylog.py)
+#: the query log's dropped-events counter (online/querylog_writer.py)
 DROPPED = "tandem_querylog_dropped_total"
 
 

@@ -1,7 +1,7 @@
 """Redis killed (SIGKILL) and paused (SIGSTOP/SIGCONT) under load against a real uvicorn server.
 
-What the service does with the query log while Redis is down (``online/querylog.py``): events are
-buffered in memory until the next batch write (≤ 50 ms); a batch whose write fails is sent again
+What the service does with the query log while Redis is down (``online/querylog_writer.py``):
+events are buffered in memory until the next batch write (≤ 50 ms); a batch whose write fails is sent again
 (idempotently) twice, 0.5 s apart, then dropped and counted in ``tandem_querylog_dropped_total``.
 Every event is either in the stream or counted there, never both — the test checks that identity.
 While Redis is down each replica serves the answers it read or wrote lately from its own copy

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.redis_clients import async_redis
-from online.querylog import QueryLogWriter
+from online.querylog_writer import QueryLogWriter
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from online.api.deps import ExperimentsDep, RedisDep, SettingsDep
 from online.api.responses import V1, FeedbackAccepted
 from online.api.schemas import FeedbackBody
-from online.querylog import append_feedback
+from online.querylog_writer import append_feedback
 from shared_schemas.events import FeedbackEvent
 
 router = APIRouter(tags=["feedback"])

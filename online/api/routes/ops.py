@@ -21,8 +21,8 @@ from online.api.deps import (
     SettingsDep,
 )
 from online.api.responses import V1
+from online.deadline import deadline
 from online.errors import NoIndexError
-from online.redis_conn import deadline
 from shared_schemas.layout import FRESHNESS_KEY
 
 log = logging.getLogger(__name__)

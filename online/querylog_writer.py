@@ -22,8 +22,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from online.deadline import deadline
 from online.errors import CacheUnavailableError
-from online.redis_conn import deadline
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM, beside
 
