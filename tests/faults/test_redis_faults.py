@@ -1,8 +1,9 @@
 """Redis killed (SIGKILL) and paused (SIGSTOP/SIGCONT) under load against a real uvicorn server.
 
 What the service does with the query log while Redis is down (``online/querylog_writer.py``):
-events are buffered in memory until the next batch write (≤ 50 ms); a batch whose write fails is sent again
-(idempotently) twice, 0.5 s apart, then dropped and counted in ``tandem_querylog_dropped_total``.
+events are buffered in memory until the next batch write (≤ 50 ms); a batch whose write fails is
+sent again (idempotently) twice, 0.5 s apart, then dropped and counted in
+``tandem_querylog_dropped_total``.
 Every event is either in the stream or counted there, never both — the test checks that identity.
 While Redis is down each replica serves the answers it read or wrote lately from its own copy
 (``online/cache/local_hot.py``, ``stale_s`` in the body); only questions it never answered
