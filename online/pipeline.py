@@ -32,7 +32,7 @@ from online.answers import (
 from online.arms import Arm, ArmTable
 from online.cache.local_hot import LocalHotAnswers
 from online.cache.port import AnswerCache
-from online.cache.verifier import HitVerifier, TermStats, VerifierParams
+from online.cache.verifier import HitVerifier, verifier_for
 from online.deadline import deadline
 from online.errors import (
     CacheSlowError,
@@ -141,16 +141,11 @@ class AnswerPipeline:
             return None
         verifier = self._verifiers.get(state.version)
         if verifier is None:
-            params = VerifierParams(
-                accept=self.settings.semantic_accept,
-                overlap_weight=self.settings.semantic_overlap_weight,
-                miss_weight=self.settings.semantic_miss_weight,
-            )
             if len(self._verifiers) >= 4:  # live, canary and a version being swapped in
                 self._verifiers.clear()
-            verifier = self._verifiers[state.version] = HitVerifier(
-                TermStats.of_index(state.index), params
-            )
+            verifier = verifier_for(self.settings, state.index)
+            assert verifier is not None
+            self._verifiers[state.version] = verifier
         return verifier
 
     def scope(self, index_version: str, arm: Arm | None = None) -> CacheScope:

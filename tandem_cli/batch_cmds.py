@@ -1,4 +1,5 @@
-"""Hot-answer cache commands: ``tandem cache warm``, ``tandem cache purge``."""
+"""Hot-answer cache commands: ``tandem cache warm``, ``tandem cache purge`` (and ``explain``:
+``cache_explain_cmd.py``)."""
 
 from __future__ import annotations
 
@@ -80,4 +81,7 @@ def purge_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from tandem_cli.cache_explain_cmd import explain_cmd
+
+    cache_app.command("explain")(explain_cmd)
     app.add_typer(cache_app, name="cache")

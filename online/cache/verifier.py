@@ -37,6 +37,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.index.lexical import Tokenizer, default_lexical_config
 from online.signature import (
@@ -309,3 +310,16 @@ class HitVerifier:
 
     def accepts(self, asked: str, cached: str, cosine: float) -> bool:
         return self.verdict(asked, cached, cosine).accepted
+
+
+def verifier_for(settings: Any, index: Any) -> HitVerifier | None:
+    """The verifier ``settings`` choose for one index version's term statistics (None: the
+    signature check only): the service's and ``tandem cache explain``'s one rule."""
+    if settings.semantic_verifier != "evidence":
+        return None
+    params = VerifierParams(
+        accept=settings.semantic_accept,
+        overlap_weight=settings.semantic_overlap_weight,
+        miss_weight=settings.semantic_miss_weight,
+    )
+    return HitVerifier(TermStats.of_index(index), params)

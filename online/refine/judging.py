@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 JUDGE_GROUP = "tandem-judges"
 
 
-def _marker(scope: CacheScope, qhash: str, candidate: str) -> str:
+def judged_marker(scope: CacheScope, qhash: str, candidate: str) -> str:
+    """The key recording the judge's verdict on (asked question, cached candidate)."""
     return f"{JUDGED_PREFIX}:{sha256_hex(scope.semantic_key())[:16]}:{qhash}:{candidate}"
 
 
@@ -50,7 +51,7 @@ async def enqueue_judgment(
     maxlen: int,
 ) -> bool:
     """Queue the pair unless it was queued before (True when queued)."""
-    if not await redis.set(_marker(scope, qhash, candidate), "queued", nx=True, ex=ttl_s):
+    if not await redis.set(judged_marker(scope, qhash, candidate), "queued", nx=True, ex=ttl_s):
         return False
     payload = {
         "scope": [
@@ -163,7 +164,7 @@ class JudgeWorker:
         self.stats.judged += 1
         verdict = "same" if score > self.cut else "different"
         self.redis.set(
-            _marker(scope, pair["qhash"], pair["candidate"]),
+            judged_marker(scope, pair["qhash"], pair["candidate"]),
             f"{verdict} {score:.4f}",
             ex=self.ttl_s,
         )
