@@ -4,11 +4,17 @@
 free loopback port with their own AIRFLOW_HOME; the test authenticates like the UI (simple auth
 manager token), creates the backfill, waits for it to complete, checks the two partitions, then
 reprocesses the same dates and checks that nothing on disk changed.
+
+The metadata database is a fresh PostgreSQL one (the machine's server, as in production): on
+SQLite, a backfill POST answered 503 "database is locked" had created its runs and rolled them
+back under the scheduler, whose loop then died on the vanished run (`ObjectDeletedError`), and
+the backfill waited forever (seen once in a CI run on a loaded machine).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,8 +92,21 @@ def test_retryable_answers_are_asked_again_until_the_deadline() -> None:
 
 @pytest.fixture(scope="module")
 def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_airflow(tmp_path_factory.mktemp("airflow-live")) as live:
-        yield {"client": live.api, "data": live.data, "home": live.home}
+    from tests.dags.test_airflow_postgres import ADMIN_URL, _admin_connection, _with_database
+
+    name = f"tandem_backfill_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_connection()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        db_url = _with_database(ADMIN_URL, name, "postgresql+psycopg2")
+        home = tmp_path_factory.mktemp("airflow-live")
+        with running_airflow(home, TANDEM_AIRFLOW_DB_URL=db_url) as live:
+            yield {"client": live.api, "data": live.data, "home": live.home}
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def _backfill(client: httpx.Client, **extra: Any) -> dict[str, Any]:
