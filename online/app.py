@@ -49,11 +49,13 @@ def create_app(settings: OnlineSettings, *, components: Components | None = None
     for module in (query, chat, feedback, jobs, ops, admin):
         app.include_router(module.router)
     _document_limits(app, settings)
-    app.add_middleware(ExactHitFastPath)
-    app.add_middleware(RateLimitMiddleware)  # outside the fast path: hits are limited too
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(OpenAIErrorShape)  # outside the limits: their refusals are shaped too
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # outermost: exact hits skip the chain; it applies the body limit, the keys and the request
+    # limit itself (decided once: a miss carries the decision to the limiter middleware)
+    app.add_middleware(ExactHitFastPath)
     return app
 
 
