@@ -9,6 +9,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
+from batch.errors import BatchError
 from shared_schemas.config import project_root
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ SQUAD_DEV_SHA256 = "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b039669
 SHARED_NAME = "squad-dev-v1.1.json.gz"
 
 
-class CorpusError(RuntimeError):
+class CorpusError(BatchError, RuntimeError):
     """The demo corpus could not be found or did not verify."""
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from batch.errors import BatchError
 from batch.labelled import LabelledQuestion, read_labelled
 from core.index import LoadedIndex, load_index, read_live_version
 from shared_schemas.manifest import QualityMetrics
@@ -31,7 +32,7 @@ CHUNK_DEPTH = 100  # chunks retrieved per question before the document mapping
 PROGRESS_EVERY_S = 5.0  # a progress line at most this often on a long evaluation
 
 
-class EvalError(RuntimeError):
+class EvalError(BatchError, RuntimeError):
     """An evaluation could not run (no live version, unreadable labelled set …)."""
 
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from batch.cache_carry import CarryReport, carry_over
+from batch.errors import BatchError
 from batch.expansion import alias_answer, expand
 from batch.query_log import HotQuestion, iter_events, top_questions
 from batch.redis_client import connect
@@ -35,7 +36,7 @@ from shared_schemas.layout import IDMAP_FILE
 log = logging.getLogger(__name__)
 
 
-class HotAnswersError(RuntimeError):
+class HotAnswersError(BatchError, RuntimeError):
     """The cache could not be warmed (no index version, unreadable seeds)."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from batch.corpus import read_bytes
+from batch.errors import BatchError
 from batch.ingest.squad import (
     SquadFormatError,
     SquadParagraph,
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-class LabelledSetError(ValueError):
+class LabelledSetError(BatchError, ValueError):
     """A labelled set could not be read."""
 
 

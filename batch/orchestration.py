@@ -14,13 +14,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batch.errors import BatchError
+
 if TYPE_CHECKING:
     from batch.settings import BatchSettings
 
 log = logging.getLogger(__name__)
 
 
-class OrchestrationError(RuntimeError):
+class OrchestrationError(BatchError, RuntimeError):
     """A DAG step cannot run as configured (no source, no labelled set, gate refused)."""
 
 

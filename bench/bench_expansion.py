@@ -90,6 +90,41 @@ async def lookups(
     return found, wrong
 
 
+def labelled_entry(
+    scope: CacheScope, question: str, item_id: str, now: datetime, alias_of: str | None = None
+) -> CacheEntry:
+    """A cached question whose answer is its item's id (a hit names whose entry served it)."""
+    return CacheEntry(
+        question=question,
+        normalized_key=question_key_hash(question),
+        answer=item_id,
+        index_version=scope.index_version,
+        embedding_model=scope.embedding_model,
+        llm_model=scope.llm_model,
+        prompt_version=scope.prompt_version,
+        created_at=now,
+        namespace=scope.namespace,
+        alias_of=alias_of,
+        tier="deep",
+    )
+
+
+def service_verifier(online: OnlineSettings) -> HitVerifier:
+    """The evidence verifier as the service builds it, with the term statistics of the corpus
+    the questions are about (SQuAD dev's paragraphs)."""
+    stats = TermStats.from_texts(
+        Tokenizer(default_lexical_config()), load_squad(DEFAULT_SQUAD).paragraphs
+    )
+    return HitVerifier(
+        stats,
+        VerifierParams(
+            accept=online.semantic_accept,
+            overlap_weight=online.semantic_overlap_weight,
+            miss_weight=online.semantic_miss_weight,
+        ),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--paraphrases", type=int, default=3)
@@ -113,18 +148,7 @@ def main() -> None:
     encoder = encoder_for(online)
     texts = [t for it in items for t in (it["question"], it["paraphrase"], it["distinct"])]
     vecs = dict(zip(texts, encoder.encode(texts), strict=True))
-    # term statistics of the corpus the questions are about, as the service takes them
-    stats = TermStats.from_texts(
-        Tokenizer(default_lexical_config()), load_squad(DEFAULT_SQUAD).paragraphs
-    )
-    verifier = HitVerifier(
-        stats,
-        VerifierParams(
-            accept=online.semantic_accept,
-            overlap_weight=online.semantic_overlap_weight,
-            miss_weight=online.semantic_miss_weight,
-        ),
-    )
+    verifier = service_verifier(online)
     scope = CacheScope("bench-expansion", online.embedding_model, "bench", "p7", "bench-expansion")
     writer = RedisAnswerCache(sync_redis(args.redis_url))
     writer.purge(scope)
@@ -134,23 +158,7 @@ def main() -> None:
     def put(question: str, vector: Any, item_id: str, alias_of: str | None = None) -> None:
         h = question_key_hash(question)
         owner[h] = item_id
-        writer.put(
-            CacheEntry(
-                question=question,
-                normalized_key=h,
-                answer=item_id,
-                index_version=scope.index_version,
-                embedding_model=scope.embedding_model,
-                llm_model=scope.llm_model,
-                prompt_version=scope.prompt_version,
-                created_at=now,
-                namespace=scope.namespace,
-                alias_of=alias_of,
-                tier="deep",
-            ),
-            vector,
-            ttl_s=3600,
-        )
+        writer.put(labelled_entry(scope, question, item_id, now, alias_of), vector, ttl_s=3600)
 
     for it in items:
         put(it["question"], vecs[it["question"]], it["id"])

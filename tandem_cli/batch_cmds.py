@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from tandem_cli.batch_context import errors as batch_errors
 from tandem_cli.common import console, setup, user_errors
 
 cache_app = typer.Typer(
@@ -33,15 +34,13 @@ def warm_cmd(
     """Precompute the answers to a day's hot questions (plus seeds) into Redis."""
     import redis
 
-    from batch.hot_answers import HotAnswersError, warm_cache
+    from batch.hot_answers import warm_cache
     from batch.settings import get_settings
-    from core.errors import LLMError
-    from core.index import IndexLoadError
 
     settings = get_settings()
     setup(settings)
     day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
-    with user_errors(HotAnswersError, IndexLoadError, LLMError, redis.RedisError, ValueError):
+    with batch_errors(redis.RedisError, ValueError):
         report = warm_cache(
             settings=settings, run_date=day, questions_file=questions, version=version, top_k=top_k
         )

@@ -28,13 +28,10 @@ def default_labelled() -> Path:
     return locate_demo_corpus(configured.demo_corpus, data_dir=configured.data_dir)
 
 
-def errors() -> AbstractContextManager[None]:
-    from batch.corpus import CorpusError
-    from batch.evaluate import EvalError
-    from batch.index import IndexBuildError, PublishError
-    from batch.labelled import LabelledSetError
-    from core.index import IndexLoadError
+def errors(*more: type[BaseException]) -> AbstractContextManager[None]:
+    """The errors of batch and core that are the user's to fix (a message, exit 1), and
+    ``more`` of the calling command's."""
+    from batch.errors import BatchError
+    from core.errors import CoreError
 
-    return user_errors(
-        IndexBuildError, PublishError, EvalError, IndexLoadError, LabelledSetError, CorpusError
-    )
+    return user_errors(BatchError, CoreError, *more)

@@ -23,7 +23,7 @@ def setup(settings: CommonSettings) -> None:
 
 
 @contextmanager
-def user_errors(*kinds: type[Exception]) -> Iterator[None]:
+def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
     """Turn the expected errors of a command into a red message and exit code 1."""
     try:
         yield

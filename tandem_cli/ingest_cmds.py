@@ -10,7 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tandem_cli.common import console, setup, user_errors
+from tandem_cli.batch_context import errors as batch_errors
+from tandem_cli.common import console, setup
 
 if TYPE_CHECKING:
     from batch.embed.report import EmbedReport
@@ -50,13 +51,12 @@ def ingest_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Ingest a folder, JSONL or SQuAD JSON into the snapshot of a date."""
-    from batch.ingest.errors import IngestError
     from batch.ingest.run import ingest
 
     day = _day(run_date)
     settings = _settings()
     with (
-        user_errors(IngestError),
+        batch_errors(),
         Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
@@ -80,13 +80,12 @@ def ingest_cmd(
 
 def embed_cmd(run_date: DateOption = None, as_json: JsonOption = False) -> None:
     """Embed the chunks of a snapshot that have no stored vector yet (Spark job)."""
-    from batch.embed.errors import EmbedError
     from batch.embed.run import embed_snapshot
 
     day = _day(run_date)
     settings = _settings()
     with (
-        user_errors(EmbedError),
+        batch_errors(),
         Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),

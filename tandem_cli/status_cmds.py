@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tandem_cli.common import setup, user_errors
+from tandem_cli.batch_context import errors as batch_errors
+from tandem_cli.common import setup
 
 out = Console()
 
@@ -104,7 +105,7 @@ def status(
 
     settings = get_settings()
     setup(settings)
-    with user_errors(FreshnessError, OSError):
+    with batch_errors(OSError):
         if compute:
             compute_freshness(settings=settings, now=datetime.now(UTC))
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from batch.errors import BatchError
 
-class EmbedError(RuntimeError):
+
+class EmbedError(BatchError, RuntimeError):
     """The embed job cannot run (no snapshot, a store written by another model, a Spark failure)."""

@@ -16,6 +16,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from batch.embed.errors import EmbedError
+
 log = logging.getLogger(__name__)
 
 STAGING = ".staging"  # under embeddings/
@@ -60,7 +62,7 @@ def claimed_staging(root: Path, name: str) -> Iterator[Path]:
     lock_path = root / f"{name}{LOCK_SUFFIX}"
     fd = _try_lock(lock_path)
     if fd is None:
-        raise RuntimeError(f"staging folder {name} is held by another run")
+        raise EmbedError(f"staging folder {name} is held by another run")
     folder = root / name
     try:
         folder.mkdir()

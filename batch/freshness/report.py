@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from batch.errors import BatchError
+
 if TYPE_CHECKING:
     from batch.settings import FreshnessConfig
 
 
-class FreshnessError(RuntimeError):
+class FreshnessError(BatchError, RuntimeError):
     """The freshness figures could not be computed (unreadable manifest, Redis down)."""
 
 

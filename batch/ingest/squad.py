@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from batch.errors import BatchError
 
-class SquadFormatError(ValueError):
+
+class SquadFormatError(BatchError, ValueError):
     """Parsed JSON that is not SQuAD-shaped (the caller adds the file name)."""
 
 

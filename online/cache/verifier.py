@@ -218,10 +218,36 @@ def _transposed(a: QuestionEvidence, b: QuestionEvidence) -> bool:
     return x[i] == y[i + 1] and x[i + 1] == y[i]
 
 
+def _one_typo(a: str, b: str) -> bool:
+    """``b`` is ``a`` with one typing slip: two neighbours exchanged, or a letter left out or
+    added (words of 5 letters or more), or one letter replaced (7 or more, where a real word one
+    letter away is rarer): ``recptions``, ``speceis``, ``fraternaties``."""
+    if a == b or min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) == 2 and diff[1] == diff[0] + 1:
+            i = diff[0]
+            return a[i] == b[i + 1] and a[i + 1] == b[i]
+        return len(diff) == 1 and len(a) >= 7
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+def _matched(term: str, others: Iterable[str]) -> bool:
+    """``term`` is one of ``others`` or a typing slip away from one."""
+    return any(term == o or _one_typo(term, o) for o in others)
+
+
 def _entities_conflict(a: QuestionEvidence, b: QuestionEvidence) -> bool:
-    """Both questions name something the other does not (a name may appear uncapitalised)."""
-    only_a = {e for e in a.entities if e not in b.entities and e not in b.terms}
-    only_b = {e for e in b.entities if e not in a.entities and e not in a.terms}
+    """Both questions name something the other does not (a name may appear uncapitalised, or
+    with a typing slip)."""
+    seen_b, seen_a = (*b.entities, *b.terms), (*a.entities, *a.terms)
+    only_a = {e for e in a.entities if not _matched(e, seen_b)}
+    only_b = {e for e in b.entities if not _matched(e, seen_a)}
     return bool(only_a) and bool(only_b)
 
 
@@ -264,7 +290,15 @@ class HitVerifier:
         """(IDF-weighted Jaccard of the content words, worst one-sided word's relative IDF)."""
         a, b = asked.terms, cached.terms
         shared = sum(w for t, w in a.items() if t in b)
-        misses = [w for t, w in a.items() if t not in b] + [w for t, w in b.items() if t not in a]
+        # a word one typing slip from the other question's counts as that word (its weight)
+        only_a = {t: w for t, w in a.items() if t not in b}
+        only_b = {t: w for t, w in b.items() if t not in a}
+        for t in list(only_a):
+            twin = next((o for o in only_b if _one_typo(t, o)), None)
+            if twin is not None:
+                shared += only_b.pop(twin)
+                del only_a[t]
+        misses = [*only_a.values(), *only_b.values()]
         union = shared + sum(misses)
         overlap = shared / union if union > 0 else 1.0
         return overlap, max(misses, default=0.0) / self.stats.max_idf

@@ -177,3 +177,47 @@ def test_coarse_mirror_follows_removals_and_replacements() -> None:
     m.clear()
     assert not m.coarse
     assert m.nearest(x[3], threshold=0.0) == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "slip"),
+    [
+        ("platform", "platfrom", True),  # neighbours exchanged
+        ("reception", "recption", True),  # a letter left out
+        ("jacksonville", "jacksonvile", True),
+        ("fraternities", "fraternaties", True),  # one letter replaced, a long word
+        ("house", "horse", False),  # one letter replaced, a short word: a real other word
+        ("river", "rivers", True),
+        ("city", "cty", False),  # too short to tell a slip from another word
+        ("warsaw", "krakow", False),
+        ("warsaw", "warsaw", False),
+    ],
+)
+def test_typing_slips(a: str, b: str, slip: bool) -> None:
+    from online.cache.verifier import _one_typo
+
+    assert _one_typo(a, b) is slip
+    assert _one_typo(b, a) is slip
+
+
+def test_a_typing_slip_is_the_same_word(verifier: HitVerifier) -> None:
+    asked = verifier.evidence("Which river does Warsaw stand on?")
+    slipped = verifier.evidence("which river does warsw stadn on")
+    other = verifier.evidence("Which river does Krakow stand on?")
+    overlap, worst = verifier.lexical(asked, slipped)
+    assert worst == 0.0  # no word is missing: each slipped word found its twin
+    assert overlap == 1.0
+    assert verifier.accepts(
+        "which river does warsw stadn on", "Which river does Warsaw stand on?", 0.95
+    )
+    # a slip never makes another name the same name
+    assert verifier.lexical(asked, other)[1] > 0.0
+    assert verifier.verdict(
+        "Who won Super Bowl 50 for the Broncos?", "Who won Super Bowl 50 for the Bronocs?", 0.97
+    ).accepted
+    assert (
+        verifier.verdict(
+            "Where does the Vistula flow in Warsaw?", "Where does the Vistula flow in Krakow?", 0.97
+        ).reason
+        == "entities"
+    )

@@ -1,0 +1,388 @@
+"""One table for issue 24: Tandem's semantic cache beside the peers on a labelled pair set that
+nothing was tuned on before it was split.
+
+Pairs: ``bench/data/question_pairs.jsonl``, 193 SQuAD v1.1 dev questions (5 drawn per article,
+none of the earlier ``semantic_paraphrases.jsonl`` ids), each with a paraphrase in one of the
+styles people write (``style``: synonym, reorder, other question word, casual, keywords, typo,
+imperative) and a same-topic question asking for other information (``kind``: other attribute,
+other name, antonym, swapped roles, other number, negation). The file holds only the SQuAD id;
+the original question is read from the SQuAD file (``--squad``, never committed). A third probe
+per item is derived: the question lower-cased, without its question mark, with two letters of
+its longest word swapped (a typo; a paraphrase by construction).
+
+Split by article before anything is chosen: articles at even positions (SQuAD's order) are the
+tune half, odd ones the test half. Each half is a cache of its own in a real Redis: every
+original question of the half is cached; then every probe is asked. A paraphrase counts as found
+when the rule serves its own question; any hit on a distinct question is a wrong hit (so is a
+paraphrase served another question's answer, counted apart).
+
+Rules (all on the same MiniLM vectors, the top-1 cached question by cosine):
+- the peers' defaults: plain cosine thresholds (GPTCache 0.6, LangChain 0.8, RedisVL 0.9, 0.95);
+- a cosine threshold tuned on the tune half (any peer's rule re-tuned) at <= --delta wrong hits;
+- Tandem's service rule: the exact key, then the semantic lookup with the evidence verifier
+  (``AsyncRedisAnswerCache.get_semantic``, the service's settings);
+- Tandem + the pair judge (``core/llm/judge.py``, the deep tier's model): a probe the service
+  rule misses whose nearest cached question is at or above ``--floor`` is judged (both orders,
+  the mean of the two scores); the cut is chosen on the tune half at <= --delta, and a second
+  cut by the error bound (``online/cache/acceptance.py``: the lowest cut whose one-sided 95%
+  upper bound on wrong hits is <= the bound the tune half's N allows).
+
+Rates carry Wilson 95% intervals and their N; judgments their latency (median, spread, p99) and
+the load average.
+
+    .venv/bin/python bench/pair_table.py [--delta 0.01] [--floor 0.5] [--limit 0] [--no-judge]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_expansion import labelled_entry, service_verifier  # noqa: E402
+from bench_judge import auc, cut_for, wilson  # noqa: E402
+from bench_llm import loadavg, pct, spread  # noqa: E402
+from semantic_cache import DEFAULT_SQUAD, PEERS  # noqa: E402
+
+from core.cache.codec import CacheScope  # noqa: E402
+from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.encoder import encoder_for  # noqa: E402
+from core.llm.factory import build_llm  # noqa: E402
+from core.llm.judge import PairJudge  # noqa: E402
+from core.redis_clients import async_redis, sync_redis  # noqa: E402
+from online.cache.acceptance import learn_cut  # noqa: E402
+from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
+from online.settings import OnlineSettings  # noqa: E402
+from shared_schemas.config import DEEP_LLM_MODEL_ID, FAST_LLM_MODEL_ID, CommonSettings  # noqa: E402
+from shared_schemas.hashing import question_key_hash  # noqa: E402
+
+PAIRS = ROOT / "bench" / "data" / "question_pairs.jsonl"
+PROBES = ("paraphrase", "typo", "distinct")
+
+
+def typo_of(question: str) -> str:
+    """Lower case, no question mark, two letters of the longest word swapped."""
+    words = question.strip().rstrip("?").lower().split()
+    i = max(range(len(words)), key=lambda j: len(words[j]))
+    w = words[i]
+    if len(w) >= 4:
+        m = len(w) // 2
+        words[i] = w[: m - 1] + w[m] + w[m - 1] + w[m + 1 :]
+    return " ".join(words)
+
+
+def load_halves(squad_path: Path, limit: int = 0) -> dict[str, list[dict[str, str]]]:
+    import gzip
+
+    with gzip.open(squad_path, "rt", encoding="utf-8") as f:
+        data = json.load(f)["data"]
+    question = {
+        q["id"]: q["question"].strip() for a in data for p in a["paragraphs"] for q in p["qas"]
+    }
+    order = [a["title"] for a in data]
+    rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+    present = [a for a in order if any(r["article"] == a for r in rows)]
+    half = {a: ("tune" if i % 2 == 0 else "test") for i, a in enumerate(present)}
+    halves: dict[str, list[dict[str, str]]] = {"tune": [], "test": []}
+    for r in rows:
+        item = dict(r, question=question[r["id"]])
+        item["typo"] = typo_of(item["question"])
+        halves[half[r["article"]]].append(item)
+    if limit:
+        halves = {k: v[:limit] for k, v in halves.items()}
+    return halves
+
+
+@dataclass
+class Probe:
+    item: str  # the id of the item the probe belongs to
+    kind: str  # paraphrase | typo | distinct
+    text: str
+    style: str  # the paraphrase's style, "typo (derived)", or the distinct question's kind
+    nearest: str = ""  # id of the nearest cached question
+    cosine: float = 0.0
+    service: str | None = None  # id the service rule served (None: a miss)
+    judge: list[float] = field(default_factory=list)  # (cached, probe), (probe, cached)
+
+    @property
+    def same(self) -> bool:
+        return self.kind != "distinct"
+
+
+async def service_hits(
+    url: str, scope: CacheScope, probes: list[Probe], vecs: dict[str, Any], owner: dict[str, str]
+) -> None:
+    settings = OnlineSettings()
+    verifier = service_verifier(settings)
+    cache = AsyncRedisAnswerCache(async_redis(url))
+    try:
+        for p in probes:
+            hit = await cache.get_exact(scope, question_key_hash(p.text))
+            if hit is None:
+                sem = await cache.get_semantic(
+                    scope,
+                    p.text,
+                    vecs[p.text],
+                    threshold=settings.semantic_threshold,
+                    verifier=verifier,
+                )
+                hit = sem.entry if sem is not None else None
+            p.service = owner.get(hit.normalized_key) if hit is not None else None
+    finally:
+        await cache.redis.aclose()
+
+
+def run_half(
+    name: str, items: list[dict[str, str]], vecs: dict[str, Any], url: str
+) -> tuple[list[Probe], dict[str, str]]:
+    """Cache the half's originals in Redis and ask every probe."""
+    settings = OnlineSettings()
+    scope = CacheScope(
+        f"bench-pairs-{name}", settings.embedding_model, "bench", "p7", "bench-pairs"
+    )
+    writer = RedisAnswerCache(sync_redis(url))
+    writer.purge(scope)
+    now = datetime.now(UTC)
+    owner: dict[str, str] = {}
+    for it in items:
+        entry = labelled_entry(scope, it["question"], it["id"], now)
+        owner[entry.normalized_key] = it["id"]
+        writer.put(entry, vecs[it["question"]], ttl_s=3600)
+    cached = np.stack([vecs[it["question"]] for it in items])
+    ids = [it["id"] for it in items]
+    style = {"paraphrase": "style", "typo": "", "distinct": "kind"}
+    probes = [
+        Probe(it["id"], k, it[k], it.get(style[k]) or "typo (derived)")
+        for it in items
+        for k in PROBES
+    ]
+    for p in probes:
+        sims = cached @ vecs[p.text]
+        j = int(np.argmax(sims))
+        p.nearest, p.cosine = ids[j], float(sims[j])
+    asyncio.run(service_hits(url, scope, probes, vecs, owner))
+    writer.purge(scope)
+    return probes, {it["id"]: it["question"] for it in items}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    found: int
+    paraphrases: int
+    wrong: int
+    distinct: int
+    misserved: int  # paraphrases served another question's answer
+
+    def cells(self) -> str:
+        f_lo, f_hi = wilson(self.found, self.paraphrases)
+        w_lo, w_hi = wilson(self.wrong, self.distinct)
+        return (
+            f"{self.found}/{self.paraphrases} = {self.found / self.paraphrases:.1%} "
+            f"[{f_lo:.1%}, {f_hi:.1%}] | {self.wrong}/{self.distinct} = "
+            f"{self.wrong / self.distinct:.1%} [{w_lo:.1%}, {w_hi:.1%}] | {self.misserved}"
+        )
+
+
+def outcome(probes: list[Probe], served: Any) -> Outcome:
+    """``served(probe)``: the id the rule serves for the probe, or None."""
+    found = wrong = misserved = 0
+    for p in probes:
+        got = served(p)
+        if got is None:
+            continue
+        if p.same:
+            found += got == p.item
+            misserved += got != p.item
+        else:
+            wrong += 1
+    n_same = sum(p.same for p in probes)
+    return Outcome(found, n_same, wrong, len(probes) - n_same, misserved)
+
+
+def cosine_rule(t: float) -> Any:
+    return lambda p: p.nearest if p.cosine >= t else None
+
+
+def judged_rule(cut: float, floor: float) -> Any:
+    def served(p: Probe) -> str | None:
+        if p.service is not None:
+            return p.service
+        if p.judge and p.cosine >= floor and float(np.mean(p.judge)) > cut:
+            return p.nearest
+        return None
+
+    return served
+
+
+def wrong_scores(probes: list[Probe], floor: float) -> tuple[list[float], list[float]]:
+    """Judge scores of the probes the service rule missed and the judge would see: those that
+    must not be served (distinct questions, or a nearest question that is not their own) and
+    those that must."""
+    bad: list[float] = []
+    good: list[float] = []
+    for p in probes:
+        if p.service is None and p.judge and p.cosine >= floor:
+            s = float(np.mean(p.judge))
+            (good if p.same and p.nearest == p.item else bad).append(s)
+    return bad, good
+
+
+def judge_all(
+    runs: dict[str, tuple[list[Probe], dict[str, str]]],
+    floor: float,
+    saved: Path | None,
+    took: list[float],
+) -> None:
+    """Judge every probe at or above ``floor`` against its nearest cached question, both
+    orders (whatever the service rule did, so any rule can be scored from them)."""
+    known: dict[str, float] = {}
+    if saved is not None and saved.exists():
+        known = json.loads(saved.read_text())
+    judge: PairJudge | None = None
+    for probes, question in runs.values():
+        todo = [p for p in probes if p.cosine >= floor]
+        for i, p in enumerate(todo, 1):
+            for a, b in ((question[p.nearest], p.text), (p.text, question[p.nearest])):
+                key = json.dumps([a, b])
+                if key not in known:
+                    if judge is None:
+                        base = CommonSettings(
+                            llm_model=FAST_LLM_MODEL_ID, deep_llm_model=DEEP_LLM_MODEL_ID
+                        )
+                        judge = PairJudge(build_llm(base.for_tier("deep")))  # type: ignore[arg-type]
+                        judge.score("Who won?", "Who was the winner?")  # warm-up
+                    t0 = time.perf_counter()
+                    known[key] = judge.score(a, b)
+                    took.append(time.perf_counter() - t0)
+                p.judge.append(known[key])
+            if i % 50 == 0:
+                print(f"   judged {i}/{len(todo)} probes; load {loadavg()}", flush=True)
+                if saved is not None:
+                    saved.write_text(json.dumps(known))
+    if judge is not None:
+        judge.llm.close()  # type: ignore[attr-defined]
+    if saved is not None:
+        saved.write_text(json.dumps(known))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    ap.add_argument("--delta", type=float, default=0.01)
+    ap.add_argument("--floor", type=float, default=0.5, help="cosine at which the judge is asked")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--no-judge", action="store_true")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
+    ap.add_argument(
+        "--scores",
+        type=Path,
+        default=None,
+        help="judge scores by pair: read before judging, written after (a rerun judges none twice)",
+    )
+    ap.add_argument("--json", type=Path, default=None, help="write every probe here")
+    args = ap.parse_args()
+
+    halves = load_halves(args.squad, args.limit)
+    print(
+        f"pairs: {PAIRS.name}: tune {len(halves['tune'])} + test {len(halves['test'])} items, "
+        f"{len(PROBES)} probes each; delta {args.delta}; judge floor {args.floor}; load {loadavg()}"
+    )
+    settings = OnlineSettings()
+    encoder = encoder_for(settings)
+    texts = sorted(
+        {it[k] for items in halves.values() for it in items for k in ("question", *PROBES)}
+    )
+    vecs = dict(zip(texts, encoder.encode(texts), strict=True))
+    runs = {name: run_half(name, items, vecs, args.redis_url) for name, items in halves.items()}
+
+    took: list[float] = []
+    if not args.no_judge:
+        judge_all(runs, args.floor, args.scores, took)
+
+    tune, test = runs["tune"][0], runs["test"][0]
+    rules: list[tuple[str, Any]] = [(f"{name}", cosine_rule(t)) for name, t in PEERS]
+    # any peer's rule re-tuned: the lowest cosine with <= delta wrong hits on the tune half
+    neg = [p.cosine for p in tune if not p.same] + [
+        p.cosine for p in tune if p.same and p.nearest != p.item
+    ]
+    t_cos = cut_for(neg, args.delta)
+    rules.append(
+        (
+            f"cosine tuned on the tune half (> {t_cos:.3f})",
+            lambda p: p.nearest if p.cosine > t_cos else None,
+        )
+    )
+    rules.append(("Tandem service rule (signature + evidence verifier)", lambda p: p.service))
+    if not args.no_judge:
+        bad, good = wrong_scores(tune, args.floor)
+        n_distinct = sum(not p.same for p in tune)
+        # false hits allowed on the tune half: delta of all its distinct probes, less the
+        # service rule's own
+        allowed_wrong = max(
+            0, int(args.delta * n_distinct) - outcome(tune, lambda p: p.service).wrong
+        )
+        cut = sorted(bad, reverse=True)[allowed_wrong] if allowed_wrong < len(bad) else 0.0
+        rules.append((f"Tandem + judge, cut tuned (> {cut:.4f})", judged_rule(cut, args.floor)))
+        bound = learn_cut([(s, False) for s in bad] + [(s, True) for s in good], delta=args.delta)
+        label = (
+            f"Tandem + judge, error bound (> {bound.cut:.4f}, {bound.upper:.1%} upper bound)"
+            if bound.cut is not None
+            else "Tandem + judge, error bound (no cut certified)"
+        )
+        rules.append((label, judged_rule(bound.cut if bound.cut is not None else 2.0, args.floor)))
+        print(
+            f"judge AUC (probes the service missed, at or above the floor): tune "
+            f"{auc(good, bad):.3f} (n={len(good)}+{len(bad)}), test "
+            f"{auc(*reversed(wrong_scores(test, args.floor))):.3f}"
+        )
+        print(f"error bound: {bound.explain()}")
+
+    print()
+    print(
+        "| rule | test: paraphrases found | test: wrong hits (distinct) "
+        "| paraphrase served another's answer | tune: found / wrong |"
+    )
+    print("|---|---|---|---|---|")
+    for name, served in rules:
+        t = outcome(tune, served)
+        print(
+            f"| {name} | {outcome(test, served).cells()} "
+            f"| {t.found}/{t.paraphrases} / {t.wrong}/{t.distinct} |"
+        )
+    print()
+    name, best = rules[-2] if not args.no_judge else rules[-1]
+    print(f"by style and kind, test half, {name}:")
+    for same in (True, False):
+        for style in sorted({p.style for p in test if p.same == same}):
+            o = outcome([p for p in test if p.style == style], best)
+            print(
+                f"   paraphrase {style}: {o.found}/{o.paraphrases} found"
+                if same
+                else f"   distinct {style}: {o.wrong}/{o.distinct} wrongly served"
+            )
+    if took:
+        print(
+            f"judgments: {len(took)}, latency {spread(took, ' s', '.3f')}, "
+            f"p99 {pct(took, 99):.3f} s"
+        )
+    print(f"load after: {loadavg()}")
+    if args.json:
+        args.json.write_text(
+            json.dumps({k: [p.__dict__ for p in v[0]] for k, v in runs.items()}, default=float)
+        )
+
+
+if __name__ == "__main__":
+    main()
