@@ -9,9 +9,10 @@ the request metrics itself, and answers a plain JSON query (no ``stream``, no ``
 body passes quick checks and whose answer is in the exact cache. Everything else goes on to the
 FastAPI route unchanged, with the body replayed: other routes, streaming, refinement, any body
 the quick checks do not accept (the route's pydantic model gives the 422 naming the field), and
-every miss, which carries the lookup already done in the scope (``SCOPE_KEY``) so the route does
-not repeat it. The quick checks accept a subset of what :class:`online.api.schemas.QueryBody`
-accepts, so a body is never answered here that the route would refuse.
+every miss, which carries the lookup already done in the scope
+(:func:`online.answering.request.set_begun`) so the route does not repeat it. The quick checks
+accept a subset of what :class:`online.api.schemas.QueryBody` accepts, so a body is never
+answered here that the route would refuse.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from online.answers import AnswerRequest, new_query_id
+from online.answering.request import new_request, set_begun
 from online.api.limits import CLIENT_KEY, DECIDED_KEY, admission
 from online.api.schemas import strip_blank
 from online.errors import OnlineError
@@ -32,7 +33,6 @@ from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 log = logging.getLogger(__name__)
 
 PATH = "/v1/query"
-SCOPE_KEY = "tandem.answering"
 _HEADER = VARIANT_HEADER.lower().encode()
 _DEBUG_KEY = DEBUG_KEY_HEADER.lower().encode()
 _TOP_K_MAX = 50
@@ -187,28 +187,23 @@ class ExactHitFastPath:
                 header = value.decode("latin-1")
             elif name == _DEBUG_KEY:
                 debug_key = value
-        query_id = new_query_id()
-        assigned = components.experiments.assign(
-            user_id=user_id, header=header, query_id=query_id, debug_key=debug_key
-        )
-        variant = assigned.name
-        request = AnswerRequest(
+        request = new_request(
+            components.experiments,
             question,
-            top_k,
-            user_id,
-            variant,
-            True,
-            query_id,
-            scope.get(CLIENT_KEY),
-            assigned.forced,
+            top_k=top_k,
+            user_id=user_id,
+            variant_header=header,
+            debug_key=debug_key,
+            client=scope.get(CLIENT_KEY),
         )
+        variant = request.variant
         try:
             result, begun = await components.pipeline.exact_hit(request)
         except (OnlineError, ValueError) as exc:  # no index, unencodable text: the route answers
             log.debug("fast path declined: %s", exc)
             return None, variant
         if result is None:
-            scope[SCOPE_KEY] = begun
+            set_begun(scope, begun)
             return None, variant
         scope["route"] = _ROUTE
         return result.to_json(), variant

@@ -11,7 +11,7 @@
 Only a request for the service's own answer (no system message, no history, greedy, no stop,
 the default length) reads and writes the answer cache: the cache key holds the question and the
 versions, not a conversation or decoding, so every other request is answered live and stored
-nowhere (``AnswerPipeline._begin``).
+nowhere (``online.answering.context.Framing.begin``).
 """
 
 from __future__ import annotations

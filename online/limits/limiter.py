@@ -124,6 +124,7 @@ class RedisRateLimiter:
         raise RateLimitedError(bucket, retry_after_s=retry)
 
     async def admit_generation(self, request: AnswerRequest) -> None:
-        """The pipeline's :class:`~online.pipeline.GenerationAdmission` (live misses only)."""
+        """The pipeline's :class:`~online.answering.context.GenerationAdmission` (live misses
+        only)."""
         if request.client is not None:
             await self.admit(request.client, "generations")

@@ -23,7 +23,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from online.answers import AnswerRequest, AnswerResult
+from online.answering.context import StreamEvent
+from online.answering.request import new_request
+from online.answers import AnswerResult
 from online.api.deps import ExperimentsDep, LLMDep, PipelineDep, SettingsDep
 from online.api.disconnect import CLIENT_GONE_STATUS, closing, unless_client_leaves
 from online.api.limits import CLIENT_KEY
@@ -34,7 +36,6 @@ from online.api.routes.sse import SSE_HEADERS, sse
 from online.api.schemas import ChatCompletionBody, strip_blank
 from online.errors import InvalidInputError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
-from online.pipeline import StreamEvent
 
 router = APIRouter(tags=["openai"])
 
@@ -115,23 +116,16 @@ async def chat_completions(
     if len(question) > limit:
         raise InvalidInputError("messages", f"last user message is over {limit} characters")
     generation = generation_of(body, settings)
-    query_id = uuid.uuid4().hex
-    assigned = experiments.assign(
+    request = new_request(
+        experiments,
+        question,
         user_id=body.user,
-        header=http.headers.get(VARIANT_HEADER),
-        query_id=query_id,
+        variant_header=http.headers.get(VARIANT_HEADER),
         debug_key=http.headers.get(DEBUG_KEY_HEADER),
-    )
-    request = AnswerRequest(
-        question=question,
-        user_id=body.user,
-        variant=assigned.name,
-        query_id=query_id,
         client=http.scope.get(CLIENT_KEY),
-        forced=assigned.forced,
         generation=generation,
     )
-    headers = {VARIANT_HEADER: assigned.name}
+    headers = {VARIANT_HEADER: request.variant}
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
@@ -166,7 +160,7 @@ async def chat_completions(
         return Response(status_code=CLIENT_GONE_STATUS)
 
     with_usage = bool(body.stream_options and body.stream_options.include_usage)
-    model = pipeline.arms[assigned.name].llm_model
+    model = pipeline.arms[request.variant].llm_model
 
     async def frames() -> AsyncIterator[bytes]:
         role = {"role": "assistant", "content": ""}

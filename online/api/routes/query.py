@@ -13,10 +13,11 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from online.answers import AnswerRequest, AnswerResult, new_query_id
+from online.answering.context import Answering, StreamEvent
+from online.answering.request import get_begun, new_request
+from online.answers import AnswerRequest, AnswerResult
 from online.api.deps import ExperimentsDep, LimiterDep, PipelineDep, RedisDep, SettingsDep
 from online.api.disconnect import CLIENT_GONE_STATUS, closing, unless_client_leaves
-from online.api.fastpath import SCOPE_KEY
 from online.api.limits import CLIENT_KEY
 from online.api.responses import SSE_CONTENT, V1, AnswerBody
 from online.api.routes.sse import SSE_HEADERS, sse
@@ -24,7 +25,6 @@ from online.api.schemas import QueryBody, strip_blank
 from online.errors import CacheUnavailableError, InvalidInputError
 from online.experiments import DEBUG_KEY_HEADER, VARIANT_HEADER
 from online.experiments.service import Experiments
-from online.pipeline import Answering, StreamEvent
 from online.refine.jobs import RefineJob, enqueue, refine_job_id
 from online.settings import OnlineSettings
 
@@ -46,18 +46,14 @@ def to_request(
         raise InvalidInputError(
             "question", f"is {len(body.question)} characters, the cap is {limit}"
         )
-    query_id = new_query_id()
-    assigned = experiments.assign(
-        user_id=body.user_id, header=variant_header, query_id=query_id, debug_key=debug_key
-    )
-    return AnswerRequest(
-        question=strip_blank(body.question),
+    return new_request(
+        experiments,
+        strip_blank(body.question),
         top_k=body.top_k,
         user_id=body.user_id,
-        variant=assigned.name,
-        query_id=query_id,
+        variant_header=variant_header,
+        debug_key=debug_key,
         client=client,
-        forced=assigned.forced,
     )
 
 
@@ -129,7 +125,7 @@ async def read_query(http: Request) -> QueryCall:
     return QueryCall(
         body,
         http.headers.get(VARIANT_HEADER),
-        http.scope.get(SCOPE_KEY),
+        get_begun(http.scope),
         http.scope.get(CLIENT_KEY),
         http.headers.get(DEBUG_KEY_HEADER),
     )
