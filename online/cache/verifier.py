@@ -17,7 +17,9 @@ cosine threshold separates paraphrases from different questions about the same p
 2. **lexical evidence weighted by the index's own statistics**: each question's content words
    (the index's BM25 tokenizer: lower-cased, stop words removed, stemmed; question-framing words
    such as ``name``/``kind``/``type`` left out) weighted by BM25's IDF over the index's chunks, so
-   a swapped rare word costs more than reworded common ones. The score is
+   a swapped rare word costs more than reworded common ones; a word one typing slip away from
+   the other question's (two letters exchanged, one left out or added; one replaced in a long
+   word) counts as that word, and so does such a name. The score is
 
        cosine + overlap_weight * overlap - miss_weight * worst_miss
 
