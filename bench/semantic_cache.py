@@ -53,14 +53,14 @@ sys.path.insert(0, str(ROOT))
 
 from core.cache.codec import CacheScope  # noqa: E402
 from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.cache.semantic import SemanticMirror  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config, lexical_text  # noqa: E402
+from core.matching.signature import question_signature  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
-from online.cache.semantic import SemanticMirror  # noqa: E402
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
-from online.signature import question_signature  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402
 from shared_schemas.hashing import question_key_hash  # noqa: E402
 

@@ -23,6 +23,10 @@ class CacheUnavailableError(CoreError):
     """Redis could not be reached or answered badly; callers degrade to a live answer."""
 
 
+class CacheSlowError(CacheUnavailableError):
+    """Redis accepted the command but gave no answer within the wait budget (slow, not down)."""
+
+
 class LLMError(CoreError):
     """The language model failed to produce an answer."""
 

@@ -12,11 +12,12 @@ forwards a PUBLISH to every node).
 
 Timeouts: the sync client has socket timeouts; the asyncio client has none of its own (redis-py
 enforces one with a task per command, which the cache-hit path cannot afford): the service bounds
-each operation with ``online.deadline.deadline``.
+each operation with :func:`deadline` (``asyncio.timeout``, no task).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +25,13 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 #: a bounded, *blocking* pool: the wait for a free connection is a backstop, longer than every
 #: caller's deadline, so a busy pool is never mistaken for a Redis that is down (issue 27 item 2)
 DEFAULT_POOL_WAIT_S = 10.0
+#: how long one asyncio Redis operation of the service may take (``deadline``'s default)
+REDIS_OP_TIMEOUT_S = 1.0
+
+
+def deadline(seconds: float = REDIS_OP_TIMEOUT_S) -> asyncio.Timeout:
+    """``async with deadline(): await redis...`` raises TimeoutError when Redis hangs."""
+    return asyncio.timeout(seconds)
 
 
 def is_cluster_url(url: str) -> bool:

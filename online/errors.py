@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import (
+    CacheSlowError,
     CacheUnavailableError,
     CoreError,
     LLMError,
@@ -53,10 +54,6 @@ class OverloadedError(OnlineError):
 
 class JobNotFoundError(OnlineError):
     """No refinement job with that id."""
-
-
-class CacheSlowError(CacheUnavailableError):
-    """Redis accepted the command but gave no answer within the wait budget (slow, not down)."""
 
 
 class RateLimitedError(OnlineError):

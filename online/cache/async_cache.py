@@ -20,10 +20,10 @@ from redis.exceptions import RedisError
 from core.cache.bounded import DEFAULT_CAPACITY, queue_touch
 from core.cache.codec import CacheScope, decode_entry, decode_vector
 from core.cache.redis_store import purge_patterns, queue_put
+from core.cache.semantic import SemanticMirror
+from core.errors import CacheSlowError, CacheUnavailableError
+from core.redis_clients import REDIS_OP_TIMEOUT_S, deadline
 from online.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
-from online.cache.semantic import SemanticMirror
-from online.deadline import REDIS_OP_TIMEOUT_S, deadline
-from online.errors import CacheSlowError, CacheUnavailableError
 from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import numpy as np
 from core.cache.bounded import DEFAULT_CAPACITY
 from core.cache.codec import CacheScope
 from core.cache.memory import InMemoryAnswerStore
+from core.cache.semantic import SemanticMirror
 from online.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
-from online.cache.semantic import SemanticMirror
 from shared_schemas.cache import CacheEntry
 
 

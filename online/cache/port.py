@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.cache.codec import CacheScope
-from online.signature import question_signature
+from core.matching.signature import question_signature
 from shared_schemas.cache import CacheEntry
 
 
@@ -53,7 +53,7 @@ class AnswerCache(Protocol):
         verifier: CandidateVerifier | None = None,
     ) -> SemanticHit | None:
         """The nearest cached question at or above ``threshold`` that ``verifier`` accepts
-        (None: that agrees on the question signature, ``online.signature``)."""
+        (None: that agrees on the question signature, ``core.matching.signature``)."""
         ...
 
     async def put(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.cache.semantic import SemanticMirror
 from core.index.lexical import LexicalConfig, Tokenizer
-from online.cache.semantic import SemanticMirror
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams
 
 _CORPUS = [

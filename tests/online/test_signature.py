@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from online.signature import question_signature, signatures_agree
+from core.matching.signature import question_signature, signatures_agree
 
 
 def test_numbers_and_entities_are_extracted() -> None:

@@ -1,0 +1,326 @@
+"""What two questions must agree on before one may be answered from the other's cache entry.
+
+A semantic cache hit needs high embedding similarity *and* the same numbers and named entities,
+because embeddings barely move when one year or one name changes ("Who won in 2015?" vs
+"Who won in 2016?"). The heuristic, kept deliberately simple and cheap:
+
+- **numbers**: digit runs (thousands separators dropped, ``1,000`` == ``1000``) and English number
+  words and ordinals (``three`` == ``3``, ``third`` == ``3rd``);
+- **named entities**: capitalised tokens (``Denver``, ``NFL``, ``McDonald``) that are not at the
+  start of a sentence; a sentence-initial token counts only when it is all capitals or is not a
+  common question or function word (so ``Which`` and ``The`` never count, ``Beyonce`` does).
+
+- **answer type**: what kind of answer the question asks for, from its first question word
+  (``when``/``what year`` → time, ``who`` → person, ``where`` → place, ``why`` → reason,
+  ``how many``/``how much`` → quantity, ``what percentage`` → percent, other ``how`` → manner,
+  other ``what``/``which`` → thing), because "Who founded X?" and "When was X founded?" embed
+  almost identically;
+- **contrast words**: one question must not use a word whose opposite the other uses, since they
+  flip the answer while barely moving the embedding (``before`` / ``after``, ``upper`` /
+  ``lower``, ``largest`` / ``smallest``, ``won`` / ``lost``, compass directions, ...).
+
+Two questions agree when all four are equal (entities compared case-folded). On SQuAD v1.1 dev
+this check keeps false semantic hits well under 0.5% of asked questions at the default threshold
+(``bench/semantic_cache.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"\d[\d,.]*\d|[^\W_][\w'’\-]*|[.?!;]")
+_DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_SENTENCE_END = {".", "?", "!", ";"}
+
+_NUMBER_WORDS: dict[str, str] = {
+    w: str(i)
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_NUMBER_WORDS.update(
+    {
+        "thirty": "30",
+        "forty": "40",
+        "fifty": "50",
+        "sixty": "60",
+        "seventy": "70",
+        "eighty": "80",
+        "ninety": "90",
+        "hundred": "100",
+        "thousand": "1000",
+        "million": "1000000",
+        "billion": "1000000000",
+        "dozen": "12",
+        "half": "0.5",
+    }
+)
+_ORDINALS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+]
+_NUMBER_WORDS.update({w: f"{i + 1}th" for i, w in enumerate(_ORDINALS)})
+_ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+
+# Capitalised only because they open a sentence: never entities in that position.
+_SENTENCE_START_WORDS = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "has",
+        "have",
+        "had",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "from",
+        "by",
+        "to",
+        "with",
+        "during",
+        "after",
+        "before",
+        "since",
+        "until",
+        "about",
+        "according",
+        "name",
+        "list",
+        "give",
+        "tell",
+        "approximately",
+        "roughly",
+        "in",
+        "besides",
+        "other",
+        "along",
+        "between",
+        "under",
+        "over",
+        "aside",
+        "apart",
+        "along",
+        "some",
+        "many",
+        "much",
+        "most",
+        "if",
+        "while",
+        "once",
+        "as",
+        "whenever",
+    ]
+)
+
+
+# Pairs of opposite word groups: two questions disagree when one uses a word of one side and the
+# other a word of the opposite side of the same pair.
+_CONTRAST_PAIRS_TEXT = """before earlier prior preceded | after later following succeeded
+upper upwards upward top above | lower downwards downward bottom below
+higher highest taller tallest | lower lowest shorter shortest
+larger largest bigger biggest greatest | smaller smallest least
+most more | least less fewer
+maximum max | minimum min
+oldest older earliest | youngest younger newest latest
+beginning start began begin | end ended ending
+primary | secondary
+inside inner | outside outer
+north northern | south southern
+east eastern | west western
+positive | negative
+increase increased increases rise rose gain | decrease decreased decreases fall fell loss
+win won wins winner winning | lose lost loses loser losing
+male men man | female women woman
+richer rich | poorer poor
+left | right
+front | back"""
+_CONTRAST_PAIRS: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
+    (frozenset(a.split()), frozenset(b.split()))
+    for a, b in (line.split("|") for line in _CONTRAST_PAIRS_TEXT.splitlines())
+)
+_CONTRAST = frozenset().union(*(a | b for a, b in _CONTRAST_PAIRS))
+
+
+def _contrasts_agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    for left, right in _CONTRAST_PAIRS:
+        if (a & left and b & right and not a & right) or (a & right and b & left and not a & left):
+            return False
+    return True
+
+
+_TIME_TEXT = "year years time date day month century decade period era age season"
+_PLACE_TEXT = "city country state place location town region continent"
+_QUANTITY_TEXT = "many much long old far large big tall high deep wide fast heavy often"
+_TIME_NOUNS = frozenset(_TIME_TEXT.split())
+_PLACE_NOUNS = frozenset(_PLACE_TEXT.split())
+_QUANTITY_HOW = frozenset(_QUANTITY_TEXT.split())
+
+
+@dataclass(frozen=True)
+class QuestionSignature:
+    numbers: frozenset[str]
+    entities: frozenset[str]
+    kind: str = "thing"
+    contrasts: frozenset[str] = frozenset()
+
+    def agrees_with(self, other: QuestionSignature) -> bool:
+        return (
+            self.kind == other.kind
+            and self.numbers == other.numbers
+            and self.entities == other.entities
+            and _contrasts_agree(self.contrasts, other.contrasts)
+        )
+
+
+def answer_kind(words: list[str]) -> str:
+    """The kind of answer asked for, from the first question word (see the module docstring)."""
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w == "when":
+            return "time"
+        if w in ("who", "whom", "whose"):
+            return "person"
+        if w == "where":
+            return "place"
+        if w == "why":
+            return "reason"
+        if w == "how":
+            return "quantity" if nxt in _QUANTITY_HOW else "manner"
+        if w in ("what", "which"):
+            # "what is the name of the state ..." asks what "which state ..." asks
+            rest = words[i + 1 : i + 7]
+            if rest[:4] in (["is", "the", "name", "of"], ["was", "the", "name", "of"]):
+                rest = rest[4:]
+                if rest and rest[0] in ("the", "a", "an"):
+                    rest = rest[1:]
+                nxt = rest[0] if rest else ""
+            if nxt in ("percentage", "percent", "proportion", "fraction"):
+                return "percent"
+            if nxt in _TIME_NOUNS:
+                return "time"
+            if nxt in _PLACE_NOUNS:
+                return "place"
+            if nxt in ("number", "amount", "quantity"):
+                return "quantity"
+            return "thing"
+    return "thing"
+
+
+def _number(token: str) -> str | None:
+    low = token.casefold()
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low]
+    m = _ORDINAL_SUFFIX.match(low)
+    if m:
+        return f"{int(m.group(1))}th"
+    if _DIGITS.fullmatch(token):
+        return token.replace(",", "")
+    return None
+
+
+_CLAUSE_OPENERS = frozenset(["when", "if", "while", "once", "as", "whenever", "after", "before"])
+_WH = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
+
+
+def _main_clause_kind(question: str, words: list[str]) -> str:
+    """The answer kind of the main clause: ``When a plant is injured, what can ...`` asks for
+    a thing, not a time (the opening clause is a condition)."""
+    if words and words[0] in _CLAUSE_OPENERS and "," in question:
+        tail = [t.casefold() for t in _TOKEN.findall(question.split(",", 1)[1])]
+        if any(w in _WH for w in tail):
+            return answer_kind(tail)
+    return answer_kind(words)
+
+
+def question_signature(question: str) -> QuestionSignature:
+    """The numbers and named entities of a question (see the module docstring)."""
+    numbers: set[str] = set()
+    entities: set[str] = set()
+    tokens = _TOKEN.findall(question)
+    words = [t.casefold() for t in tokens if t not in _SENTENCE_END]
+    at_start = True
+    for token in tokens:
+        if token in _SENTENCE_END:
+            at_start = True
+            continue
+        num = _number(token)
+        if num is not None:
+            numbers.add(num)
+        elif token[0].isupper():
+            is_acronym = len(token) > 1 and token.isupper()
+            if not at_start or is_acronym or token.casefold() not in _SENTENCE_START_WORDS:
+                entities.add(token.casefold().replace("’", "'"))
+        # digit runs glued to letters ("1990s", "F1") still carry a number
+        numbers.update(d.replace(",", "") for d in _DIGITS.findall(token) if num is None)
+        at_start = False
+    return QuestionSignature(
+        frozenset(numbers),
+        frozenset(entities),
+        _main_clause_kind(question, words),
+        frozenset(p for w in words for p in (w, *w.split("-")) if p in _CONTRAST),
+    )
+
+
+def signatures_agree(a: str, b: str) -> bool:
+    """True when two questions name the same numbers and entities."""
+    return question_signature(a).agrees_with(question_signature(b))
