@@ -28,7 +28,8 @@ from batch.redis_client import connect
 from batch.settings import BatchSettings
 from core.answering import Answerer
 from core.bootstrap import build_answerer
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.factory import answer_cache_sync_for
+from core.cache.port import AnswerCacheSync
 from core.index import LoadedIndex, load_index, read_live_version
 from shared_schemas.hashing import normalize_question, question_key_hash
 from shared_schemas.layout import IDMAP_FILE
@@ -177,7 +178,7 @@ def _warm(
     top_k: int,
 ) -> WarmReport:
 
-    cache = RedisAnswerCache(client, default_ttl_s=settings.cache_ttl_s)
+    cache = answer_cache_sync_for(settings, redis=client)
     scope = answerer.scope(target)
     report = WarmReport(
         run_date=run_date.isoformat(),
@@ -195,7 +196,7 @@ def _warm(
     questions, report.mined, report.seeds = _questions(client, run_date, top_k, questions_file)
     for question in tqdm(questions, desc=f"warm {target}", unit="q", disable=None):
         qhash = question_key_hash(question)
-        cached = cache.get(scope, qhash)
+        cached = cache.get_exact(scope, qhash)
         if cached is not None and not _outranked(cached.tier, answerer.config.tier):
             report.already_cached += 1
             continue
@@ -208,14 +209,14 @@ def _warm(
         entry = computed.to_cache_entry(
             origin="batch", ttl_s=settings.cache_ttl_s, now=datetime.now(UTC)
         )
-        cache.put(entry, computed.question_vector)
+        cache.put(entry, computed.question_vector, ttl_s=settings.cache_ttl_s)
         report.written += 1
         _write_aliases(cache, answerer, computed, settings=settings, report=report)
     return report
 
 
 def _write_aliases(
-    cache: RedisAnswerCache,
+    cache: AnswerCacheSync,
     answerer: Answerer,
     computed: Any,
     *,
@@ -237,7 +238,7 @@ def _write_aliases(
     scope = computed.scope()
     for alias in aliases:
         made = alias_answer(answerer, computed, alias.question)
-        existing = cache.get(scope, made.question_hash)
+        existing = cache.get_exact(scope, made.question_hash)
         if existing is not None and existing.tier == "deep" and existing.alias_of is None:
             continue
         entry = made.to_cache_entry(
@@ -246,5 +247,5 @@ def _write_aliases(
             now=datetime.now(UTC),
             alias_of=computed.question_hash,
         )
-        cache.put(entry, made.question_vector)
+        cache.put(entry, made.question_vector, ttl_s=settings.cache_ttl_s)
         report.aliases += 1

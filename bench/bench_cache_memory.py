@@ -1,5 +1,5 @@
 """Memory of the bounded answer cache: N unique live answers written through the service's cache
-adapter (``AsyncRedisAnswerCache``, the write-through a live miss does after a fake, instant
+adapter (``RedisAnswerCache``, the write-through a live miss does after a fake, instant
 LLM), with a second replica replaying the change log. Prints Redis and process memory, bytes
 per entry, and checks that both stay within the configured capacity.
 
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.cache.codec import CacheScope  # noqa: E402
+from core.cache.redis import RedisAnswerCache  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
-from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
 from shared_schemas.cache import CacheEntry, CitedChunk  # noqa: E402
 from shared_schemas.hashing import question_key_hash  # noqa: E402
 
@@ -87,8 +87,8 @@ def live_entry(i: int, now: datetime) -> CacheEntry:
 
 
 async def run(url: str, n: int, capacity: int, ttl_s: int) -> dict[str, Any]:
-    writer = AsyncRedisAnswerCache(async_redis(url), capacity=capacity)
-    reader = AsyncRedisAnswerCache(async_redis(url), capacity=capacity)
+    writer = RedisAnswerCache(async_redis(url), capacity=capacity)
+    reader = RedisAnswerCache(async_redis(url), capacity=capacity)
     sync = sync_redis(url)
     sync.flushdb()
     base_used = int(sync.info("memory")["used_memory"])
@@ -110,7 +110,7 @@ async def run(url: str, n: int, capacity: int, ttl_s: int) -> dict[str, Any]:
     mirror = reader._mirrors[SCOPE.semantic_key()]
     rss1 = rss_bytes()
     # a replica starting now: what loading the full scope costs it (traced from here only)
-    fresh = AsyncRedisAnswerCache(async_redis(url), capacity=capacity, lookup_timeout_s=120)
+    fresh = RedisAnswerCache(async_redis(url), capacity=capacity, lookup_timeout_s=120)
     tracemalloc.start()
     await fresh.get_semantic(SCOPE, "probe", vec, threshold=0.99)
     current, peak = tracemalloc.get_traced_memory()

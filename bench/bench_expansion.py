@@ -41,12 +41,12 @@ from batch.settings import BatchSettings  # noqa: E402
 from core.answering import Answerer  # noqa: E402
 from core.bootstrap import answer_config  # noqa: E402
 from core.cache.codec import CacheScope  # noqa: E402
-from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.cache.redis import RedisAnswerCache  # noqa: E402
+from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config  # noqa: E402
 from core.llm.factory import build_llm  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
-from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402
@@ -63,7 +63,7 @@ async def lookups(
     verifier: HitVerifier,
     owner: dict[str, str],
 ) -> tuple[int, int]:
-    cache = AsyncRedisAnswerCache(async_redis(url))
+    cache = RedisAnswerCache(async_redis(url))
     found = wrong = 0
     try:
         for it in items:
@@ -150,7 +150,7 @@ def main() -> None:
     vecs = dict(zip(texts, encoder.encode(texts), strict=True))
     verifier = service_verifier(online)
     scope = CacheScope("bench-expansion", online.embedding_model, "bench", "p7", "bench-expansion")
-    writer = RedisAnswerCache(sync_redis(args.redis_url))
+    writer = RedisAnswerCacheSync(sync_redis(args.redis_url))
     writer.purge(scope)
     now = datetime.now(UTC)
     owner: dict[str, str] = {}

@@ -163,12 +163,12 @@ def squad_questions(n: int) -> list[str]:
 def warm(settings: OnlineSettings, redis_url: str, version: str, questions: list[str]) -> None:
     import redis
 
-    from core.cache.redis_store import RedisAnswerCache
+    from core.cache.redis_sync import RedisAnswerCacheSync
     from core.index import load_index
 
     client = redis.Redis.from_url(redis_url)
     index = load_index(DATA / "indexes" / version, expected_model=settings.embedding_model)
-    cache = RedisAnswerCache(client)
+    cache = RedisAnswerCacheSync(client)
     vecs = encoder_for(settings).encode(questions)
     from shared_schemas.cache import CacheEntry, CitedChunk
     from shared_schemas.hashing import question_key_hash

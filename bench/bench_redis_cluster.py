@@ -1,7 +1,7 @@
 """Capacity of one Redis Cluster shard for the answer cache (issue 26 item 5), beside one plain
 node in the same run.
 
-1. memory: ``--n`` answers written through the service's cache adapter (``RedisAnswerCache``,
+1. memory: ``--n`` answers written through the service's cache adapter (``RedisAnswerCacheSync``,
    real entries with 384-d vectors, one scope: one hash slot, so one master) into a private
    3+3 cluster (``scripts/redis_cluster.sh``) and into a private single node; ``used_memory``
    of the master that holds the scope, before and after: bytes per answer, both;
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.cache.codec import CacheScope  # noqa: E402
-from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
 from core.redis_clients import sync_redis  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402
 
@@ -43,7 +43,7 @@ def loadavg() -> str:
 
 
 def fill(client: object, n: int) -> None:
-    cache = RedisAnswerCache(client, capacity=0)
+    cache = RedisAnswerCacheSync(client, capacity=0)
     rng = np.random.default_rng(0)
     now = datetime.now(UTC)
     for i in range(n):

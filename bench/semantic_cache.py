@@ -13,7 +13,7 @@ Printed, all measured in this run:
    semantic default 0.6, LangChain ``RedisSemanticCache`` 0.8, RedisVL 0.28 ``SemanticCache`` 0.9,
    and 0.95), Tandem's previous rule (0.95 + signature agreement) and Tandem's verifier
    (``online.cache.verifier``, the service's settings), hits beside precision and false hits;
-2. the production path on the held-out half: ``RedisAnswerCache.put`` to warm a real Redis, then
+2. the production path on the held-out half: ``RedisAnswerCacheSync.put`` to warm a real Redis, then
    the service's ``get_exact`` and ``get_semantic`` (verifier on) for every asked question;
 3. the hand-written paraphrase set (``bench/data/semantic_paraphrases.jsonl``: SQuAD dev
    questions, each with a paraphrase that should hit and a distinct question on the same topic
@@ -52,13 +52,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.cache.codec import CacheScope  # noqa: E402
-from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.cache.redis import RedisAnswerCache  # noqa: E402
+from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
 from core.cache.semantic import SemanticMirror  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config, lexical_text  # noqa: E402
 from core.matching.signature import question_signature  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
-from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
 from online.cache.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402
@@ -302,7 +302,7 @@ async def production(
         prompt_version=settings.prompt_version,
         namespace="bench-semantic",
     )
-    writer = RedisAnswerCache(sync_redis(url))
+    writer = RedisAnswerCacheSync(sync_redis(url))
     writer.purge(scope)
     now = datetime.now(UTC)
     golds: dict[str, frozenset[str]] = {}
@@ -324,7 +324,7 @@ async def production(
             namespace=scope.namespace,
         )
         writer.put(entry, vecs[i], ttl_s=3600)
-    cache = AsyncRedisAnswerCache(async_redis(url))
+    cache = RedisAnswerCache(async_redis(url))
     exact = sem = false_sem = 0
     times = []
     for j in asked:

@@ -17,12 +17,12 @@ from redis.exceptions import RedisError
 from core.answering import Answerer
 from core.artifacts import open_artifact_store
 from core.bootstrap import build_answerer
+from core.cache.factory import answer_cache_for
+from core.cache.port import AnswerCache
 from core.encoder import TextEncoder
 from core.llm.base import LLMBackend
 from core.redis_clients import async_redis
 from online.arms import ArmTable, LLMFactory
-from online.cache.async_cache import AsyncRedisAnswerCache
-from online.cache.port import AnswerCache
 from online.deadline import deadline
 from online.experiments.service import Experiments, build_experiments
 from online.index_state import IndexHolder
@@ -154,8 +154,9 @@ def build_components(
         observe=metrics.observe_generation,
     )
     if cache is None:
-        cache = AsyncRedisAnswerCache(
-            redis,
+        cache = answer_cache_for(
+            settings,
+            redis=redis,
             capacity=settings.cache_capacity,
             lookup_timeout_s=settings.cache_wait_s,
             memo_entries=settings.hit_memo_entries,

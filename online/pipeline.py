@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 
 from core.answering import Answerer
 from core.cache.codec import CacheScope
+from core.cache.port import AnswerCache
 from online.answering.context import (
     Answering,
     AnswerObserver,
@@ -24,7 +25,6 @@ from online.answering.lookup import Lookup
 from online.answering.sources import CitedSources
 from online.answers import AnswerRequest, AnswerResult
 from online.arms import Arm, ArmTable
-from online.cache.port import AnswerCache
 from online.index_state import IndexHolder
 from online.settings import OnlineSettings
 

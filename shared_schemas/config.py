@@ -193,6 +193,11 @@ class CommonSettings(BaseSettings):
         "redis:// or rediss:// (TLS) for one node, redis+cluster://host:port[,host:port] (or "
         "rediss+cluster://) for a Redis Cluster.",
     )
+    cache_backend: Literal["redis", "memory"] = Field(
+        default="redis",
+        description="Where answers are cached (core.cache.factory): redis (shared by every "
+        "process) or memory (per process: a single-process dev run, tests).",
+    )
     embedding_model: str = Field(
         default=EMBEDDING_MODEL_ID, description="Id of the embedding model recorded everywhere."
     )

@@ -61,15 +61,14 @@ def purge_cmd(
 
     from batch.settings import get_settings
     from core.cache.codec import CacheScope
-    from core.cache.redis_store import RedisAnswerCache
-    from core.redis_clients import sync_redis
+    from core.cache.factory import answer_cache_sync_for
 
     settings = get_settings()
     setup(settings)
     if not yes:
         typer.confirm(f"delete cached answers of {version or 'every version'}?", abort=True)
     with user_errors(redis.RedisError):
-        cache = RedisAnswerCache(sync_redis(settings.redis_url, timeout_s=30))
+        cache = answer_cache_sync_for(settings, timeout_s=30)
         scope = None
         if version:
             scope = CacheScope(

@@ -17,7 +17,7 @@ from batch.hot_answers import warm_cache
 from batch.settings import BatchSettings
 from core.artifacts import LocalArtifactStore
 from core.bootstrap import build_answerer
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.redis_sync import RedisAnswerCacheSync
 from core.encoder import HashingEncoder
 from core.index.trust import record_published
 from core.index.writer import write_index_version
@@ -117,7 +117,7 @@ def test_warm_refine_and_live_store_identical_entries(
         **common, refine_top_k=2, refine_max_new_tokens=64, refine_context_chars=700
     )
     encoder, llm = HashingEncoder(), PromptDigestLLM()
-    store = RedisAnswerCache(redis_client)
+    store = RedisAnswerCacheSync(redis_client)
     qhash = question_key_hash(QUESTION)
 
     components = build_components(online, encoder=encoder, llm=llm)
@@ -126,7 +126,7 @@ def test_warm_refine_and_live_store_identical_entries(
     assert body["cache"] == "miss"
     assert body["index_version"] == published
     scope = build_answerer(online, encoder=encoder, llm=llm).scope(published)
-    live = store.get(scope, qhash)
+    live = store.get_exact(scope, qhash)
     assert live is not None
     assert live.origin == "live"
     store.purge(scope)
@@ -141,7 +141,7 @@ def test_warm_refine_and_live_store_identical_entries(
         answerer=build_answerer(batch, encoder=encoder, llm=llm),
         redis_client=redis_client,
     )
-    warmed = store.get(scope, qhash)
+    warmed = store.get_exact(scope, qhash)
     assert warmed is not None
     assert warmed.origin == "batch"
     store.purge(scope)
@@ -151,7 +151,7 @@ def test_warm_refine_and_live_store_identical_entries(
     answerer = refine_answerer(online, build_answerer(online, encoder=encoder, llm=llm))
     worker = RefineWorker(settings=online, redis=redis_client, answerer=answerer, consumer="t")
     assert worker.run(max_jobs=1).done == 1
-    refined = store.get(scope, qhash)
+    refined = store.get_exact(scope, qhash)
     assert refined is not None
     assert refined.origin == "refined"
 

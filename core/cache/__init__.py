@@ -1,1 +1,2 @@
-"""Answer-cache keys, codec and the blocking Redis store that batch and the worker write with."""
+"""The answer cache: keys and codec, the port (``port``: async, with its blocking view), its
+engines (``redis``, ``redis_sync``, ``memory``) and the factory choosing one by settings."""

@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.cache.codec import CacheScope
+import numpy as np
+
+from core.cache.codec import ANSWER_PREFIX, CacheScope, encode_vector, ttl_for
+from shared_schemas.cache import CacheEntry
+from shared_schemas.layout import (
+    SEMANTIC_EXPIRY_PREFIX,
+    SEMANTIC_LOG_PREFIX,
+    SEMANTIC_LRU_PREFIX,
+    SEMANTIC_META_PREFIX,
+    SEMANTIC_PREFIX,
+)
 
 #: answers kept per cache scope when nothing else is configured
 DEFAULT_CAPACITY = 50_000
@@ -131,3 +141,38 @@ def queue_touch(pipe: Any, scope: CacheScope, question_hashes: list[str]) -> Non
     """Queue :data:`TOUCH`: the questions were just read (they move to the young end)."""
     keys = scope.keys
     pipe.execute_command("EVAL", TOUCH, 2, keys.lru, keys.meta, *question_hashes)
+
+
+def queue_put(
+    pipe: Any,
+    entry: CacheEntry,
+    question_vector: np.ndarray | None,
+    ttl_s: int | None,
+    *,
+    capacity: int = DEFAULT_CAPACITY,
+) -> None:
+    """Queue the script that stores one entry (its key, body, vector and TTL) on a pipeline:
+    what both faces of the Redis cache write with."""
+    queue_bounded_put(
+        pipe,
+        CacheScope.of(entry),
+        entry.normalized_key,
+        entry.dumps(),
+        encode_vector(question_vector) if question_vector is not None else None,
+        ttl_for(entry, ttl_s),
+        capacity=capacity,
+    )
+
+
+def purge_patterns(scope: CacheScope | None) -> list[str]:
+    """The key patterns a purge of one scope (or of every cached answer) deletes."""
+    if scope is None:
+        side = (
+            SEMANTIC_PREFIX,
+            SEMANTIC_LRU_PREFIX,
+            SEMANTIC_EXPIRY_PREFIX,
+            SEMANTIC_LOG_PREFIX,
+            SEMANTIC_META_PREFIX,
+        )
+        return [f"{ANSWER_PREFIX}:*", *(f"{p}:*" for p in side)]
+    return [scope.key("*"), *scope.keys.all()]

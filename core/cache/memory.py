@@ -1,5 +1,8 @@
-"""An in-process answer store with the same contract as the Redis one (TTL by a clock).
+"""The answer cache held in process memory: :class:`MemoryAnswerCacheSync` holds the entries
+and vectors (TTL by a clock), :class:`MemoryAnswerCache` is the async port over one of them.
 
+Per process: nothing is shared with another process (a replica, a worker, ``tandem cache
+warm``). Useful for a single-process dev run (``TANDEM_CACHE_BACKEND=memory``) and for tests.
 Bounded like the Redis store (``core.cache.bounded``): at most ``capacity`` answers per scope,
 the least recently used (written or read) evicted with its vector; a vector goes when its answer
 expires.
@@ -18,6 +21,8 @@ import numpy as np
 
 from core.cache.bounded import DEFAULT_CAPACITY
 from core.cache.codec import CacheScope, ttl_for
+from core.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
+from core.cache.semantic import SemanticMirror
 from shared_schemas.cache import CacheEntry
 
 
@@ -33,17 +38,16 @@ class _Scope:
         self.vectors.pop(question_hash, None)
 
 
-class InMemoryAnswerStore:
-    """Entries by scope and question with an expiry, and per-scope question vectors."""
+class MemoryAnswerCacheSync:
+    """The blocking view (:class:`~core.cache.port.AnswerCacheSync`), and the storage: entries by
+    scope and question with an expiry, and per-scope question vectors."""
 
     def __init__(
         self,
         *,
-        default_ttl_s: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         capacity: int = DEFAULT_CAPACITY,
     ) -> None:
-        self.default_ttl_s = default_ttl_s
         self.clock = clock
         self.capacity = capacity
         self._scopes: dict[CacheScope, _Scope] = {}
@@ -60,7 +64,7 @@ class InMemoryAnswerStore:
     ) -> str:
         scope = CacheScope.of(entry)
         qhash = entry.normalized_key
-        ttl = ttl_for(entry, ttl_s if ttl_s is not None else self.default_ttl_s)
+        ttl = ttl_for(entry, ttl_s)
         now = self.clock()
         expires = now + ttl if ttl else None
         with self._lock:
@@ -87,7 +91,7 @@ class InMemoryAnswerStore:
             if held is not None and item is not None and item[1] == expires:
                 held.drop(qhash)
 
-    def get(self, scope: CacheScope, question_hash: str) -> CacheEntry | None:
+    def get_exact(self, scope: CacheScope, question_hash: str) -> CacheEntry | None:
         """The live entry (a read counts as a use for eviction)."""
         with self._lock:
             held = self._scopes.get(scope)
@@ -129,3 +133,50 @@ class InMemoryAnswerStore:
                 return removed
             held = self._scopes.pop(scope, None)
             return len(held.entries) + bool(held.vectors) if held else 0
+
+
+class MemoryAnswerCache:
+    """The :class:`~core.cache.port.AnswerCache` over a :class:`MemoryAnswerCacheSync` (pass one
+    to share it with a blocking writer); bounded like it (``capacity`` answers per scope)."""
+
+    def __init__(
+        self, store: MemoryAnswerCacheSync | None = None, *, capacity: int = DEFAULT_CAPACITY
+    ) -> None:
+        self.store = store or MemoryAnswerCacheSync(capacity=capacity)
+
+    async def get_exact(self, scope: CacheScope, question_hash: str) -> CacheEntry | None:
+        return self.store.get_exact(scope, question_hash)
+
+    async def get_semantic(
+        self,
+        scope: CacheScope,
+        question: str,
+        vector: np.ndarray,
+        *,
+        threshold: float,
+        verifier: CandidateVerifier | None = None,
+    ) -> SemanticHit | None:
+        vectors = {
+            h: v for h, v in self.store.vectors(scope).items() if v.size == np.asarray(vector).size
+        }
+        if not vectors:
+            return None
+        # built per lookup: a full scan (training inverted lists would cost more than it saves)
+        mirror = SemanticMirror(int(np.asarray(vector).size), coarse_min_rows=0)
+        mirror.replace(vectors)
+        for qhash, sim in mirror.nearest(vector, threshold=threshold):
+            entry = self.store.get_exact(scope, qhash)
+            if entry is None:
+                self.store.forget_vector(scope, qhash)
+                continue
+            if candidate_accepted(verifier, question, entry.question, sim):
+                return SemanticHit(entry, sim)
+        return None
+
+    async def put(
+        self, entry: CacheEntry, question_vector: np.ndarray | None, *, ttl_s: int | None
+    ) -> None:
+        self.store.put(entry, question_vector, ttl_s=ttl_s)
+
+    async def purge(self, scope: CacheScope | None = None) -> int:
+        return self.store.purge(scope)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from core.answering import Answerer
+from core.cache.port import AnswerCache
 from core.errors import LLMPromptTooLongError
 from core.index import Hit
 from core.llm.base import GenerationStats
@@ -30,7 +31,6 @@ from online.answering.context import (
 from online.answering.lookup import Lookup, cache_down
 from online.answers import GenerationRequest, Source
 from online.arms import ArmTable
-from online.cache.port import AnswerCache
 from online.errors import CacheUnavailableError, InvalidInputError, LLMError, OverloadedError
 from online.settings import OnlineSettings
 

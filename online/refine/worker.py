@@ -22,8 +22,8 @@ from redis.exceptions import RedisError, ResponseError
 from core.answering import Answerer
 from core.artifacts import ArtifactStore, open_artifact_store
 from core.bootstrap import build_answerer
-from core.cache.port import AnswerStore
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.factory import answer_cache_sync_for
+from core.cache.port import AnswerCacheSync
 from core.index import IndexLoadError
 from core.index.fetch import materialise_version, prune_cache, read_pointer
 from online.answers import Source
@@ -59,21 +59,22 @@ class RefineWorker:
         settings: RefineSettings,
         redis: Any,
         answerer: Answerer,
-        store: AnswerStore | None = None,
+        store: AnswerCacheSync | None = None,
         consumer: str | None = None,
         artifacts: ArtifactStore | None = None,
     ) -> None:
-        """``answerer``: the deep one (:func:`refine_answerer`); ``store``: default Redis;
+        """``answerer``: the deep one (:func:`refine_answerer`); ``store``: default the one
+        ``TANDEM_CACHE_BACKEND`` names (``core.cache.factory``);
         ``artifacts``: where the index versions are (default: the settings' store, local or
         S3)."""
         self.settings = settings
         self.artifacts = artifacts or open_artifact_store(settings.artifact_store_config())
         self.redis = redis
         self.answerer = answerer
-        self.cache: AnswerStore = (
+        self.cache: AnswerCacheSync = (
             store
             if store is not None
-            else RedisAnswerCache(redis, capacity=settings.cache_capacity)
+            else answer_cache_sync_for(settings, redis=redis, capacity=settings.cache_capacity)
         )
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()

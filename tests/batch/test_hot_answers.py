@@ -18,7 +18,7 @@ from batch.settings import BatchSettings
 from core.answering import Answerer
 from core.bootstrap import answer_config
 from core.cache.codec import CacheScope
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.redis_sync import RedisAnswerCacheSync
 from core.encoder import get_encoder
 from core.index.writer import write_index_version
 from core.llm.base import ChatMessage, GenerationStats
@@ -137,8 +137,10 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
         redis_client=redis_client,
     )
     assert (report.mined, report.seeds, report.written) == (2, 2, 3)  # one seed duplicates
-    cache = RedisAnswerCache(redis_client)
-    entry = cache.get(answerer.scope(version), question_key_hash("What is the capital of France?"))
+    cache = RedisAnswerCacheSync(redis_client)
+    entry = cache.get_exact(
+        answerer.scope(version), question_key_hash("What is the capital of France?")
+    )
     assert entry is not None
     assert entry.origin == "batch"
     assert entry.index_version == version
@@ -172,7 +174,7 @@ def test_warm_writes_versioned_entries_and_is_idempotent(
         redis_client=redis_client,
     )
     assert (upgraded.written, upgraded.already_cached) == (3, 0)
-    replaced = cache.get(
+    replaced = cache.get_exact(
         answerer.scope(version), question_key_hash("What is the capital of France?")
     )
     assert replaced is not None
@@ -326,14 +328,14 @@ def test_candidate_warm_evicts_exactly_entries_citing_changed_docs(
     assert report.carry is not None
     assert report.carry.evicted == [question_key_hash("What is the capital of France?")]
     assert report.carry.carried == [question_key_hash("How high is Mount Everest?")]
-    cache = RedisAnswerCache(redis_client)
+    cache = RedisAnswerCacheSync(redis_client)
     new_scope: CacheScope = answerer.scope(v2)
-    moved = cache.get(new_scope, question_key_hash("How high is Mount Everest?"))
+    moved = cache.get_exact(new_scope, question_key_hash("How high is Mount Everest?"))
     assert moved is not None
     assert moved.index_version == v2
-    assert cache.get(new_scope, question_key_hash("What is the capital of France?")) is None
+    assert cache.get_exact(new_scope, question_key_hash("What is the capital of France?")) is None
     # the live version's entries stay for a rollback
-    assert cache.get(answerer.scope(v1), question_key_hash("What is the capital of France?"))
+    assert cache.get_exact(answerer.scope(v1), question_key_hash("What is the capital of France?"))
 
 
 def test_warm_without_any_version_is_a_clear_error(
@@ -393,18 +395,18 @@ def test_a_deep_warm_keeps_judged_paraphrases_as_aliases(
     )
     assert (report.written, report.judged, report.aliases) == (1, 3, 2)
     assert "2 of 3 judged paraphrases kept as aliases" in report.summary()
-    cache = RedisAnswerCache(redis_client)
+    cache = RedisAnswerCacheSync(redis_client)
     scope = deep.scope(version)
-    original = cache.get(scope, question_key_hash("What is the capital of France?"))
+    original = cache.get_exact(scope, question_key_hash("What is the capital of France?"))
     assert original is not None
     assert original.alias_of is None
     for alias in ("What city is the capital of France?", "france's capital is what city"):
-        entry = cache.get(scope, question_key_hash(alias))
+        entry = cache.get_exact(scope, question_key_hash(alias))
         assert entry is not None, alias
         assert entry.answer == original.answer
         assert entry.alias_of == original.normalized_key
         assert (entry.tier, entry.cited) == ("deep", original.cited)
-    assert cache.get(scope, question_key_hash("What is the capital of Germany?")) is None
+    assert cache.get_exact(scope, question_key_hash("What is the capital of Germany?")) is None
     # a warm without the judge's LLM (no log-probabilities) writes no alias
     plain = warm_cache(
         settings=settings,

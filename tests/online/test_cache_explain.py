@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.cache.codec import CacheScope
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.redis_sync import RedisAnswerCacheSync
 from online.refine.judging import judged_marker
 from online.settings import OnlineSettings
 from shared_schemas.cache import CacheEntry
@@ -60,7 +60,7 @@ def test_explain_shows_the_entry_the_nearest_questions_and_the_decision(
         origin="batch",
         tier="deep",
     )
-    RedisAnswerCache(redis_client).put(entry, encoder.encode([CACHED])[0], ttl_s=600)
+    RedisAnswerCacheSync(redis_client).put(entry, encoder.encode([CACHED])[0], ttl_s=600)
 
     exact = _explain(CACHED)
     assert exact["decision"] == "exact hit"

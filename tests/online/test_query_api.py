@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.cache.codec import CacheScope
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.redis_sync import RedisAnswerCacheSync
 from shared_schemas.cache import CacheEntry
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.hashing import question_key_hash
@@ -88,7 +88,7 @@ def test_precomputed_entry_is_served_exactly(
     computed = components.answerer.answer_once("Who won Super Bowl 50?", state.index)
     entry = computed.to_cache_entry(origin="batch", ttl_s=600)
     entry = entry.model_copy(update={"answer": "The Denver Broncos (precomputed)."})
-    RedisAnswerCache(redis_client).put(entry, computed.question_vector)
+    RedisAnswerCacheSync(redis_client).put(entry, computed.question_vector)
     fake_llm.calls = 0
     body = client.post("/v1/query", json={"question": "who won super bowl 50"}).json()
     assert body["cache"] == "exact"

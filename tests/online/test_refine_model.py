@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.bootstrap import build_answerer
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.redis_sync import RedisAnswerCacheSync
 from core.llm.fake import FakeLLM
 from online.app import create_app
 from online.components import build_components
@@ -56,7 +56,7 @@ def test_refined_entries_carry_the_model_that_answered(
     assert big.calls == 1  # the refinement was generated upstream
     scope = components.pipeline.scope(components.indexes.require().version)
     assert scope.llm_model == LLM_MODEL_ID  # the service's key
-    entry = RedisAnswerCache(redis_client).get(scope, question_key_hash(QUESTION))
+    entry = RedisAnswerCacheSync(redis_client).get_exact(scope, question_key_hash(QUESTION))
     assert entry is not None
     assert entry.origin == "refined"
     assert entry.llm_model == LLM_MODEL_ID

@@ -1,4 +1,5 @@
-"""The service's answer-cache adapters (in-memory, asyncio Redis) against the port's suite."""
+"""The answer-cache adapters (in memory, Redis) against the port's one conformance suite, and
+the factory that chooses between them."""
 
 from __future__ import annotations
 
@@ -8,44 +9,62 @@ from typing import Any
 
 import pytest
 
-from core.cache.memory import InMemoryAnswerStore
-from core.cache.redis_store import RedisAnswerCache
-from online.cache.async_cache import AsyncRedisAnswerCache
-from online.cache.memory import InMemoryAnswerCache
-from online.cache.port import AnswerCache
+from core.cache.factory import answer_cache_for, answer_cache_sync_for, process_memory_cache
+from core.cache.memory import MemoryAnswerCache, MemoryAnswerCacheSync
+from core.cache.port import AnswerCache, AnswerCacheSync
+from core.cache.redis import RedisAnswerCache
+from core.cache.redis_sync import RedisAnswerCacheSync
+from shared_schemas.config import CommonSettings
 from tests.conftest import TEST_REDIS_URL
-from tests.core.answer_store_suite import SCOPE, entry
-from tests.online.answer_cache_suite import AnswerCacheContract, basis, run, unit
+from tests.core.answer_cache_suite import SCOPE, AnswerCacheContract, basis, entry, run, unit
 
 
 @pytest.mark.unit
-class TestInMemoryAnswerCache(AnswerCacheContract):
+class TestMemoryAnswerCache(AnswerCacheContract):
     now = 0.0
 
+    @pytest.fixture(autouse=True)
+    def _fresh(self) -> None:
+        self.store: MemoryAnswerCacheSync | None = None
+
+    def _store(self, capacity: int) -> MemoryAnswerCacheSync:
+        if self.store is None:
+            self.store = MemoryAnswerCacheSync(clock=lambda: self.now, capacity=capacity)
+        return self.store
+
     async def make_cache(self, *, capacity: int = 1000) -> AnswerCache:
-        store = InMemoryAnswerStore(clock=lambda: self.now, capacity=capacity)
-        return InMemoryAnswerCache(store)
+        return MemoryAnswerCache(self._store(capacity))
+
+    def make_sync(self, *, capacity: int = 1000) -> AnswerCacheSync:
+        return self._store(capacity)
 
     def expire(self) -> None:
         self.now += 1e9
 
-    def test_sees_what_a_batch_writer_put_in_the_shared_store(self) -> None:
-        store = InMemoryAnswerStore()
-        e = entry("warmed offline")
-        store.put(e, unit(1, 0), ttl_s=60)
-        assert run(InMemoryAnswerCache(store).get_exact(SCOPE, e.normalized_key)) == e
+    def test_entries_expire_with_their_ttl(self) -> None:
+        self.now = 100.0
+        view = self.make_sync()
+        e = entry("q")
+        view.put(e, ttl_s=10)
+        self.now = 109.9
+        assert view.get_exact(SCOPE, e.normalized_key) == e
+        self.now = 110.0
+        assert view.get_exact(SCOPE, e.normalized_key) is None
 
 
 @pytest.mark.integration
-class TestAsyncRedisAnswerCache(AnswerCacheContract):
+class TestRedisAnswerCache(AnswerCacheContract):
     @pytest.fixture(autouse=True)
     def _clean(self, redis_client: Any) -> None:
         self.redis_client = redis_client  # flushed before and after each test
 
-    async def make_cache(self, *, capacity: int = 1000) -> AsyncRedisAnswerCache:
+    async def make_cache(self, *, capacity: int = 1000) -> RedisAnswerCache:
         from core.redis_clients import async_redis
 
-        return AsyncRedisAnswerCache(async_redis(TEST_REDIS_URL), capacity=capacity)
+        return RedisAnswerCache(async_redis(TEST_REDIS_URL), capacity=capacity)
+
+    def make_sync(self, *, capacity: int = 1000) -> RedisAnswerCacheSync:
+        return RedisAnswerCacheSync(self.redis_client, capacity=capacity)
 
     def expire(self) -> None:
         """What Redis does when TTLs pass: the answers go; their expiry times are now past."""
@@ -128,18 +147,9 @@ class TestAsyncRedisAnswerCache(AnswerCacheContract):
 
         run(go())
 
-    def test_reads_what_the_blocking_store_wrote(self) -> None:
-        e = entry("warmed offline")
-        RedisAnswerCache(self.redis_client).put(e, unit(1, 0, 0, 0), ttl_s=60)
-
-        async def go() -> None:
-            cache = await self.make_cache()
-            assert await cache.get_exact(SCOPE, e.normalized_key) == e
-            hit = await cache.get_semantic(SCOPE, e.question, unit(1, 0, 0, 0), threshold=0.9)
-            assert hit is not None
-            assert hit.entry == e
-
-        run(go())
+    def test_the_view_sets_the_ttl_on_the_key(self) -> None:
+        key = self.make_sync().put(entry("q"), ttl_s=600)
+        assert 0 < self.redis_client.ttl(key) <= 600
 
     def test_a_whole_read_outlives_the_lookup_that_started_it(self) -> None:
         async def go() -> None:
@@ -148,7 +158,7 @@ class TestAsyncRedisAnswerCache(AnswerCacheContract):
             writer = await self.make_cache()
             for i in range(1500):
                 await writer.put(entry(f"question {i}"), basis(i % 8), ttl_s=600)
-            reader = AsyncRedisAnswerCache(async_redis(TEST_REDIS_URL))
+            reader = RedisAnswerCache(async_redis(TEST_REDIS_URL))
             started = asyncio.Event()
             whole_read = reader._reload
 
@@ -171,3 +181,37 @@ class TestAsyncRedisAnswerCache(AnswerCacheContract):
             assert reader.full_loads == 1
 
         run(go())
+
+
+@pytest.mark.unit
+class TestFactory:
+    def test_memory_is_one_store_per_process(self) -> None:
+        settings = CommonSettings(cache_backend="memory")
+        cache, view = answer_cache_for(settings), answer_cache_sync_for(settings)
+        assert isinstance(cache, MemoryAnswerCache)
+        assert view is process_memory_cache() is cache.store
+        e = entry("written by a warm in this process")
+        try:
+            view.put(e, unit(1, 0), ttl_s=60)
+            assert run(cache.get_exact(SCOPE, e.normalized_key)) == e
+        finally:
+            view.purge()
+
+    def test_redis_is_the_default(self) -> None:
+        settings = CommonSettings()
+        assert settings.cache_backend == "redis"
+        cache = answer_cache_for(settings, redis=object(), capacity=7, memo_entries=3)
+        assert isinstance(cache, RedisAnswerCache)
+        assert (cache.capacity, cache.memo_entries) == (7, 3)
+        view = answer_cache_sync_for(settings, redis=object(), capacity=7)
+        assert isinstance(view, RedisAnswerCacheSync)
+        assert view.capacity == 7
+
+    def test_the_backend_is_read_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("TANDEM_CACHE_BACKEND", "memory")
+        assert CommonSettings().cache_backend == "memory"
+        monkeypatch.setenv("TANDEM_CACHE_BACKEND", "memcached")
+        with pytest.raises(ValueError, match="cache_backend"):
+            CommonSettings()

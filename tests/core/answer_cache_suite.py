@@ -1,18 +1,40 @@
-"""Conformance suite of the service's async AnswerCache port (exact + semantic sides)."""
+"""Conformance suite of the answer-cache port (``core.cache.port``): the async ``AnswerCache``
+(exact and semantic sides) and its blocking view ``AnswerCacheSync`` over the same storage."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
 
 from core.cache.codec import CacheScope
-from online.cache.port import AnswerCache
-from tests.core.answer_store_suite import OTHER, SCOPE, entry
+from core.cache.port import AnswerCache, AnswerCacheSync
+from shared_schemas.cache import CacheEntry, CitedChunk
+from shared_schemas.hashing import question_key_hash
 
 T = TypeVar("T")
+
+SCOPE = CacheScope("20240101-aaaaaaaa", "emb", "llm", "p1")
+OTHER = CacheScope("20240102-bbbbbbbb", "emb", "llm", "p1")
+
+
+def entry(question: str, scope: CacheScope = SCOPE, answer: str = "an answer") -> CacheEntry:
+    return CacheEntry(
+        question=question,
+        normalized_key=question_key_hash(question),
+        answer=answer,
+        cited=(CitedChunk(chunk_id="c1", doc_id="d1", content_hash="h1", score=0.5),),
+        index_version=scope.index_version,
+        embedding_model=scope.embedding_model,
+        llm_model=scope.llm_model,
+        prompt_version=scope.prompt_version,
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+        origin="batch",
+        namespace=scope.namespace,
+    )
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -29,16 +51,21 @@ def basis(i: int, dimension: int = 8) -> np.ndarray:
 
 
 class AnswerCacheContract:
-    """Subclasses provide ``make_cache``: a coroutine function giving an empty adapter holding at
-    most ``capacity`` answers per scope, run in the event loop each test uses (async clients are
-    bound to their loop); and ``expire``: make every entry's time come, as if its TTL passed."""
+    """Subclasses provide ``make_cache``: a coroutine function giving an empty adapter of the
+    port holding at most ``capacity`` answers per scope, run in the event loop each test uses
+    (async clients are bound to their loop); ``make_sync``: the blocking view over the same
+    storage; and ``expire``: make every entry's time come, as if its TTL passed."""
 
     async def make_cache(self, *, capacity: int = 1000) -> AnswerCache:
+        raise NotImplementedError
+
+    def make_sync(self, *, capacity: int = 1000) -> AnswerCacheSync:
         raise NotImplementedError
 
     def expire(self) -> None:
         raise NotImplementedError
 
+    # ----- the port (async) -----
     def test_is_an_answer_cache(self) -> None:
         async def go() -> None:
             assert isinstance(await self.make_cache(), AnswerCache)
@@ -173,5 +200,70 @@ class AnswerCacheContract:
 
         run(go())
 
+    # ----- the blocking view -----
+    def test_is_a_blocking_view(self) -> None:
+        assert isinstance(self.make_sync(), AnswerCacheSync)
 
-__all__ = ["AnswerCacheContract", "CacheScope", "basis", "run", "unit"]
+    def test_view_put_then_get_returns_the_same_entry(self) -> None:
+        view = self.make_sync()
+        e = entry("Who won Super Bowl 50?")
+        key = view.put(e, np.ones(4, dtype=np.float32), ttl_s=600)
+        assert key == SCOPE.key(e.normalized_key)
+        assert view.get_exact(SCOPE, e.normalized_key) == e
+
+    def test_view_lookup_is_by_normalised_question(self) -> None:
+        view = self.make_sync()
+        e = entry("Who won Super Bowl 50?")
+        view.put(e, ttl_s=600)
+        assert view.get_exact(SCOPE, question_key_hash("who won super bowl 50")) == e
+        assert view.get_exact(SCOPE, question_key_hash("Who won Super Bowl 49?")) is None
+
+    def test_view_scopes_never_cross(self) -> None:
+        view = self.make_sync()
+        e = entry("q one")
+        view.put(e, ttl_s=600)
+        assert view.get_exact(OTHER, e.normalized_key) is None
+        ns = CacheScope(SCOPE.index_version, "emb", "llm", "p1", namespace="b")
+        assert view.get_exact(ns, e.normalized_key) is None
+
+    def test_view_put_replaces(self) -> None:
+        view = self.make_sync()
+        view.put(entry("q", answer="first"), ttl_s=600)
+        view.put(entry("q", answer="second"), ttl_s=600)
+        got = view.get_exact(SCOPE, question_key_hash("q"))
+        assert got is not None
+        assert got.answer == "second"
+
+    def test_view_purge_one_scope_then_all(self) -> None:
+        view = self.make_sync()
+        view.put(entry("a"), np.ones(4, dtype=np.float32), ttl_s=600)
+        view.put(entry("b", OTHER), np.ones(4, dtype=np.float32), ttl_s=600)
+        assert view.purge(SCOPE) >= 1
+        assert view.get_exact(SCOPE, question_key_hash("a")) is None
+        assert view.get_exact(OTHER, question_key_hash("b")) is not None
+        assert view.purge() >= 1
+        assert view.get_exact(OTHER, question_key_hash("b")) is None
+        assert view.purge() == 0
+
+    # ----- both faces, one storage -----
+    def test_the_port_finds_what_the_view_wrote(self) -> None:
+        e = entry("warmed offline")
+        self.make_sync().put(e, unit(1, 0, 0, 0), ttl_s=60)
+
+        async def go() -> None:
+            cache = await self.make_cache()
+            assert await cache.get_exact(SCOPE, e.normalized_key) == e
+            hit = await cache.get_semantic(SCOPE, e.question, unit(1, 0, 0, 0), threshold=0.9)
+            assert hit is not None
+            assert hit.entry == e
+
+        run(go())
+
+    def test_the_view_finds_what_the_port_wrote(self) -> None:
+        e = entry("answered live")
+
+        async def go() -> None:
+            await (await self.make_cache()).put(e, unit(1, 0), ttl_s=60)
+
+        run(go())
+        assert self.make_sync().get_exact(SCOPE, e.normalized_key) == e
