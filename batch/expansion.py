@@ -68,7 +68,7 @@ def expand(answerer: Answerer, question: str, *, n: int, cut: float) -> tuple[li
     judge = PairJudge(llm)
     kept = []
     for candidate in candidates:
-        score = judge.score(question, candidate)
+        score = judge.score_both(question, candidate)
         if score > cut:
             kept.append(Alias(candidate, score))
     log.info("expanded question=%r judged=%d kept=%d", question[:80], len(candidates), len(kept))

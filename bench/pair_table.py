@@ -20,11 +20,11 @@ Rules (all on the same MiniLM vectors, the top-1 cached question by cosine):
 - the peers' defaults: plain cosine thresholds (GPTCache 0.6, LangChain 0.8, RedisVL 0.9, 0.95);
 - a cosine threshold tuned on the tune half (any peer's rule re-tuned) at <= --delta wrong hits;
 - Tandem's service rule: the exact key, then the semantic lookup with the evidence verifier
-  (``AsyncRedisAnswerCache.get_semantic``, the service's settings);
+  (``RedisAnswerCache.get_semantic``, the service's settings);
 - Tandem + the pair judge (``core/llm/judge.py``, the deep tier's model): a probe the service
   rule misses whose nearest cached question is at or above ``--floor`` is judged (both orders,
   the mean of the two scores); the cut is chosen on the tune half at <= --delta, and a second
-  cut by the error bound (``online/cache/acceptance.py``: the lowest cut whose one-sided 95%
+  cut by the error bound (``core/matching/acceptance.py``: the lowest cut whose one-sided 95%
   upper bound on wrong hits is <= the bound the tune half's N allows).
 
 Rates carry Wilson 95% intervals and their N; judgments their latency (median, spread, p99) and
@@ -57,13 +57,14 @@ from bench_llm import loadavg, pct, spread  # noqa: E402
 from semantic_cache import DEFAULT_SQUAD, PEERS  # noqa: E402
 
 from core.cache.codec import CacheScope  # noqa: E402
-from core.cache.redis_store import RedisAnswerCache  # noqa: E402
+from core.cache.redis import RedisAnswerCache  # noqa: E402
+from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.llm.factory import build_llm  # noqa: E402
 from core.llm.judge import PairJudge  # noqa: E402
+from core.matching.acceptance import learn_cut  # noqa: E402
+from core.matching.verifier import HitVerifier  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
-from online.cache.acceptance import learn_cut  # noqa: E402
-from online.cache.async_cache import AsyncRedisAnswerCache  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.config import DEEP_LLM_MODEL_ID, FAST_LLM_MODEL_ID, CommonSettings  # noqa: E402
 from shared_schemas.hashing import question_key_hash  # noqa: E402
@@ -114,6 +115,7 @@ class Probe:
     nearest: str = ""  # id of the nearest cached question
     cosine: float = 0.0
     service: str | None = None  # id the service rule served (None: a miss)
+    hard: str | None = None  # the verifier's hard check that rejects the nearest (None: none)
     judge: list[float] = field(default_factory=list)  # (cached, probe), (probe, cached)
 
     @property
@@ -122,11 +124,15 @@ class Probe:
 
 
 async def service_hits(
-    url: str, scope: CacheScope, probes: list[Probe], vecs: dict[str, Any], owner: dict[str, str]
+    url: str,
+    scope: CacheScope,
+    probes: list[Probe],
+    vecs: dict[str, Any],
+    owner: dict[str, str],
+    verifier: HitVerifier,
 ) -> None:
     settings = OnlineSettings()
-    verifier = service_verifier(settings)
-    cache = AsyncRedisAnswerCache(async_redis(url))
+    cache = RedisAnswerCache(async_redis(url))
     try:
         for p in probes:
             hit = await cache.get_exact(scope, question_key_hash(p.text))
@@ -145,14 +151,14 @@ async def service_hits(
 
 
 def run_half(
-    name: str, items: list[dict[str, str]], vecs: dict[str, Any], url: str
+    name: str, items: list[dict[str, str]], vecs: dict[str, Any], url: str, verifier: HitVerifier
 ) -> tuple[list[Probe], dict[str, str]]:
     """Cache the half's originals in Redis and ask every probe."""
     settings = OnlineSettings()
     scope = CacheScope(
         f"bench-pairs-{name}", settings.embedding_model, "bench", "p7", "bench-pairs"
     )
-    writer = RedisAnswerCache(sync_redis(url))
+    writer = RedisAnswerCacheSync(sync_redis(url))
     writer.purge(scope)
     now = datetime.now(UTC)
     owner: dict[str, str] = {}
@@ -168,13 +174,16 @@ def run_half(
         for it in items
         for k in PROBES
     ]
+    question = {it["id"]: it["question"] for it in items}
     for p in probes:
         sims = cached @ vecs[p.text]
         j = int(np.argmax(sims))
         p.nearest, p.cosine = ids[j], float(sims[j])
-    asyncio.run(service_hits(url, scope, probes, vecs, owner))
+        reason = verifier.verdict(p.text, question[p.nearest], p.cosine).reason
+        p.hard = None if reason in ("accepted", "score") else reason
+    asyncio.run(service_hits(url, scope, probes, vecs, owner, verifier))
     writer.purge(scope)
-    return probes, {it["id"]: it["question"] for it in items}
+    return probes, question
 
 
 @dataclass(frozen=True)
@@ -215,11 +224,18 @@ def cosine_rule(t: float) -> Any:
     return lambda p: p.nearest if p.cosine >= t else None
 
 
+def judgeable(p: Probe, floor: float) -> bool:
+    """A miss the judge is asked about: its nearest cached question at or above the floor and
+    failing no hard check of the verifier (a swapped role or an opposite word is evidence the
+    judge does not overrule)."""
+    return p.service is None and bool(p.judge) and p.cosine >= floor and p.hard is None
+
+
 def judged_rule(cut: float, floor: float) -> Any:
     def served(p: Probe) -> str | None:
         if p.service is not None:
             return p.service
-        if p.judge and p.cosine >= floor and float(np.mean(p.judge)) > cut:
+        if judgeable(p, floor) and float(np.mean(p.judge)) > cut:
             return p.nearest
         return None
 
@@ -233,7 +249,7 @@ def wrong_scores(probes: list[Probe], floor: float) -> tuple[list[float], list[f
     bad: list[float] = []
     good: list[float] = []
     for p in probes:
-        if p.service is None and p.judge and p.cosine >= floor:
+        if judgeable(p, floor):
             s = float(np.mean(p.judge))
             (good if p.same and p.nearest == p.item else bad).append(s)
     return bad, good
@@ -284,6 +300,12 @@ def main() -> None:
     ap.add_argument("--floor", type=float, default=0.5, help="cosine at which the judge is asked")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--no-judge", action="store_true")
+    ap.add_argument(
+        "--bound-deltas",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[0.01, 0.05],
+        help="error bounds to learn a cut under (judged tune-half outcomes, 95%% confidence)",
+    )
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     ap.add_argument(
         "--scores",
@@ -305,7 +327,11 @@ def main() -> None:
         {it[k] for items in halves.values() for it in items for k in ("question", *PROBES)}
     )
     vecs = dict(zip(texts, encoder.encode(texts), strict=True))
-    runs = {name: run_half(name, items, vecs, args.redis_url) for name, items in halves.items()}
+    verifier = service_verifier(settings)
+    runs = {
+        name: run_half(name, items, vecs, args.redis_url, verifier)
+        for name, items in halves.items()
+    }
 
     took: list[float] = []
     if not args.no_judge:
@@ -335,19 +361,22 @@ def main() -> None:
         )
         cut = sorted(bad, reverse=True)[allowed_wrong] if allowed_wrong < len(bad) else 0.0
         rules.append((f"Tandem + judge, cut tuned (> {cut:.4f})", judged_rule(cut, args.floor)))
-        bound = learn_cut([(s, False) for s in bad] + [(s, True) for s in good], delta=args.delta)
-        label = (
-            f"Tandem + judge, error bound (> {bound.cut:.4f}, {bound.upper:.1%} upper bound)"
-            if bound.cut is not None
-            else "Tandem + judge, error bound (no cut certified)"
-        )
-        rules.append((label, judged_rule(bound.cut if bound.cut is not None else 2.0, args.floor)))
+        outcomes = [(s, False) for s in bad] + [(s, True) for s in good]
+        for bound_delta in args.bound_deltas:
+            bound = learn_cut(outcomes, delta=bound_delta)
+            label = (
+                f"Tandem + judge, error bound {bound_delta:.0%} (> {bound.cut:.4f})"
+                if bound.cut is not None
+                else f"Tandem + judge, error bound {bound_delta:.0%} (no cut certified)"
+            )
+            cut_b = bound.cut if bound.cut is not None else 2.0
+            rules.append((label, judged_rule(cut_b, args.floor)))
+            print(f"error bound {bound_delta:.0%}: {bound.explain()}")
         print(
             f"judge AUC (probes the service missed, at or above the floor): tune "
             f"{auc(good, bad):.3f} (n={len(good)}+{len(bad)}), test "
             f"{auc(*reversed(wrong_scores(test, args.floor))):.3f}"
         )
-        print(f"error bound: {bound.explain()}")
 
     print()
     print(
@@ -362,7 +391,10 @@ def main() -> None:
             f"| {t.found}/{t.paraphrases} / {t.wrong}/{t.distinct} |"
         )
     print()
-    name, best = rules[-2] if not args.no_judge else rules[-1]
+    name, best = next(
+        (r for r in rules if r[0].startswith("Tandem + judge, cut tuned")),
+        next(r for r in rules if r[0].startswith("Tandem service rule")),
+    )
     print(f"by style and kind, test half, {name}:")
     for same in (True, False):
         for style in sorted({p.style for p in test if p.same == same}):

@@ -12,7 +12,7 @@ Printed, all measured in this run:
 1. the peer table: a plain top-1 cosine threshold at each peer's default (GPTCache 0.1.44's
    semantic default 0.6, LangChain ``RedisSemanticCache`` 0.8, RedisVL 0.28 ``SemanticCache`` 0.9,
    and 0.95), Tandem's previous rule (0.95 + signature agreement) and Tandem's verifier
-   (``online.cache.verifier``, the service's settings), hits beside precision and false hits;
+   (``core.matching.verifier``, the service's settings), hits beside precision and false hits;
 2. the production path on the held-out half: ``RedisAnswerCacheSync.put`` to warm a real Redis, then
    the service's ``get_exact`` and ``get_semantic`` (verifier on) for every asked question;
 3. the hand-written paraphrase set (``bench/data/semantic_paraphrases.jsonl``: SQuAD dev
@@ -58,8 +58,8 @@ from core.cache.semantic import SemanticMirror  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config, lexical_text  # noqa: E402
 from core.matching.signature import question_signature  # noqa: E402
+from core.matching.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
-from online.cache.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402
 from shared_schemas.hashing import question_key_hash  # noqa: E402

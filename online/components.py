@@ -21,9 +21,8 @@ from core.cache.factory import answer_cache_for
 from core.cache.port import AnswerCache
 from core.encoder import TextEncoder
 from core.llm.base import LLMBackend
-from core.redis_clients import async_redis
+from core.redis_clients import async_redis, deadline
 from online.arms import ArmTable, LLMFactory
-from online.deadline import deadline
 from online.experiments.service import Experiments, build_experiments
 from online.index_state import IndexHolder
 from online.limits.limiter import RedisRateLimiter

@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from online.deadline import deadline
+from core.redis_clients import deadline
 from online.errors import CacheUnavailableError
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM, beside

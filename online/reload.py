@@ -29,7 +29,7 @@ from core.artifacts import ArtifactStore, LocalArtifactStore, check_version_name
 from core.index import IndexLoadError, read_live_version
 from core.index.fetch import materialise_version, prune_cache, read_pointer
 from core.index.trust import check_published
-from online.deadline import deadline
+from core.redis_clients import deadline
 from online.index_state import IndexHolder, IndexState, load_state
 from online.metrics import ServiceMetrics
 from online.periodic import cancel_and_wait

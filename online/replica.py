@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import BaseModel, ConfigDict
 
-from online.deadline import deadline
+from core.redis_clients import deadline
 from online.index_state import IndexHolder
 
 REPLICA_PREFIX = "tandem:replica:"

@@ -26,9 +26,9 @@ def explain_cmd(
     from core.errors import CoreError
     from core.index import IndexLoadError
     from core.index.fetch import materialise_version, read_pointer
+    from core.matching.verifier import verifier_for
     from core.redis_clients import sync_redis
     from online.cache.explain import explain
-    from online.cache.verifier import verifier_for
     from online.index_state import load_state
     from online.settings import get_settings
     from shared_schemas.layout import LIVE_MANIFEST_KEY

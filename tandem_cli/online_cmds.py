@@ -66,7 +66,7 @@ def worker(
             judged = build_judge_worker(settings).run(stop=stop, max_pairs=max_jobs)
         typer.echo(
             f"judge stopped: judged={judged.judged} aliased={judged.aliased} "
-            f"skipped={judged.skipped}"
+            f"ruled_out={judged.ruled_out} skipped={judged.skipped}"
         )
         return
     with user_errors(OnlineError, CoreError):

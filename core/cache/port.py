@@ -41,7 +41,7 @@ class SemanticHit:
 
 
 class CandidateVerifier(Protocol):
-    """Decides whether a cached question may answer the asked one (``online.cache.verifier``)."""
+    """Decides whether a cached question may answer the asked one (``core.matching.verifier``)."""
 
     def accepts(self, asked: str, cached: str, cosine: float) -> bool: ...
 

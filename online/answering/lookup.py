@@ -15,12 +15,12 @@ import numpy as np
 from redis.exceptions import RedisError
 
 from core.cache.port import AnswerCache, SemanticHit
+from core.matching.verifier import HitVerifier, verifier_for
+from core.redis_clients import deadline
 from online.answering.context import Answering, AnswerObserver, Framing, ms
 from online.answering.sources import CitedSources
 from online.answers import AnswerResult
 from online.cache.local_hot import LocalHotAnswers
-from online.cache.verifier import HitVerifier, verifier_for
-from online.deadline import deadline
 from online.errors import CacheSlowError, CacheUnavailableError, OverloadedError
 from online.index_state import IndexState
 from online.settings import OnlineSettings

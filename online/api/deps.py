@@ -12,8 +12,8 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
+from core.cache.port import AnswerCache
 from core.llm.base import LLMBackend
-from online.cache.port import AnswerCache
 from online.components import Components
 from online.experiments.service import Experiments
 from online.index_state import IndexHolder

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.cache.codec import CacheScope, decode_entry, decode_vector
 from core.matching.signature import question_signature
-from online.cache.verifier import HitVerifier
+from core.matching.verifier import HitVerifier
 from online.refine.judging import judged_marker
 from shared_schemas.hashing import question_key_hash
 

@@ -19,7 +19,7 @@ from collections import OrderedDict, deque
 
 from redis.exceptions import RedisError
 
-from online.deadline import deadline
+from core.redis_clients import deadline
 from online.experiments.assignment import Assignment, VariantRouter
 from online.experiments.canary import CanaryGuard, RollbackEvent
 from online.experiments.override import OverridePermission

@@ -19,8 +19,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from core.redis_clients import deadline
 from online.answers import AnswerRequest
-from online.deadline import deadline
 from online.errors import RateLimitedError
 from online.limits.config import ApiKey, Bucket, RateLimit, RateLimits, hash_key
 from online.metrics import ServiceMetrics

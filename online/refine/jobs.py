@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
-from online.deadline import deadline
+from core.redis_clients import deadline
 from online.errors import CacheUnavailableError
 from shared_schemas.layout import REFINE_JOB_PREFIX, REFINE_STREAM
 

@@ -4,10 +4,12 @@ A question that misses the cache although a cached one lies close (cosine at or 
 ``judge_floor``, under what the semantic side accepts) is answered live at once; the pair
 (asked question, nearest cached one) goes to ``tandem:judge``. The judge worker (`tandem worker
 --judge`, the deep tier's model) asks whether both ask for the same information; above
-``judge_cut`` the cached answer is written under the asked question's own key and vector as an
-alias (``alias_of``), so the next ask of it is a plain lookup. Each pair is judged once (a
-marker per pair, with a TTL); the stream is bounded. Acknowledged once handled; a judgment that
-fails is dropped (it was optional)."""
+``judge_cut`` (the mean of both orders' scores) the cached answer is written under the asked
+question's own key and vector as an alias (``alias_of``), so the next ask of it is a plain
+lookup. A pair that fails one of the verifier's hard checks (swapped roles, opposite words,
+other numbers) is ruled out without asking the model: the judge does not overrule that
+evidence. Each pair is judged once (a marker per pair, with a TTL); the stream is bounded.
+Acknowledged once handled; a judgment that fails is dropped (it was optional)."""
 
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ from typing import Any
 from redis.exceptions import RedisError, ResponseError
 
 from core.cache.codec import CacheScope
-from core.cache.redis_store import RedisAnswerCache
+from core.cache.port import AnswerCacheSync
+from core.cache.redis_sync import RedisAnswerCacheSync
 from core.encoder import TextEncoder
 from core.llm.judge import LogprobLLM, PairJudge
+from core.matching.verifier import HitVerifier, TermStats
 from shared_schemas.hashing import sha256_hex
 from shared_schemas.layout import JUDGE_STREAM, JUDGED_PREFIX
 
@@ -72,13 +76,15 @@ async def enqueue_judgment(
 
 @dataclass
 class JudgeStats:
-    judged: int = 0
+    judged: int = 0  # pairs the model judged
     aliased: int = 0
     skipped: int = 0
+    ruled_out: int = 0  # pairs a hard check of the verifier found different, the model not asked
 
 
 def build_judge_worker(settings: Any) -> JudgeWorker:
     """The real one: the deep tier's LLM as judge, the bundled encoder, Redis from settings."""
+    from core.cache.factory import answer_cache_sync_for
     from core.encoder import encoder_for
     from core.llm.factory import build_llm
     from core.redis_clients import sync_redis
@@ -87,12 +93,14 @@ def build_judge_worker(settings: Any) -> JudgeWorker:
     if not isinstance(llm, LogprobLLM):
         llm.close()
         raise ValueError("the deep tier's backend reports no log-probabilities: no judge")
+    redis = sync_redis(settings.redis_url)
     return JudgeWorker(
-        redis=sync_redis(settings.redis_url),
+        redis=redis,
         judge=PairJudge(llm),
         encoder=encoder_for(settings),
         cut=settings.judge_cut,
         ttl_s=settings.judge_ttl_s,
+        cache=answer_cache_sync_for(settings, redis=redis, capacity=settings.cache_capacity),
     )
 
 
@@ -105,7 +113,7 @@ class JudgeWorker:
         encoder: TextEncoder,
         cut: float,
         ttl_s: int,
-        cache: RedisAnswerCache | None = None,
+        cache: AnswerCacheSync | None = None,
         consumer: str | None = None,
     ) -> None:
         self.redis = redis
@@ -113,7 +121,10 @@ class JudgeWorker:
         self.encoder = encoder
         self.cut = cut
         self.ttl_s = ttl_s
-        self.cache = cache or RedisAnswerCache(redis)
+        self.cache = cache or RedisAnswerCacheSync(redis)
+        # the verifier's hard checks (roles swapped, opposite words, numbers...) need no term
+        # weights: the default tokenizer does
+        self.checks = HitVerifier(TermStats.of_index(None))
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self.stats = JudgeStats()
 
@@ -156,23 +167,28 @@ class JudgeWorker:
             self.redis.xack(JUDGE_STREAM, JUDGE_GROUP, msg_id)
 
     def _judge(self, scope: CacheScope, pair: dict[str, Any]) -> None:
-        cached = self.cache.get(scope, pair["candidate"])
+        cached = self.cache.get_exact(scope, pair["candidate"])
         if cached is None:  # expired or evicted meanwhile
             self.stats.skipped += 1
             return
-        score = self.judge.score(cached.question, pair["question"])
-        self.stats.judged += 1
-        verdict = "same" if score > self.cut else "different"
+        failed = self.checks.hard_check(
+            self.checks.evidence(pair["question"]), self.checks.evidence(cached.question)
+        )
+        if failed is not None:  # evidence the judge does not overrule (bench/pair_table.py)
+            self.stats.ruled_out += 1
+            verdict, recorded = "different", f"different ({failed})"
+        else:
+            score = self.judge.score_both(cached.question, pair["question"])
+            self.stats.judged += 1
+            verdict = "same" if score > self.cut else "different"
+            recorded = f"{verdict} {score:.4f}"
         self.redis.set(
-            judged_marker(scope, pair["qhash"], pair["candidate"]),
-            f"{verdict} {score:.4f}",
-            ex=self.ttl_s,
+            judged_marker(scope, pair["qhash"], pair["candidate"]), recorded, ex=self.ttl_s
         )
         log.info(
-            "judged sim=%.3f score=%.4f verdict=%s asked=%r cached=%r",
+            "judged sim=%.3f %s asked=%r cached=%r",
             pair["similarity"],
-            score,
-            verdict,
+            recorded,
             pair["question"][:80],
             cached.question[:80],
         )

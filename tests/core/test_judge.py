@@ -43,6 +43,22 @@ def test_the_judge_asks_both_questions_once() -> None:
     assert "Question A: Who won?\nQuestion B: Who was the winner?" in messages[-1]["content"]
 
 
+@pytest.mark.unit
+def test_score_both_is_the_mean_of_both_orders() -> None:
+    class ByOrder:
+        model_id = "by-order"
+
+        def first_token_logprobs(self, messages: list, *, top: int = 10) -> dict[str, float]:  # type: ignore[type-arg]
+            yes = 0.9 if "Question A: Who won?" in messages[-1]["content"] else 0.5
+            return {"yes": math.log(yes), "no": math.log(1 - yes)}
+
+    judge = PairJudge(ByOrder())
+    assert judge.score("Who won?", "Who was the winner?") == pytest.approx(0.9)
+    assert judge.score("Who was the winner?", "Who won?") == pytest.approx(0.5)
+    assert judge.score_both("Who won?", "Who was the winner?") == pytest.approx(0.7)
+    assert judge.score_both("Who was the winner?", "Who won?") == pytest.approx(0.7)
+
+
 @pytest.mark.integration
 def test_the_engine_reports_first_token_logprobs() -> None:
     from core.llm.factory import build_llm

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 
+from core.redis_clients import deadline
 from online.api.deps import (
     ExperimentsDep,
     IndexesDep,
@@ -21,7 +22,6 @@ from online.api.deps import (
     SettingsDep,
 )
 from online.api.responses import V1
-from online.deadline import deadline
 from online.errors import NoIndexError
 from shared_schemas.layout import FRESHNESS_KEY
 

@@ -7,7 +7,7 @@ import pytest
 
 from core.cache.semantic import SemanticMirror
 from core.index.lexical import LexicalConfig, Tokenizer
-from online.cache.verifier import HitVerifier, TermStats, VerifierParams
+from core.matching.verifier import HitVerifier, TermStats, VerifierParams
 
 _CORPUS = [
     "Warsaw stands on the Vistula river. Famous people were born in Warsaw.",
@@ -194,7 +194,7 @@ def test_coarse_mirror_follows_removals_and_replacements() -> None:
     ],
 )
 def test_typing_slips(a: str, b: str, slip: bool) -> None:
-    from online.cache.verifier import _one_typo
+    from core.matching.verifier import _one_typo
 
     assert _one_typo(a, b) is slip
     assert _one_typo(b, a) is slip

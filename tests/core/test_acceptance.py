@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from online.cache.acceptance import learn_cut, upper_bound
+from core.matching.acceptance import learn_cut, upper_bound
 
 pytestmark = pytest.mark.unit
 

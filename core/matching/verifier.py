@@ -5,10 +5,10 @@ cosine threshold separates paraphrases from different questions about the same p
 (``bench/semantic_cache.py``). The verifier adds what the embedding barely sees, in two steps:
 
 1. **hard checks** (any failure rejects): the same answer kind and numbers as the question
-   signature (``online.signature``); named entities that do not conflict (one question may name
-   more than the other, ``Panthers`` / ``Carolina Panthers``, but each naming something the other
-   lacks rejects; names are compared stemmed, and a name the other question writes in lower case
-   counts); no opposite words (the signature's pairs plus a few more: ``high``/``low``,
+   signature (``core.matching.signature``); named entities that do not conflict (one question
+   may name more than the other, ``Panthers`` / ``Carolina Panthers``, but each naming something
+   the other lacks rejects; names are compared stemmed, and a name the other question writes in
+   lower case counts); no opposite words (the signature's pairs plus a few more: ``high``/``low``,
    ``born``/``died``, ``bought``/``sold``...); a comparison in both or in neither (``most``,
    ``largest``, ``before``); the same negation (``not``, ``n't``, ``non-``...); roles not
    swapped (both questions use both words of an opposite pair, in the other order; or the same
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.index.lexical import Tokenizer, default_lexical_config
-from online.signature import (
+from core.matching.signature import (
     _CONTRAST_PAIRS,
     QuestionSignature,
     _contrasts_agree,
@@ -82,7 +82,7 @@ _NEGATION = re.compile(
     r"\b(?:not|no|never|none|without|neither|nor|non)\b|n't\b|\bnon-", re.IGNORECASE
 )
 # Opposites the signature's list lacks (compared as stems): one question using a word of one
-# side and the other a word of the other side rejects, as in ``online.signature``.
+# side and the other a word of the other side rejects, as in ``core.matching.signature``.
 _MORE_OPPOSITES = (
     ("high", "low"),
     ("best", "worst least"),
