@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 from online.answers import AnswerRequest, AnswerResult, to_json_text
 from online.experiments.service import Experiments
 from online.metrics import ServiceMetrics
 from online.querylog_writer import QueryLogWriter
 from shared_schemas.events import QueryLogEvent
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    """One query-log line: orjson (a tenth of the stdlib encoder's time on the hit path); the
+    stdlib's as a fallback for text orjson refuses (a lone surrogate never gets this far, but
+    an answer must not fail on its log line)."""
+    try:
+        return orjson.dumps(event).decode()
+    except TypeError:
+        event["ts"] = event["ts"].isoformat()
+        return to_json_text(event)
 
 
 class ServiceObserver:
@@ -46,13 +59,13 @@ class ServiceObserver:
         if self.querylog is None:
             return
         self.querylog.append(
-            to_json_text(
+            _event_text(
                 {  # QueryLogEvent v1, rendered without re-validating what we built (hot path)
                     "schema_version": QueryLogEvent.SCHEMA_VERSION,
                     "query_id": result.query_id,
                     "question": result.question,
                     "normalized_key": result.question_hash,
-                    "ts": datetime.now(UTC).isoformat(),
+                    "ts": datetime.now(UTC),
                     "cache": result.cache,
                     "index_version": result.index_version,
                     "variant": result.variant,

@@ -101,6 +101,17 @@ class Framing:
         self.caching = caching  # False: no answer cache at all
         self.observer = observer
         self._scopes: dict[tuple[str, ...], CacheScope] = {}
+        #: question -> its key hash: a hot question is asked again and again, and normalising
+        #: and hashing it was 3% of a cache hit's time (py-spy, bench_online.py --only hits)
+        self._hashes: dict[str, str] = {}
+
+    def question_hash(self, question: str) -> str:
+        qhash = self._hashes.get(question)
+        if qhash is None:
+            if len(self._hashes) >= self.settings.hit_memo_entries:
+                self._hashes.clear()
+            qhash = self._hashes[question] = question_key_hash(question)
+        return qhash
 
     def scope(self, index_version: str, arm: Arm | None = None) -> CacheScope:
         """The cache scope of ``index_version`` for ``arm`` (default: the service's own)."""
@@ -128,7 +139,7 @@ class Framing:
             state=state,
             arm=arm,
             scope=self.scope(state.version, arm),
-            qhash=question_key_hash(request.question),
+            qhash=self.question_hash(request.question),
             t0=time.perf_counter(),
             # top_k, a conversation and decoding change the answer but are not in the key:
             # only the service's own answer is cached (read and written)

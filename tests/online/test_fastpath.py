@@ -126,3 +126,13 @@ def test_requests_it_does_not_answer_reach_the_app_unchanged(messages: list[dict
 
 
 pytestmark = pytest.mark.unit  # pure logic: `make unit`
+
+
+@pytest.mark.parametrize(
+    "timings",
+    [{}, {"cache": 0.123, "total": 1.0}, {"a": 1e-07, "b": 12345678.9}, {"x": 3}, {'é"': 0.5}],
+)
+def test_timings_render_as_json_does(timings: dict[str, float]) -> None:
+    from online.answers import _timings_text
+
+    assert _timings_text(timings) == json.dumps(timings, ensure_ascii=False)

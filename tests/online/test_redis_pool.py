@@ -45,3 +45,32 @@ def test_more_requests_than_connections_wait_instead_of_failing() -> None:
     assert any(isinstance(r, RedisConnectionError) for r in refused)
     assert not [r for r in served if isinstance(r, Exception)]
     assert opened <= 4
+
+
+def test_a_free_connection_is_taken_at_once_and_a_busy_pool_still_makes_callers_wait() -> None:
+    async def main() -> tuple[bool, str, bool]:
+        client = async_redis(TEST_REDIS_URL, max_connections=1, pool_wait_s=0.2)
+        pool = client.connection_pool
+        try:
+            held = await pool.get_connection()  # the only connection: free, taken at once
+            first_in_use = held in pool._in_use_connections
+            try:  # none free: the caller waits (redis-py's own wait), then gives up
+                await pool.get_connection()
+                waited = "served"
+            except RedisConnectionError as exc:
+                waited = str(exc)
+            # a waiter gets the connection released meanwhile, ahead of any later caller
+            waiter = asyncio.ensure_future(pool.get_connection())
+            while not pool._condition._waiters:  # until it waits on the pool
+                await asyncio.sleep(0)
+            await pool.release(held)
+            again = await asyncio.wait_for(waiter, 1.0)
+            await pool.release(again)
+            return first_in_use, waited, again is held
+        finally:
+            await client.aclose()
+
+    first_in_use, waited, reused = asyncio.run(main())
+    assert first_in_use
+    assert waited == "No connection available."
+    assert reused
