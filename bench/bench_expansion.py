@@ -46,7 +46,8 @@ from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config  # noqa: E402
 from core.llm.factory import build_llm  # noqa: E402
-from core.matching.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
+from core.matching.terms import TermStats  # noqa: E402
+from core.matching.verifier import HitVerifier, VerifierParams  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402

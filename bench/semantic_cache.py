@@ -58,7 +58,8 @@ from core.cache.semantic import SemanticMirror  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config, lexical_text  # noqa: E402
 from core.matching.signature import question_signature  # noqa: E402
-from core.matching.verifier import HitVerifier, TermStats, VerifierParams  # noqa: E402
+from core.matching.terms import TermStats  # noqa: E402
+from core.matching.verifier import HitVerifier, VerifierParams  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402

@@ -29,171 +29,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.matching.words import CONTRAST_PAIRS_TEXT as _CONTRAST_PAIRS_TEXT
+from core.matching.words import NUMBER_WORDS as _NUMBER_WORDS
+from core.matching.words import SENTENCE_START_WORDS as _SENTENCE_START_WORDS
+
 _TOKEN = re.compile(r"\d[\d,.]*\d|[^\W_][\w'’\-]*|[.?!;]")
 _DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _SENTENCE_END = {".", "?", "!", ";"}
 
-_NUMBER_WORDS: dict[str, str] = {
-    w: str(i)
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
-_NUMBER_WORDS.update(
-    {
-        "thirty": "30",
-        "forty": "40",
-        "fifty": "50",
-        "sixty": "60",
-        "seventy": "70",
-        "eighty": "80",
-        "ninety": "90",
-        "hundred": "100",
-        "thousand": "1000",
-        "million": "1000000",
-        "billion": "1000000000",
-        "dozen": "12",
-        "half": "0.5",
-    }
-)
-_ORDINALS = [
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-]
-_NUMBER_WORDS.update({w: f"{i + 1}th" for i, w in enumerate(_ORDINALS)})
 _ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 
-# Capitalised only because they open a sentence: never entities in that position.
-_SENTENCE_START_WORDS = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "will",
-        "would",
-        "should",
-        "shall",
-        "may",
-        "might",
-        "has",
-        "have",
-        "had",
-        "the",
-        "a",
-        "an",
-        "in",
-        "on",
-        "at",
-        "of",
-        "for",
-        "from",
-        "by",
-        "to",
-        "with",
-        "during",
-        "after",
-        "before",
-        "since",
-        "until",
-        "about",
-        "according",
-        "name",
-        "list",
-        "give",
-        "tell",
-        "approximately",
-        "roughly",
-        "in",
-        "besides",
-        "other",
-        "along",
-        "between",
-        "under",
-        "over",
-        "aside",
-        "apart",
-        "along",
-        "some",
-        "many",
-        "much",
-        "most",
-        "if",
-        "while",
-        "once",
-        "as",
-        "whenever",
-    ]
-)
 
-
-# Pairs of opposite word groups: two questions disagree when one uses a word of one side and the
-# other a word of the opposite side of the same pair.
-_CONTRAST_PAIRS_TEXT = """before earlier prior preceded | after later following succeeded
-upper upwards upward top above | lower downwards downward bottom below
-higher highest taller tallest | lower lowest shorter shortest
-larger largest bigger biggest greatest | smaller smallest least
-most more | least less fewer
-maximum max | minimum min
-oldest older earliest | youngest younger newest latest
-beginning start began begin | end ended ending
-primary | secondary
-inside inner | outside outer
-north northern | south southern
-east eastern | west western
-positive | negative
-increase increased increases rise rose gain | decrease decreased decreases fall fell loss
-win won wins winner winning | lose lost loses loser losing
-male men man | female women woman
-richer rich | poorer poor
-left | right
-front | back"""
 _CONTRAST_PAIRS: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
     (frozenset(a.split()), frozenset(b.split()))
     for a, b in (line.split("|") for line in _CONTRAST_PAIRS_TEXT.splitlines())

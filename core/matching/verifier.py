@@ -35,78 +35,25 @@ on the other half (``bench/README.md``).
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.index.lexical import Tokenizer, default_lexical_config
 from core.matching.signature import (
     _CONTRAST_PAIRS,
     QuestionSignature,
     _contrasts_agree,
     question_signature,
 )
+from core.matching.terms import TermStats
+from core.matching.words import FRAME_WORDS as _FRAME_WORDS
+from core.matching.words import MORE_OPPOSITES as _MORE_OPPOSITES
 
-# Words a question uses to frame what it asks, not what it is about (compared after stemming).
-_FRAME_WORDS = frozenset(
-    [
-        "name",
-        "call",
-        "called",
-        "kind",
-        "type",
-        "sort",
-        "exampl",
-        "example",
-        "give",
-        "tell",
-        "list",
-        "one",
-        "also",
-        "els",
-        "else",
-        "doe",
-        "did",
-        "do",
-        "can",
-        "could",
-        "would",
-        "might",
-        "may",
-    ]
-)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|without|neither|nor|non)\b|n't\b|\bnon-", re.IGNORECASE
 )
-# Opposites the signature's list lacks (compared as stems): one question using a word of one
-# side and the other a word of the other side rejects, as in ``core.matching.signature``.
-_MORE_OPPOSITES = (
-    ("high", "low"),
-    ("best", "worst least"),
-    ("buy bought purchas", "sell sold"),
-    ("input", "output"),
-    ("accept", "reject"),
-    ("born birth", "die death dead"),
-    ("built build construct found", "destroy demolish"),
-    ("advantag benefit", "disadvantag drawback"),
-    ("understat underestim", "overstat overestim"),
-    ("import", "export"),
-    ("open", "close"),
-    ("first", "last"),
-    ("rich", "poor"),
-    ("strong", "weak"),
-    ("success", "failur fail"),
-    ("major", "minor"),
-    ("allow permit", "forbid ban prohibit"),
-    ("support", "oppos"),
-    ("join", "leav left"),
-    ("add", "remov"),
-)
-
-
 _OPPOSITES = tuple((frozenset(a.split()), frozenset(b.split())) for a, b in _MORE_OPPOSITES)
 _ORDERED_PAIRS = tuple(_CONTRAST_PAIRS) + _OPPOSITES
 
@@ -118,45 +65,6 @@ def _one_sided(a: frozenset[str], b: frozenset[str]) -> bool:
         if bool(a & sides) != bool(b & sides):
             return True
     return False
-
-
-@dataclass(frozen=True)
-class TermStats:
-    """Document frequencies of the index's lexical side and the tokenizer that produced them."""
-
-    tokenize: Callable[[str], list[str]]
-    document_frequency: Mapping[str, int]
-    documents: int
-
-    def idf(self, term: str) -> float:
-        """BM25's IDF (``ln(1 + (N - df + 0.5) / (df + 0.5))``); unseen terms weigh the most."""
-        df = self.document_frequency.get(term, 0)
-        return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
-
-    @property
-    def max_idf(self) -> float:
-        return math.log(1.0 + (self.documents + 0.5) / 0.5)
-
-    @classmethod
-    def from_texts(cls, tokenize: Callable[[str], list[str]], texts: Iterable[str]) -> TermStats:
-        df: dict[str, int] = {}
-        n = 0
-        for text in texts:
-            n += 1
-            for term in set(tokenize(text)):
-                df[term] = df.get(term, 0) + 1
-        return cls(tokenize, df, n)
-
-    @classmethod
-    def of_index(cls, index: object) -> TermStats:
-        """The statistics of a loaded index's lexical side (``LoadedIndex.term_statistics``);
-        an index without one gives every word the same weight (default tokenizer)."""
-        method = getattr(index, "term_statistics", None)
-        got = method() if callable(method) else None
-        if got is None:
-            return cls(Tokenizer(default_lexical_config()), {}, 1)
-        tokenize, df, documents = got
-        return cls(tokenize, df, documents)
 
 
 @dataclass(frozen=True)

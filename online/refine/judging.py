@@ -29,7 +29,8 @@ from core.cache.port import AnswerCacheSync
 from core.cache.redis_sync import RedisAnswerCacheSync
 from core.encoder import TextEncoder
 from core.llm.judge import LogprobLLM, PairJudge
-from core.matching.verifier import HitVerifier, TermStats
+from core.matching.terms import TermStats
+from core.matching.verifier import HitVerifier
 from shared_schemas.hashing import sha256_hex
 from shared_schemas.layout import JUDGE_STREAM, JUDGED_PREFIX
 

@@ -7,7 +7,8 @@ import pytest
 
 from core.cache.semantic import SemanticMirror
 from core.index.lexical import LexicalConfig, Tokenizer
-from core.matching.verifier import HitVerifier, TermStats, VerifierParams
+from core.matching.terms import TermStats
+from core.matching.verifier import HitVerifier, VerifierParams
 
 _CORPUS = [
     "Warsaw stands on the Vistula river. Famous people were born in Warsaw.",
