@@ -72,7 +72,7 @@ class OnlineSettings(CommonSettings):
     semantic_verifier: Literal["evidence", "signature"] = Field(
         default="evidence",
         description="How candidates are decided: evidence (hard checks, then cosine and "
-        "IDF-weighted word evidence, online/cache/verifier.py) or signature (numbers, names, "
+        "IDF-weighted word evidence, core/matching/verifier.py) or signature (numbers, names, "
         "answer kind only).",
     )
     semantic_accept: float = Field(
