@@ -48,7 +48,7 @@ e2e: setup
 # replicas on loopback ports CLUSTER_PORT..+5, scripts/redis_cluster.sh), the same tests `make
 # test` runs against one node; then a master killed under load (tests/faults, its own cluster)
 CLUSTER_PORT ?= 7100
-CLUSTER_SUITES := tests/core/test_answer_store.py tests/online/test_answer_cache.py \
+CLUSTER_SUITES := tests/core/test_answer_cache.py \
 	tests/online/test_cache_top_k.py tests/online/test_limits.py tests/online/test_limits_processes.py \
 	tests/online/test_experiments_shared.py tests/online/test_experiments_api.py \
 	tests/online/test_experiments_canary.py tests/online/test_querylog_writer.py \
