@@ -60,21 +60,16 @@ def purge_cmd(
     import redis
 
     from batch.settings import get_settings
-    from core.cache.codec import CacheScope
     from core.cache.factory import answer_cache_sync_for
 
     settings = get_settings()
     setup(settings)
     if not yes:
         typer.confirm(f"delete cached answers of {version or 'every version'}?", abort=True)
-    with user_errors(redis.RedisError):
+    with user_errors(redis.RedisError, ValueError):
         cache = answer_cache_sync_for(settings, timeout_s=30)
-        scope = None
-        if version:
-            scope = CacheScope(
-                version, settings.embedding_model, settings.llm_model, settings.prompt_version
-            )
-        removed = cache.purge(scope)
+        # a version's answers of every arm, namespace, model and prompt, not the default's only
+        removed = cache.purge_version(version) if version else cache.purge()
     console.print(f"removed {removed} keys")
 
 

@@ -164,15 +164,27 @@ def queue_put(
     )
 
 
+#: the prefixes of a scope's semantic side (vectors, LRU, expiry, log, meta)
+_SEMANTIC_SIDE = (
+    SEMANTIC_PREFIX,
+    SEMANTIC_LRU_PREFIX,
+    SEMANTIC_EXPIRY_PREFIX,
+    SEMANTIC_LOG_PREFIX,
+    SEMANTIC_META_PREFIX,
+)
+
+
+def version_purge_patterns(index_version: str) -> list[str]:
+    """The key patterns of every scope of one index version (``layout.cache_key``: the version
+    follows the ``s<schema>`` part); the version is checked first, so it holds no glob."""
+    from core.index.version import IndexVersion  # ValueError: not a version name
+
+    name = IndexVersion.parse(index_version).name
+    return [f"{prefix}:*:s*:{name}:*" for prefix in (ANSWER_PREFIX, *_SEMANTIC_SIDE)]
+
+
 def purge_patterns(scope: CacheScope | None) -> list[str]:
     """The key patterns a purge of one scope (or of every cached answer) deletes."""
     if scope is None:
-        side = (
-            SEMANTIC_PREFIX,
-            SEMANTIC_LRU_PREFIX,
-            SEMANTIC_EXPIRY_PREFIX,
-            SEMANTIC_LOG_PREFIX,
-            SEMANTIC_META_PREFIX,
-        )
-        return [f"{ANSWER_PREFIX}:*", *(f"{p}:*" for p in side)]
+        return [f"{ANSWER_PREFIX}:*", *(f"{p}:*" for p in _SEMANTIC_SIDE)]
     return [scope.key("*"), *scope.keys.all()]

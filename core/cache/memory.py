@@ -134,6 +134,13 @@ class MemoryAnswerCacheSync:
             held = self._scopes.pop(scope, None)
             return len(held.entries) + bool(held.vectors) if held else 0
 
+    def purge_version(self, index_version: str) -> int:
+        from core.index.version import IndexVersion  # ValueError: not a version name
+
+        IndexVersion.parse(index_version)
+        scopes = [scope for scope in list(self._scopes) if scope.index_version == index_version]
+        return sum(self.purge(scope) for scope in scopes)
+
 
 class MemoryAnswerCache:
     """The :class:`~core.cache.port.AnswerCache` over a :class:`MemoryAnswerCacheSync` (pass one
@@ -180,3 +187,6 @@ class MemoryAnswerCache:
 
     async def purge(self, scope: CacheScope | None = None) -> int:
         return self.store.purge(scope)
+
+    async def purge_version(self, index_version: str) -> int:
+        return self.store.purge_version(index_version)

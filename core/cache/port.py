@@ -85,6 +85,11 @@ class AnswerCache(Protocol):
         """Remove one scope's entries and vectors, or all of them; returns how many went."""
         ...
 
+    async def purge_version(self, index_version: str) -> int:
+        """Remove every scope of one index version (each arm, namespace, model and prompt);
+        returns how many went."""
+        ...
+
 
 @runtime_checkable
 class AnswerCacheSync(Protocol):
@@ -103,3 +108,5 @@ class AnswerCacheSync(Protocol):
         ...
 
     def purge(self, scope: CacheScope | None = None) -> int: ...
+
+    def purge_version(self, index_version: str) -> int: ...

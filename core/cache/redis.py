@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 from redis.exceptions import RedisError
 
-from core.cache.bounded import DEFAULT_CAPACITY, purge_patterns, queue_put, queue_touch
+from core.cache.bounded import (
+    DEFAULT_CAPACITY,
+    purge_patterns,
+    queue_put,
+    queue_touch,
+    version_purge_patterns,
+)
 from core.cache.codec import CacheScope, decode_entry, decode_vector
 from core.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
 from core.cache.semantic import SemanticMirror
@@ -281,19 +287,25 @@ class RedisAnswerCache:
                 mirror.add(entry.normalized_key, np.asarray(question_vector, dtype=np.float32))
 
     async def purge(self, scope: CacheScope | None = None) -> int:
+        return await self._purge(purge_patterns(scope))
+
+    async def purge_version(self, index_version: str) -> int:
+        return await self._purge(version_purge_patterns(index_version))
+
+    async def _purge(self, patterns: list[str]) -> int:
         removed = 0
         try:
             async with deadline(30.0):
-                removed = await self._purge(scope)
+                removed = await self._delete_matching(patterns)
         except (RedisError, OSError, TimeoutError) as exc:
             raise CacheUnavailableError(f"redis purge failed: {exc}") from exc
         self._mirrors.clear()
         self._decoded.clear()
         return removed
 
-    async def _purge(self, scope: CacheScope | None) -> int:
+    async def _delete_matching(self, patterns: list[str]) -> int:
         removed = 0
-        for pattern in purge_patterns(scope):
+        for pattern in patterns:
             keys = [k async for k in self.redis.scan_iter(match=pattern, count=500)]
             for i in range(0, len(keys), 500):
                 removed += int(await self.redis.delete(*keys[i : i + 500]))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from core.cache.bounded import DEFAULT_CAPACITY, purge_patterns, queue_put
+from core.cache.bounded import DEFAULT_CAPACITY, purge_patterns, queue_put, version_purge_patterns
 from core.cache.codec import CacheScope, decode_entry
 from shared_schemas.cache import CacheEntry
 
@@ -48,8 +48,14 @@ class RedisAnswerCacheSync:
 
     def purge(self, scope: CacheScope | None = None) -> int:
         """Delete one scope's entries and vectors, or every cached answer; returns keys removed."""
+        return self._delete_matching(purge_patterns(scope))
+
+    def purge_version(self, index_version: str) -> int:
+        return self._delete_matching(version_purge_patterns(index_version))
+
+    def _delete_matching(self, patterns: list[str]) -> int:
         removed = 0
-        for pattern in purge_patterns(scope):
+        for pattern in patterns:
             batch: list[Any] = []
             for key in self.client.scan_iter(match=pattern, count=500):
                 batch.append(key)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
+import pytest
 
 from core.cache.codec import CacheScope
 from core.cache.port import AnswerCache, AnswerCacheSync
@@ -137,6 +138,24 @@ class AnswerCacheContract:
 
         run(go())
 
+    def test_purge_version_takes_every_scope_of_that_version_only(self) -> None:
+        async def go() -> None:
+            cache = await self.make_cache()
+            arm = CacheScope(SCOPE.index_version, "emb", "other-llm", "p2", namespace="arm-b")
+            kept = entry("b", OTHER)
+            for e in (entry("a"), entry("a", arm), kept):
+                await cache.put(e, unit(1, 0), ttl_s=600)
+            assert await cache.purge_version(SCOPE.index_version) >= 2
+            assert await cache.get_exact(SCOPE, question_key_hash("a")) is None
+            assert await cache.get_exact(arm, question_key_hash("a")) is None
+            assert await cache.get_semantic(arm, "a", unit(1, 0), threshold=0.5) is None
+            assert await cache.get_exact(OTHER, kept.normalized_key) == kept
+            assert await cache.purge_version(SCOPE.index_version) == 0
+            with pytest.raises(ValueError, match="not an index version"):
+                await cache.purge_version("2024*")
+
+        run(go())
+
     def test_a_scope_holds_at_most_its_capacity(self) -> None:
         async def go() -> None:
             cache = await self.make_cache(capacity=3)
@@ -233,6 +252,16 @@ class AnswerCacheContract:
         got = view.get_exact(SCOPE, question_key_hash("q"))
         assert got is not None
         assert got.answer == "second"
+
+    def test_view_purge_version(self) -> None:
+        view = self.make_sync()
+        arm = CacheScope(SCOPE.index_version, "emb", "other-llm", "p2", namespace="arm-b")
+        view.put(entry("a"), np.ones(4, dtype=np.float32), ttl_s=600)
+        view.put(entry("a", arm), np.ones(4, dtype=np.float32), ttl_s=600)
+        view.put(entry("b", OTHER), np.ones(4, dtype=np.float32), ttl_s=600)
+        assert view.purge_version(SCOPE.index_version) >= 2
+        assert view.get_exact(arm, question_key_hash("a")) is None
+        assert view.get_exact(OTHER, question_key_hash("b")) is not None
 
     def test_view_purge_one_scope_then_all(self) -> None:
         view = self.make_sync()
