@@ -12,14 +12,15 @@ forwards a PUBLISH to every node).
 
 Timeouts: the sync client has socket timeouts; the asyncio client has none of its own (redis-py
 enforces one with a task per command, which the cache-hit path cannot afford): the service bounds
-each operation with :func:`deadline` (``asyncio.timeout``, no task).
+each operation with :func:`deadline` (``core.deadline``: no task, no timer).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from core.deadline import deadline as coarse_deadline
 
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 #: a bounded, *blocking* pool: the wait for a free connection is a backstop, longer than every
@@ -29,9 +30,10 @@ DEFAULT_POOL_WAIT_S = 10.0
 REDIS_OP_TIMEOUT_S = 1.0
 
 
-def deadline(seconds: float = REDIS_OP_TIMEOUT_S) -> asyncio.Timeout:
-    """``async with deadline(): await redis...`` raises TimeoutError when Redis hangs."""
-    return asyncio.timeout(seconds)
+def deadline(seconds: float = REDIS_OP_TIMEOUT_S) -> Any:
+    """``async with deadline(): await redis...`` raises TimeoutError when Redis hangs (a coarse
+    deadline: a dictionary entry per use, not a timer; ``core.deadline``)."""
+    return coarse_deadline(seconds)
 
 
 def is_cluster_url(url: str) -> bool:
