@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make rootful podman usable where it runs inside an unprivileged container or CI job (cgroups v1,
 # an OCI runtime that may not raise RLIMIT_NOFILE/NPROC): install podman, runc and debootstrap
-# when missing, and set in podman's system containers.conf, only where the key is not set yet:
+# (and python3-yaml: scripts/stack.py reads docker/compose.yaml) when missing, and set in
+# podman's system containers.conf, only where the key is not set yet:
 #   [containers] default_ulimits = []
 #   [engine]     cgroup_manager = "cgroupfs"
 #                runtime = "runc"
@@ -17,6 +18,8 @@ if [ "$conf" = /etc/containers/containers.conf ]; then
   for p in podman runc debootstrap; do
     command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || need+=("$p")
   done
+  # scripts/stack.py reads docker/compose.yaml, its catalogue, with PyYAML
+  python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
   if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "podman_setup: apt-get install ${need[*]}, then re-run" >&2; exit 1; }
     echo "podman_setup: apt-get install ${need[*]}"
