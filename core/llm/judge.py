@@ -23,15 +23,41 @@ JUDGE_SYSTEM = (
 )
 
 
-def judge_messages(first: str, second: str) -> list[ChatMessage]:
-    return [
-        {"role": "system", "content": JUDGE_SYSTEM},
-        {
-            "role": "user",
-            "content": f"Question A: {first.strip()}\nQuestion B: {second.strip()}\n"
-            "Do A and B ask for the same information? Answer yes or no.",
-        },
-    ]
+#: worked examples for the few-shot prompt ("p2"): none from SQuAD (the pair sets are drawn from
+#: its dev set); the styles people write on the "yes" side, the hard negatives on the "no" side
+JUDGE_EXAMPLES: tuple[tuple[str, str, str], ...] = (
+    ("What is the height of the Eiffel Tower?", "how tall is the eiffel tower", "yes"),
+    ("Who hired the new coach?", "Whom did the new coach hire?", "no"),
+    ("When did the bridge open to traffic?", "bridge opening date", "yes"),
+    ("What did Edison invent in 1879?", "What did Edison invent in 1877?", "no"),
+    ("Which company makes the iPhone?", "Who manufactures the iPhone?", "yes"),
+    ("What is the largest lake in Africa?", "What is the smallest lake in Africa?", "no"),
+    ("Why did the empire collapse?", "tell me the reason the empire fell", "yes"),
+    ("Where was the treaty signed?", "When was the treaty signed?", "no"),
+    ("How many people live in Lagos?", "whats the populaton of lagos", "yes"),
+    ("Which river did the army not cross?", "Which river did the army cross?", "no"),
+)
+
+
+def _ask(first: str, second: str) -> str:
+    return (
+        f"Question A: {first.strip()}\nQuestion B: {second.strip()}\n"
+        "Do A and B ask for the same information? Answer yes or no."
+    )
+
+
+def judge_messages(first: str, second: str, *, prompt: str = "p1") -> list[ChatMessage]:
+    """The judge's chat: ``p1`` the instruction alone, ``p2`` with :data:`JUDGE_EXAMPLES` as
+    earlier turns (a shared prefix: the engine's prompt cache reads it once per slot)."""
+    messages: list[ChatMessage] = [{"role": "system", "content": JUDGE_SYSTEM}]
+    if prompt == "p2":
+        for a, b, verdict in JUDGE_EXAMPLES:
+            messages.append({"role": "user", "content": _ask(a, b)})
+            messages.append({"role": "assistant", "content": verdict})
+    elif prompt != "p1":
+        raise ValueError(f"unknown judge prompt {prompt!r} (p1 or p2)")
+    messages.append({"role": "user", "content": _ask(first, second)})
+    return messages
 
 
 def yes_share(logprobs: Mapping[str, float]) -> float:
@@ -60,8 +86,10 @@ class PairJudge:
     """Scores question pairs with an LLM that reports first-token log-probabilities (the
     OpenAI-compatible client: an engine or an upstream)."""
 
-    def __init__(self, llm: LogprobLLM) -> None:
+    def __init__(self, llm: LogprobLLM, *, prompt: str = "p1") -> None:
+        judge_messages("a", "b", prompt=prompt)  # refuses an unknown prompt now, not per pair
         self.llm = llm
+        self.prompt = prompt
 
     @property
     def model_id(self) -> str:
@@ -69,7 +97,8 @@ class PairJudge:
 
     def score(self, first: str, second: str) -> float:
         """How surely ``second`` asks what ``first`` asks (0-1, a ranking score)."""
-        return yes_share(self.llm.first_token_logprobs(judge_messages(first, second)))
+        messages = judge_messages(first, second, prompt=self.prompt)
+        return yes_share(self.llm.first_token_logprobs(messages))
 
     def score_both(self, first: str, second: str) -> float:
         """The mean of both orders' scores: the order the model reads them in sways it (the

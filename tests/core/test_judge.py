@@ -73,3 +73,17 @@ def test_the_engine_reports_first_token_logprobs() -> None:
         assert 0.0 <= PairJudge(llm).score("Who won?", "Who lost?") <= 1.0  # type: ignore[arg-type]
     finally:
         llm.close()
+
+
+def test_the_few_shot_prompt_puts_its_examples_before_the_pair_and_refuses_unknown_names() -> None:
+    from core.llm.judge import JUDGE_EXAMPLES
+
+    one = judge_messages("Who won?", "Who was the winner?", prompt="p2")
+    assert len(one) == 1 + 2 * len(JUDGE_EXAMPLES) + 1
+    assert [m["role"] for m in one[1:3]] == ["user", "assistant"]
+    assert {m["content"] for m in one if m["role"] == "assistant"} == {"yes", "no"}
+    assert one[-1] == judge_messages("Who won?", "Who was the winner?")[-1]
+    other = judge_messages("Where?", "When?", prompt="p2")
+    assert one[:-1] == other[:-1]  # a shared prefix: the engine's prompt cache reuses it
+    with pytest.raises(ValueError, match="p3"):
+        PairJudge(object(), prompt="p3")  # type: ignore[arg-type]
