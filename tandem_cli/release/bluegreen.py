@@ -1,7 +1,7 @@
 """One blue-green switch or rollback of the online tier.
 
 Without a kube context it only edits the Service manifest (``manifest.py``). With one it first
-makes the manifest follow the cluster (the source of truth: a CI checkout has the colours of
+makes the manifest follow the cluster (the source of truth: a CI checkout has the tracks of
 its commit, not of the last release), waits for the target Deployment's rollout, switches, and
 applies the edited manifest with kubectl.
 """
@@ -31,7 +31,7 @@ def _ns_args(manifest: Path) -> list[str]:
 
 
 def sync_from_cluster(manifest: Path, context: str, *, timeout_s: float = 300) -> None:
-    """Make the manifest's colours and recorded previous colour those the cluster serves."""
+    """Make the manifest's tracks and recorded previous track those the cluster serves."""
     ns_args = _ns_args(manifest)
     raw = kubectl(
         context,
@@ -48,11 +48,11 @@ def sync_from_cluster(manifest: Path, context: str, *, timeout_s: float = 300) -
 
 
 def target_track(manifest: Path, *, rollback: bool, to: Track | None) -> Track:
-    """The colour to go live: the recorded previous one for a rollback, else ``to`` or the other."""
+    """The track to go live: the recorded previous one for a rollback, else ``to`` or the other."""
     if rollback:
         _, target = live_track(manifest)
         if target is None:
-            raise ReleaseError(f"{manifest}: no previous colour recorded")
+            raise ReleaseError(f"{manifest}: no previous track recorded")
         return target
     return to or other_track(live_track(manifest)[0])
 
@@ -66,7 +66,7 @@ def release(
     check_ready: bool,
     timeout_s: int,
 ) -> SwitchResult:
-    """Switch (or roll back) the live colour; with ``context``, against the cluster too."""
+    """Switch (or roll back) the live track; with ``context``, against the cluster too."""
     if context:
         sync_from_cluster(manifest, context, timeout_s=timeout_s)
     target = target_track(manifest, rollback=rollback, to=to)

@@ -48,12 +48,12 @@ def _release(rollback: bool, to: Track | None, context: str | None, check_ready:
 
 def release_switch(
     to: Annotated[
-        str | None, typer.Option("--to", help="Target colour: blue or green (default: the other).")
+        str | None, typer.Option("--to", help="Target track: blue or green (default: the other).")
     ] = None,
     context: ContextOption = None,
     check_ready: CheckReadyOption = True,
 ) -> None:
-    """Point the live Service at the other colour (or --to), recording the one it leaves."""
+    """Point the live Service at the other track (or --to), recording the one it leaves."""
     if to is not None and to not in TRACKS:
         Console(stderr=True).print(f"[red]error:[/red] --to must be blue or green, got {to!r}")
         raise typer.Exit(1)
@@ -64,12 +64,12 @@ def release_rollback(
     context: ContextOption = None,
     check_ready: CheckReadyOption = True,
 ) -> None:
-    """Point the live Service back at the colour the last switch left."""
+    """Point the live Service back at the track the last switch left."""
     _release(True, None, context, check_ready)
 
 
 def release_status() -> None:
-    """Show the live and previous colours recorded in the manifest."""
+    """Show the live and previous tracks recorded in the manifest."""
     manifest = get_release_settings().release_manifest
     with user_errors(ReleaseError):
         live, previous = live_track(manifest)

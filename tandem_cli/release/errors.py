@@ -4,4 +4,4 @@ from __future__ import annotations
 
 
 class ReleaseError(Exception):
-    """A release step cannot be done (bad manifest, no previous colour, kubectl failed)."""
+    """A release step cannot be done (bad manifest, no previous track, kubectl failed)."""

@@ -1,8 +1,8 @@
-"""The blue-green Service manifest: read the colours, flip them, write the file back.
+"""The blue-green Service manifest: read the tracks, flip them, write the file back.
 
 The online tier runs two Deployments (``track: blue`` and ``track: green``); the live Service
-``tandem-online`` selects one colour, the preview Service ``tandem-online-preview`` the other.
-A switch flips both selectors and records the colour it left in the annotation
+``tandem-online`` selects one track, the preview Service ``tandem-online-preview`` the other.
+A switch flips both selectors and records the track it left in the annotation
 ``tandem.dev/previous-track``, so a rollback flips back. Pure file work: no kubectl here.
 """
 
@@ -26,7 +26,7 @@ PREVIOUS_ANNOTATION = "tandem.dev/previous-track"
 SWITCHED_ANNOTATION = "tandem.dev/switched-at"
 HEADER = (
     "# Blue-green Services of the online tier. Edited by `tandem release switch|rollback`:\n"
-    "# tandem-online selects the live colour, tandem-online-preview the idle one.\n"
+    "# tandem-online selects the live track, tandem-online-preview the idle one.\n"
 )
 
 
@@ -75,7 +75,7 @@ def _write(manifest: Path, docs: list[dict[str, Any]]) -> None:
 
 
 def live_track(manifest: Path) -> tuple[Track, Track | None]:
-    """The live colour and the recorded previous colour (``None`` before any switch)."""
+    """The live track and the recorded previous track (``None`` before any switch)."""
     live = _service(_load(manifest), LIVE_SERVICE, manifest)
     prev = live.get("metadata", {}).get("annotations", {}).get(PREVIOUS_ANNOTATION)
     return _track_of(live, manifest), prev if prev in TRACKS else None
@@ -91,7 +91,7 @@ def namespace(manifest: Path) -> str | None:
 def switch_manifest(
     manifest: Path, *, to: Track | None = None, now: datetime | None = None
 ) -> SwitchResult:
-    """Point the live Service at ``to`` (default: the other colour) and preview at the rest."""
+    """Point the live Service at ``to`` (default: the other track) and preview at the rest."""
     docs = _load(manifest)
     live = _service(docs, LIVE_SERVICE, manifest)
     preview = _service(docs, PREVIEW_SERVICE, manifest)
@@ -111,15 +111,15 @@ def switch_manifest(
 
 
 def rollback_manifest(manifest: Path, *, now: datetime | None = None) -> SwitchResult:
-    """Switch back to the colour recorded by the last switch."""
+    """Switch back to the track recorded by the last switch."""
     _, previous = live_track(manifest)
     if previous is None:
-        raise ReleaseError(f"{manifest}: no previous colour recorded; nothing to roll back to")
+        raise ReleaseError(f"{manifest}: no previous track recorded; nothing to roll back to")
     return switch_manifest(manifest, to=previous, now=now)
 
 
 def adopt_cluster_services(manifest: Path, services_json: str) -> None:
-    """Rewrite the manifest's colours and previous colour to those of ``kubectl get -o json``."""
+    """Rewrite the manifest's tracks and previous track to those of ``kubectl get -o json``."""
     docs = _load(manifest)
     try:
         items = {i["metadata"]["name"]: i for i in json.loads(services_json)["items"]}

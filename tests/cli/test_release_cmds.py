@@ -73,7 +73,7 @@ def _selectors(path: Path) -> dict[str, str]:
     return {d["metadata"]["name"]: d["spec"]["selector"]["track"] for d in docs}
 
 
-def test_switch_flips_both_services_and_records_the_previous_colour(manifest: Path) -> None:
+def test_switch_flips_both_services_and_records_the_previous_track(manifest: Path) -> None:
     assert live_track(manifest) == ("blue", None)
     res = switch_manifest(manifest, now=datetime(2024, 5, 1, tzinfo=UTC))
     assert (res.previous, res.live, res.changed) == ("blue", "green", True)
@@ -87,7 +87,7 @@ def test_switch_flips_both_services_and_records_the_previous_colour(manifest: Pa
     assert live_track(manifest) == ("blue", "green")  # a second rollback flips forward again
 
 
-def test_switch_to_the_live_colour_changes_nothing(manifest: Path) -> None:
+def test_switch_to_the_live_track_changes_nothing(manifest: Path) -> None:
     before = manifest.read_text()
     res = switch_manifest(manifest, to="blue")
     assert not res.changed
@@ -95,7 +95,7 @@ def test_switch_to_the_live_colour_changes_nothing(manifest: Path) -> None:
 
 
 def test_rollback_without_history_and_bad_manifests(manifest: Path, tmp_path: Path) -> None:
-    with pytest.raises(ReleaseError, match="no previous colour"):
+    with pytest.raises(ReleaseError, match="no previous track"):
         rollback_manifest(manifest)
     with pytest.raises(ReleaseError, match="no Service manifest"):
         switch_manifest(tmp_path / "missing.yaml")
@@ -138,7 +138,7 @@ def test_cli_switch_rollback_status(manifest: Path) -> None:
 def test_cli_rollback_without_history_fails_cleanly(manifest: Path) -> None:
     out = CliRunner().invoke(app, ["release", "rollback"])
     assert out.exit_code == 1
-    assert "no previous colour" in _text(out)
+    assert "no previous track" in _text(out)
 
 
 def _fake_kubectl(tmp_path: Path, cluster_live: str, cluster_prev: str | None) -> Path:

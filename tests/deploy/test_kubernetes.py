@@ -185,11 +185,11 @@ def test_online_deployments_probe_drain_and_blue_green_twins() -> None:
         assert pod["priorityClassName"] == "tandem-online"
     as_green = yaml.safe_load(
         yaml.safe_dump(blue).replace("blue", "green")
-    )  # the twins differ by colour only
+    )  # the twins differ by track only
     assert as_green == green
 
 
-def test_services_select_one_colour_each_and_pdbs_cover_both() -> None:
+def test_services_select_one_track_each_and_pdbs_cover_both() -> None:
     docs = _base()
     live = _get(docs, "Service", "tandem-online")["spec"]["selector"]
     preview = _get(docs, "Service", "tandem-online-preview")["spec"]["selector"]
