@@ -237,11 +237,20 @@ def cosine_rule(t: float) -> Any:
     return lambda p: p.nearest if p.cosine >= t else None
 
 
+#: hard checks of the verifier the judge may overrule (``--judge-over``; none by default)
+OVERRULED: set[str] = set()
+
+
 def judgeable(p: Probe, floor: float) -> bool:
     """A miss the judge is asked about: its nearest cached question at or above the floor and
     failing no hard check of the verifier (a swapped role or an opposite word is evidence the
-    judge does not overrule)."""
-    return p.service is None and bool(p.judge) and p.cosine >= floor and p.hard is None
+    judge does not overrule), but those in :data:`OVERRULED`."""
+    return (
+        p.service is None
+        and bool(p.judge)
+        and p.cosine >= floor
+        and (p.hard is None or p.hard in OVERRULED)
+    )
 
 
 def judged_rule(cut: float, floor: float) -> Any:
@@ -291,7 +300,8 @@ def judge_all(
         todo = [
             p
             for p in probes
-            if p.cosine >= floor and (every or (p.service is None and p.hard is None))
+            if p.cosine >= floor
+            and (every or (p.service is None and (p.hard is None or p.hard in OVERRULED)))
         ]
         for i, p in enumerate(todo, 1):
             for a, b in ((question[p.nearest], p.text), (p.text, question[p.nearest])):
@@ -332,6 +342,11 @@ def main() -> None:
     )
     ap.add_argument("--judge-prompt", default="p1", choices=["p1", "p2"])
     ap.add_argument(
+        "--judge-over",
+        default="",
+        help="hard checks of the verifier the judge may overrule, comma-separated ('answer kind')",
+    )
+    ap.add_argument(
         "--tune-only",
         action="store_true",
         help="judge the tune half only (choosing a prompt: the test half stays unseen)",
@@ -359,6 +374,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write every probe here")
     args = ap.parse_args()
 
+    OVERRULED.update(x.strip() for x in args.judge_over.split(",") if x.strip())
     halves = load_halves(args.squad, args.limit, args.pairs)
     print(
         f"pairs: {', '.join(p.name for p in args.pairs)}: "
