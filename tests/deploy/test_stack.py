@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -356,6 +357,26 @@ def test_our_images_are_composes_builds() -> None:
     assert images.qualified("prom/prometheus:v2.53.4") == "docker.io/prom/prometheus:v2.53.4"
     for spec in _compose()["services"].values():  # every image is ours or a known base
         images.service_image(spec["image"], "local")
+
+
+def test_the_wheelhouse_stamp_covers_every_list_it_is_filled_from() -> None:
+    """A package added to a requirements list (not only a constraints change) refills the
+    wheelhouse: online/observer.py's orjson once failed the air-gapped online build because
+    the stamp hashed constraints.txt alone, which already pinned it."""
+    lists = {f"docker/{p.name}" for p in DOCKER.glob("requirements-*.txt")}
+    assert lists | {"constraints.txt"} == set(images.WHEELHOUSE_SOURCES)
+    script = (ROOT / "scripts" / "fill_wheelhouse.sh").read_text()
+    for path in images.WHEELHOUSE_SOURCES:
+        assert f"-r {path}" in script or path == "constraints.txt"
+    # the shell's stamp and the Python one agree
+    stamp_line = script[script.index("cat constraints.txt") : script.index("| sha256sum")]
+    assert stamp_line.replace("\\\n", " ").split()[1:] == list(images.WHEELHOUSE_SOURCES)
+    out = subprocess.run(
+        ["bash", "-c", f"{stamp_line} | sha256sum"], cwd=ROOT, capture_output=True, check=True
+    )
+    assert out.stdout.split()[0].decode() == images.wheelhouse_stamp(
+        lambda path: (ROOT / path).read_bytes()
+    )
 
 
 def test_rebuilt_steps_reads_a_podman_build_log(tmp_path: Path) -> None:
