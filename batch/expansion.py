@@ -57,7 +57,9 @@ class Alias:
     score: float
 
 
-def expand(answerer: Answerer, question: str, *, n: int, cut: float) -> tuple[list[Alias], int]:
+def expand(
+    answerer: Answerer, question: str, *, n: int, cut: float, prompt: str = "p2"
+) -> tuple[list[Alias], int]:
     """(the paraphrases of ``question`` the judge keeps, how many it judged). Needs an LLM
     that reports first-token log-probabilities (the engine or an upstream); none: nothing."""
     llm = answerer.llm
@@ -65,7 +67,7 @@ def expand(answerer: Answerer, question: str, *, n: int, cut: float) -> tuple[li
         return [], 0
     text = llm.generate(paraphrase_messages(question, n), max_new_tokens=40 * n)  # type: ignore[attr-defined]
     candidates = parse_paraphrases(text, question, n)
-    judge = PairJudge(llm)
+    judge = PairJudge(llm, prompt=prompt)
     kept = []
     for candidate in candidates:
         score = judge.score_both(question, candidate)

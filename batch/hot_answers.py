@@ -229,7 +229,11 @@ def _write_aliases(
         return
     try:
         aliases, judged = expand(
-            answerer, computed.question, n=settings.warm_paraphrases, cut=settings.judge_cut
+            answerer,
+            computed.question,
+            n=settings.warm_paraphrases,
+            cut=settings.judge_cut,
+            prompt=settings.judge_prompt,
         )
     except Exception as exc:  # expansion is a bonus: a failure never fails the warm
         log.warning("expansion failed question=%r error=%s", computed.question, exc)

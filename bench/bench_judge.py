@@ -81,12 +81,13 @@ def main() -> None:
     dump: dict[str, object] = {}
     for tier in args.models.split(","):
         llm = build_llm(base.for_tier(tier))  # type: ignore[arg-type]
-        judge = PairJudge(llm)  # type: ignore[arg-type]
+        judge = PairJudge(llm, prompt="p1")  # type: ignore[arg-type]  # its figures: p1
         judge.score("Who won?", "Who was the winner?")  # warm-up
         scores: dict[str, dict[str, list[float]]] = {}
         took: list[float] = []
         for name, triples in halves.items():
-            pos, neg = [], []
+            pos: list[float] = []
+            neg: list[float] = []
             for r in triples:
                 for target, text in ((pos, r["paraphrase"]), (neg, r["distinct"])):
                     t0 = time.perf_counter()

@@ -332,7 +332,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     ap.add_argument("--delta", type=float, default=0.01)
-    ap.add_argument("--floor", type=float, default=0.5, help="cosine at which the judge is asked")
+    ap.add_argument(
+        "--floor",
+        type=float,
+        default=OnlineSettings().judge_floor,
+        help="cosine at which the judge is asked (default: the service's TANDEM_JUDGE_FLOOR)",
+    )
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--no-judge", action="store_true")
     ap.add_argument(
@@ -340,7 +345,12 @@ def main() -> None:
         action="store_true",
         help="judge every probe at or above the floor, not only the misses the judge would see",
     )
-    ap.add_argument("--judge-prompt", default="p1", choices=["p1", "p2"])
+    ap.add_argument(
+        "--judge-prompt",
+        default=OnlineSettings().judge_prompt,
+        choices=["p1", "p2"],
+        help="default: the service's TANDEM_JUDGE_PROMPT",
+    )
     ap.add_argument(
         "--judge-over",
         default="",
@@ -446,6 +456,10 @@ def main() -> None:
             f"{auc(*reversed(wrong_scores(test, args.floor))):.3f}"
         )
 
+    if args.json:
+        args.json.write_text(
+            json.dumps({k: [p.__dict__ for p in v[0]] for k, v in runs.items()}, default=float)
+        )
     print()
     if args.tune_only:  # the test half was not judged: only the tune half is shown
         print("| rule | tune: paraphrases found | tune: wrong hits (distinct) | misserved |")
@@ -484,10 +498,6 @@ def main() -> None:
             f"p99 {pct(took, 99):.3f} s"
         )
     print(f"load after: {loadavg()}")
-    if args.json:
-        args.json.write_text(
-            json.dumps({k: [p.__dict__ for p in v[0]] for k, v in runs.items()}, default=float)
-        )
 
 
 if __name__ == "__main__":

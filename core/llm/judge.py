@@ -46,7 +46,7 @@ def _ask(first: str, second: str) -> str:
     )
 
 
-def judge_messages(first: str, second: str, *, prompt: str = "p1") -> list[ChatMessage]:
+def judge_messages(first: str, second: str, *, prompt: str = "p2") -> list[ChatMessage]:
     """The judge's chat: ``p1`` the instruction alone, ``p2`` with :data:`JUDGE_EXAMPLES` as
     earlier turns (a shared prefix: the engine's prompt cache reads it once per slot)."""
     messages: list[ChatMessage] = [{"role": "system", "content": JUDGE_SYSTEM}]
@@ -86,7 +86,7 @@ class PairJudge:
     """Scores question pairs with an LLM that reports first-token log-probabilities (the
     OpenAI-compatible client: an engine or an upstream)."""
 
-    def __init__(self, llm: LogprobLLM, *, prompt: str = "p1") -> None:
+    def __init__(self, llm: LogprobLLM, *, prompt: str = "p2") -> None:
         judge_messages("a", "b", prompt=prompt)  # refuses an unknown prompt now, not per pair
         self.llm = llm
         self.prompt = prompt

@@ -97,7 +97,7 @@ def build_judge_worker(settings: Any) -> JudgeWorker:
     redis = sync_redis(settings.redis_url)
     return JudgeWorker(
         redis=redis,
-        judge=PairJudge(llm),
+        judge=PairJudge(llm, prompt=settings.judge_prompt),
         encoder=encoder_for(settings),
         cut=settings.judge_cut,
         ttl_s=settings.judge_ttl_s,
