@@ -2,7 +2,8 @@
 nothing was tuned on before it was split.
 
 Pairs: ``bench/data/question_pairs.jsonl``, 193 SQuAD v1.1 dev questions (5 drawn per article,
-none of the earlier ``semantic_paraphrases.jsonl`` ids), each with a paraphrase in one of the
+none of the earlier ``semantic_paraphrases.jsonl`` ids), and ``question_pairs_b.jsonl``, 240
+more (5 per article, written blind after the first table), each with a paraphrase in one of the
 styles people write (``style``: synonym, reorder, other question word, casual, keywords, typo,
 imperative) and a same-topic question asking for other information (``kind``: other attribute,
 other name, antonym, swapped roles, other number, negation). The file holds only the SQuAD id;
