@@ -18,15 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,11 +29,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_llm import loadavg  # noqa: E402
 from bench_online import (  # noqa: E402
-    DATA,
     cleanup,
     free_port,
     prepare_indexes,
     squad_questions,
+    start,
     stop,
 )
 from bench_online_load import LoadResult, load  # noqa: E402
@@ -46,35 +41,6 @@ from bench_online_load import LoadResult, load  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 
 PY = sys.executable
-
-
-def start_from(tree: Path, kind: str, port: int, redis_url: str, *extra: str) -> Any:
-    """``bench_online_servers.py`` of ``tree`` (its own code on ``sys.path``)."""
-    cmd = [PY, str(tree / "bench" / "bench_online_servers.py"), kind, "--port", str(port)]
-    cmd += ["--redis-url", redis_url, "--data-dir", str(DATA), *extra]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONPATH": str(tree),
-    }
-    proc = subprocess.Popen(
-        cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    path = "/readyz" if kind == "service" else "/docs"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-            raise RuntimeError(f"{kind} ({tree}) exited: {err}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"{kind} ({tree}) did not become ready")
 
 
 def live_round(port: int, questions: list[str], seconds: float, connections: int) -> LoadResult:
@@ -107,7 +73,7 @@ def main() -> None:
     urls = {"after": f"{args.redis}/10", "before": f"{args.redis}/8"}
     trees = {"after": ROOT, "before": args.before.resolve()}
     up_port = free_port()
-    upstream = start_from(ROOT, "upstream", up_port, urls["after"])
+    upstream = start("upstream", up_port, urls["after"])
     llm = ("--llm-url", f"http://127.0.0.1:{up_port}/v1")
     ports = {name: free_port() for name in trees}
     procs: dict[str, Any] = {}
@@ -115,7 +81,7 @@ def main() -> None:
     try:
         for name, tree in trees.items():
             cleanup(urls[name])
-            procs[name] = start_from(tree, "service", ports[name], urls[name], *llm)
+            procs[name] = start("service", ports[name], urls[name], *llm, tree=tree)
         for name in trees:  # warm-up: models loaded, first requests paid
             live_round(ports[name], questions[-200:], 1.0, args.connections)
         runs: dict[str, list[LoadResult]] = {name: [] for name in trees}

@@ -99,16 +99,23 @@ def prepare_indexes(settings: OnlineSettings) -> tuple[str, str]:
     return versions[0], versions[1]
 
 
-def start(kind: str, port: int, redis_url: str, *extra: str) -> subprocess.Popen[bytes]:
-    cmd = [PY, str(ROOT / "bench" / "bench_online_servers.py"), kind, "--port", str(port)]
+def start(
+    kind: str, port: int, redis_url: str, *extra: str, tree: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """``bench_online_servers.py`` of ``tree`` (default: this checkout; another worktree runs
+    its own code: the script puts its tree first on ``sys.path``), ready."""
+    cmd = [PY, str(tree / "bench" / "bench_online_servers.py"), kind, "--port", str(port)]
     cmd += ["--redis-url", redis_url, "--data-dir", str(DATA), *extra]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     path = "/readyz" if kind == "service" else "/docs"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{kind} exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+            raise RuntimeError(f"{kind} ({tree}) exited: {err}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
                 return proc
@@ -116,7 +123,7 @@ def start(kind: str, port: int, redis_url: str, *extra: str) -> subprocess.Popen
             pass
         time.sleep(0.5)
     proc.kill()
-    raise RuntimeError(f"{kind} did not become ready")
+    raise RuntimeError(f"{kind} ({tree}) did not become ready")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
