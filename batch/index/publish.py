@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batch.index import PublishError, remote, store
+from batch.index import PublishError, store
+from batch.index.lifecycle import IndexLifecycle, LocalIndexLifecycle, open_lifecycle
 from batch.redis_client import connect
-from core.index import IndexLoadError, load_index, read_live_version
-from core.index.trust import record_published, version_dir
+from core.index import IndexLoadError, load_index
+from core.index.trust import version_dir
 from shared_schemas.layout import LIVE_CHANNEL, LIVE_MANIFEST_KEY
 from shared_schemas.manifest import IndexManifest
 
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from batch.settings import BatchSettings
 
 log = logging.getLogger(__name__)
-
-STALE_STAGING = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -96,16 +95,21 @@ def notify_redis(manifest: IndexManifest, *, settings: BatchSettings, client: An
             client.close()
 
 
-def _previous_of(indexes_dir: Path, live: str) -> str | None:
+def _previous_of(lifecycle: IndexLifecycle, live: str) -> str | None:
     """The version that was live before ``live`` was last published."""
-    for entry in reversed(store.read_history(indexes_dir)):
+    for entry in reversed(lifecycle.history()):
         if entry.action == "publish" and entry.version == live:
             return entry.previous
     return None
 
 
 def publish_version(
-    version: str, *, settings: BatchSettings, force: bool = False, redis_client: Any = None
+    version: str,
+    *,
+    settings: BatchSettings,
+    force: bool = False,
+    redis_client: Any = None,
+    lifecycle: IndexLifecycle | None = None,
 ) -> PublishOutcome:
     """Make ``version`` live. Refused when its gate failed, unless ``force``."""
     manifest = _verify(settings, version)
@@ -116,100 +120,72 @@ def publish_version(
         )
     if manifest.quality.gate_passed is None:
         log.warning("publishing %s, which has not been through the quality gate", version)
-    indexes_dir = settings.indexes_dir
-    bucket = remote.remote_store(settings)
-    if bucket is not None:  # upload + verify before any pointer moves
-        remote.upload_verified(bucket, version, indexes_dir / version)
-    previous = read_live_version(indexes_dir)
-    digest = record_published(indexes_dir, version)  # what the service checks before serving it
-    if bucket is not None:
-        remote.record_published(bucket, version, digest)
-    if previous != version:
-        store.set_live_pointer(indexes_dir, version)
-        store.append_history(indexes_dir, "publish", version, previous)
-        log.info("live pointer moved version=%s previous=%s", version, previous)
-    if bucket is not None:
-        remote.move_live(bucket, version)
+    lifecycle = lifecycle or open_lifecycle(settings)
+    lifecycle.stage(version)  # uploaded and verified before any pointer moves
+    previous = lifecycle.live()
+    lifecycle.record_published(version)  # what the service checks before serving it
+    lifecycle.move_live("publish", version, previous)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
-    removed = apply_retention(settings=settings)
+    removed = apply_retention(settings=settings, lifecycle=lifecycle)
     return PublishOutcome(manifest, previous, redis_ok, removed)
 
 
-def rollback_version(*, settings: BatchSettings, redis_client: Any = None) -> PublishOutcome:
+def rollback_version(
+    *, settings: BatchSettings, redis_client: Any = None, lifecycle: IndexLifecycle | None = None
+) -> PublishOutcome:
     """Move the live pointer back to the version that was live before the current one."""
-    indexes_dir = settings.indexes_dir
-    live = read_live_version(indexes_dir)
+    lifecycle = lifecycle or open_lifecycle(settings)
+    live = lifecycle.live()
     if live is None:
         raise PublishError("nothing is live, nothing to roll back")
-    target = _previous_of(indexes_dir, live)
+    target = _previous_of(lifecycle, live)
     if target is None:
         raise PublishError(f"no version was live before {live}; nothing to roll back to")
     manifest = _verify(settings, target)
-    bucket = remote.remote_store(settings)
-    if bucket is not None:
-        remote.require_version(bucket, target)
-    digest = record_published(indexes_dir, target)
-    if bucket is not None:
-        remote.record_published(bucket, target, digest)
-    store.set_live_pointer(indexes_dir, target)
-    store.append_history(indexes_dir, "rollback", target, live)
-    log.info("rolled back live=%s from=%s", target, live)
-    if bucket is not None:
-        remote.move_live(bucket, target)
+    lifecycle.require(target)
+    lifecycle.record_published(target)
+    lifecycle.move_live("rollback", target, live)
     redis_ok = notify_redis(manifest, settings=settings, client=redis_client)
     return PublishOutcome(manifest, live, redis_ok)
 
 
-def _protected(indexes_dir: Path) -> set[str]:
-    live = read_live_version(indexes_dir)
+def _protected(lifecycle: IndexLifecycle) -> set[str]:
+    live = lifecycle.live()
     keep: set[str] = set()
     if live:
         keep.add(live)
-        prev = _previous_of(indexes_dir, live)
+        prev = _previous_of(lifecycle, live)
         if prev:
             keep.add(prev)
-    history = store.read_history(indexes_dir)
+    history = lifecycle.history()
     if history:  # the version being rolled back from stays until a new publish
         last = history[-1]
         keep.update(v for v in (last.version, last.previous) if v)
     return keep
 
 
-def apply_retention(*, settings: BatchSettings) -> tuple[str, ...]:
+def apply_retention(
+    *, settings: BatchSettings, lifecycle: IndexLifecycle | None = None
+) -> tuple[str, ...]:
     """Delete all but the newest ``keep_versions`` versions (live and previous always stay)."""
-    indexes_dir = settings.indexes_dir
-    infos = list_versions(settings=settings)
-    keep = _protected(indexes_dir)
+    lifecycle = lifecycle or open_lifecycle(settings)
+    infos = list_versions(settings=settings, lifecycle=lifecycle)
+    keep = _protected(lifecycle)
     newest = sorted(infos, key=lambda i: (i.built_at, i.version), reverse=True)
     keep.update(i.version for i in newest[: settings.keep_versions])
-    removed: list[str] = []
-    for info in infos:
-        if info.version not in keep:
-            store.remove_tree(info.path)
-            removed.append(info.version)
-            log.info("removed old index version=%s", info.version)
-    _clean_staging(indexes_dir)
-    bucket = remote.remote_store(settings) if removed else None
-    if bucket is not None:
-        remote.delete_versions(bucket, tuple(removed))
-    return tuple(removed)
+    removed = tuple(i.version for i in infos if i.version not in keep)
+    lifecycle.retire(removed)
+    return removed
 
 
-def _clean_staging(indexes_dir: Path) -> None:
-    staging = indexes_dir / store.STAGING_DIR
-    if not staging.is_dir():
-        return
-    cutoff = datetime.now(UTC) - STALE_STAGING
-    for d in staging.iterdir():
-        if datetime.fromtimestamp(d.stat().st_mtime, UTC) < cutoff:
-            store.remove_tree(d)
-
-
-def list_versions(*, settings: BatchSettings) -> list[VersionInfo]:
+def list_versions(
+    *, settings: BatchSettings, lifecycle: IndexLifecycle | None = None
+) -> list[VersionInfo]:
     """Every complete version on disk, oldest first, with live/previous flags and quality."""
     indexes_dir = settings.indexes_dir
-    live = read_live_version(indexes_dir)
-    prev = _previous_of(indexes_dir, live) if live else None
+    lifecycle = lifecycle or LocalIndexLifecycle(indexes_dir)  # live and HISTORY are local
+    live = lifecycle.live()
+    prev = _previous_of(lifecycle, live) if live else None
     out: list[VersionInfo] = []
     for vdir in store.version_dirs(indexes_dir):
         try:
