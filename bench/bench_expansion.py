@@ -43,9 +43,10 @@ from core.bootstrap import answer_config  # noqa: E402
 from core.cache.codec import CacheScope  # noqa: E402
 from core.cache.redis import RedisAnswerCache  # noqa: E402
 from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
-from core.encoder import encoder_for  # noqa: E402
+from core.encoder import encoder_for, model_words  # noqa: E402
 from core.index.lexical import Tokenizer, default_lexical_config  # noqa: E402
 from core.llm.factory import build_llm  # noqa: E402
+from core.matching.spelling import Speller, word_counts  # noqa: E402
 from core.matching.terms import TermStats  # noqa: E402
 from core.matching.verifier import HitVerifier, VerifierParams  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
@@ -124,6 +125,11 @@ def service_verifier(online: OnlineSettings) -> HitVerifier:
             miss_weight=online.semantic_miss_weight,
         ),
     )
+
+
+def service_speller() -> Speller:
+    """The speller as the service builds it: the words of the corpus the questions are about."""
+    return Speller(word_counts(load_squad(DEFAULT_SQUAD).paragraphs), model_words())
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ original question of the half is cached; then every probe is asked. A paraphrase
 when the rule serves its own question; any hit on a distinct question is a wrong hit (so is a
 paraphrase served another question's answer, counted apart).
 
-Rules (all on the same MiniLM vectors, the top-1 cached question by cosine):
+Rules (all on the same MiniLM model, the top-1 cached question by cosine; the peers embed the
+probe as written, Tandem with its typing slips put right first, ``core/matching/spelling.py``,
+as the service does unless ``TANDEM_SEMANTIC_SPELLING=false``):
 - the peers' defaults: plain cosine thresholds (GPTCache 0.6, LangChain 0.8, RedisVL 0.9, 0.95);
 - a cosine threshold tuned on the tune half (any peer's rule re-tuned) at <= --delta wrong hits;
 - Tandem's service rule: the exact key, then the semantic lookup with the evidence verifier
@@ -52,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_expansion import labelled_entry, service_verifier  # noqa: E402
+from bench_expansion import labelled_entry, service_speller, service_verifier  # noqa: E402
 from bench_judge import auc, cut_for, wilson  # noqa: E402
 from bench_llm import loadavg, pct, spread  # noqa: E402
 from semantic_cache import DEFAULT_SQUAD, PEERS  # noqa: E402
@@ -131,6 +133,10 @@ class Probe:
     service: str | None = None  # id the service rule served (None: a miss)
     hard: str | None = None  # the verifier's hard check that rejects the nearest (None: none)
     judge: list[float] = field(default_factory=list)  # (cached, probe), (probe, cached)
+    #: the nearest by the probe's own vector, as written: what the peers' rules read (Tandem
+    #: reads the vector of the probe with its typing slips put right)
+    raw_nearest: str = ""
+    raw_cosine: float = 0.0
 
     @property
     def same(self) -> bool:
@@ -144,6 +150,7 @@ async def service_hits(
     vecs: dict[str, Any],
     owner: dict[str, str],
     verifier: HitVerifier,
+    spelled: dict[str, str],
 ) -> None:
     settings = OnlineSettings()
     cache = RedisAnswerCache(async_redis(url))
@@ -151,10 +158,11 @@ async def service_hits(
         for p in probes:
             hit = await cache.get_exact(scope, question_key_hash(p.text))
             if hit is None:
+                asked = spelled.get(p.text, p.text)
                 sem = await cache.get_semantic(
                     scope,
-                    p.text,
-                    vecs[p.text],
+                    asked,
+                    vecs[asked],
                     threshold=settings.semantic_threshold,
                     verifier=verifier,
                 )
@@ -165,9 +173,15 @@ async def service_hits(
 
 
 def run_half(
-    name: str, items: list[dict[str, str]], vecs: dict[str, Any], url: str, verifier: HitVerifier
+    name: str,
+    items: list[dict[str, str]],
+    vecs: dict[str, Any],
+    url: str,
+    verifier: HitVerifier,
+    spelled: dict[str, str],
 ) -> tuple[list[Probe], dict[str, str]]:
-    """Cache the half's originals in Redis and ask every probe."""
+    """Cache the half's originals in Redis and ask every probe (its slips put right first, as
+    the service does: ``spelled``)."""
     settings = OnlineSettings()
     scope = CacheScope(
         f"bench-pairs-{name}", settings.embedding_model, "bench", "p7", "bench-pairs"
@@ -190,12 +204,16 @@ def run_half(
     ]
     question = {it["id"]: it["question"] for it in items}
     for p in probes:
-        sims = cached @ vecs[p.text]
+        asked = spelled.get(p.text, p.text)
+        sims = cached @ vecs[asked]
         j = int(np.argmax(sims))
         p.nearest, p.cosine = ids[j], float(sims[j])
-        reason = verifier.verdict(p.text, question[p.nearest], p.cosine).reason
+        raw = cached @ vecs[p.text]
+        j = int(np.argmax(raw))
+        p.raw_nearest, p.raw_cosine = ids[j], float(raw[j])
+        reason = verifier.verdict(asked, question[p.nearest], p.cosine).reason
         p.hard = None if reason in ("accepted", "score") else reason
-    asyncio.run(service_hits(url, scope, probes, vecs, owner, verifier))
+    asyncio.run(service_hits(url, scope, probes, vecs, owner, verifier, spelled))
     writer.purge(scope)
     return probes, question
 
@@ -235,7 +253,8 @@ def outcome(probes: list[Probe], served: Any) -> Outcome:
 
 
 def cosine_rule(t: float) -> Any:
-    return lambda p: p.nearest if p.cosine >= t else None
+    """A peer's rule: the nearest cached question by the probe's vector as written."""
+    return lambda p: p.raw_nearest if p.raw_cosine >= t else None
 
 
 #: hard checks of the verifier the judge may overrule (``--judge-over``; none by default)
@@ -394,13 +413,21 @@ def main() -> None:
     )
     settings = OnlineSettings()
     encoder = encoder_for(settings)
+    probes = {it[k] for items in halves.values() for it in items for k in PROBES}
+    speller = service_speller() if settings.semantic_spelling else None
+    spelled = {t: speller.correct(t) for t in probes} if speller is not None else {}
     texts = sorted(
-        {it[k] for items in halves.values() for it in items for k in ("question", *PROBES)}
+        {it["question"] for items in halves.values() for it in items}
+        | probes
+        | set(spelled.values())
     )
     vecs = dict(zip(texts, encoder.encode(texts), strict=True))
     verifier = service_verifier(settings)
+    if spelled:
+        changed = sum(a != b for a, b in spelled.items())
+        print(f"slips put right (TANDEM_SEMANTIC_SPELLING): {changed} of {len(spelled)} probes")
     runs = {
-        name: run_half(name, items, vecs, args.redis_url, verifier)
+        name: run_half(name, items, vecs, args.redis_url, verifier, spelled)
         for name, items in halves.items()
     }
 
@@ -419,14 +446,14 @@ def main() -> None:
     tune, test = runs["tune"][0], runs["test"][0]
     rules: list[tuple[str, Any]] = [(f"{name}", cosine_rule(t)) for name, t in PEERS]
     # any peer's rule re-tuned: the lowest cosine with <= delta wrong hits on the tune half
-    neg = [p.cosine for p in tune if not p.same] + [
-        p.cosine for p in tune if p.same and p.nearest != p.item
+    neg = [p.raw_cosine for p in tune if not p.same] + [
+        p.raw_cosine for p in tune if p.same and p.raw_nearest != p.item
     ]
     t_cos = cut_for(neg, args.delta)
     rules.append(
         (
             f"cosine tuned on the tune half (> {t_cos:.3f})",
-            lambda p: p.nearest if p.cosine > t_cos else None,
+            lambda p: p.raw_nearest if p.raw_cosine > t_cos else None,
         )
     )
     rules.append(("Tandem service rule (signature + evidence verifier)", lambda p: p.service))

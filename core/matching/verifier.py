@@ -44,15 +44,20 @@ from core.matching.signature import (
     _CONTRAST_PAIRS,
     QuestionSignature,
     _contrasts_agree,
+    kinds_agree,
     question_signature,
 )
+from core.matching.spelling import one_slip
 from core.matching.terms import TermStats
 from core.matching.words import FRAME_WORDS as _FRAME_WORDS
 from core.matching.words import MORE_OPPOSITES as _MORE_OPPOSITES
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _NEGATION = re.compile(
-    r"\b(?:not|no|never|none|without|neither|nor|non)\b|n't\b|\bnon-", re.IGNORECASE
+    r"\b(?:not|no|never|none|without|neither|nor|non|cannot)\b|n[’']t\b|\bnon-"
+    # the contraction typed without its apostrophe ("doesnt"); not "cant" or "wont", words too
+    r"|\b(?:do|does|did|is|are|was|were|has|have|had|could|would|should|must)nt\b",
+    re.IGNORECASE,
 )
 _OPPOSITES = tuple((frozenset(a.split()), frozenset(b.split())) for a, b in _MORE_OPPOSITES)
 _ORDERED_PAIRS = tuple(_CONTRAST_PAIRS) + _OPPOSITES
@@ -128,28 +133,9 @@ def _transposed(a: QuestionEvidence, b: QuestionEvidence) -> bool:
     return x[i] == y[i + 1] and x[i + 1] == y[i]
 
 
-def _one_typo(a: str, b: str) -> bool:
-    """``b`` is ``a`` with one typing slip: two neighbours exchanged, or a letter left out or
-    added (words of 5 letters or more), or one letter replaced (7 or more, where a real word one
-    letter away is rarer): ``recptions``, ``speceis``, ``fraternaties``."""
-    if a == b or min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        if len(diff) == 2 and diff[1] == diff[0] + 1:
-            i = diff[0]
-            return a[i] == b[i + 1] and a[i + 1] == b[i]
-        return len(diff) == 1 and len(a) >= 7
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    return short[i:] == long_[i + 1 :]
-
-
 def _matched(term: str, others: Iterable[str]) -> bool:
     """``term`` is one of ``others`` or a typing slip away from one."""
-    return any(term == o or _one_typo(term, o) for o in others)
+    return any(term == o or one_slip(term, o) for o in others)
 
 
 def _entities_conflict(a: QuestionEvidence, b: QuestionEvidence) -> bool:
@@ -204,7 +190,7 @@ class HitVerifier:
         only_a = {t: w for t, w in a.items() if t not in b}
         only_b = {t: w for t, w in b.items() if t not in a}
         for t in list(only_a):
-            twin = next((o for o in only_b if _one_typo(t, o)), None)
+            twin = next((o for o in only_b if one_slip(t, o)), None)
             if twin is not None:
                 shared += only_b.pop(twin)
                 del only_a[t]
@@ -221,7 +207,7 @@ class HitVerifier:
     def hard_check(self, a: QuestionEvidence, b: QuestionEvidence) -> str | None:
         """The check two questions fail before any scoring (None: they pass all)."""
         sa, sb = a.signature, b.signature
-        if sa.kind != sb.kind:
+        if not kinds_agree(sa.kind, sb.kind):
             return "answer kind"
         if sa.numbers != sb.numbers:
             return "numbers"

@@ -64,8 +64,14 @@ ORDINALS = [
 ]
 NUMBER_WORDS.update({w: f"{i + 1}th" for i, w in enumerate(ORDINALS)})
 
+# The verbs a yes/no question opens with ("Was it faster or slower?").
+_AUXILIARIES_TEXT = (
+    "is are was were am be do does did can could will would shall should may might must"
+)
+AUXILIARIES = frozenset(f"{_AUXILIARIES_TEXT} has have had".split(" "))
+
 # Capitalised only because they open a sentence: never entities in that position.
-SENTENCE_START_WORDS = frozenset(
+SENTENCE_START_WORDS = AUXILIARIES | frozenset(
     [
         "what",
         "which",
@@ -76,24 +82,6 @@ SENTENCE_START_WORDS = frozenset(
         "where",
         "why",
         "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "will",
-        "would",
-        "should",
-        "shall",
-        "may",
-        "might",
-        "has",
-        "have",
-        "had",
         "the",
         "a",
         "an",

@@ -61,6 +61,12 @@ class LiveAnswers:
         self.observer = observer
         self.admission = admission
 
+    def _embed(self, ctx: Answering) -> tuple[str, np.ndarray]:
+        """The question with its typing slips put right, and its vector: what the semantic
+        cache and retrieval read (the prompt keeps the question as asked)."""
+        spelled = self.lookup.spelled(ctx.state, ctx.request.question)
+        return spelled, self.answerer.embed(spelled)
+
     async def run(self, ctx: Answering, *, tokens: bool) -> AsyncIterator[StreamEvent]:
         """Semantic cache, then retrieval and generation: token events (when ``tokens``) then
         one final event carrying the result."""
@@ -76,9 +82,9 @@ class LiveAnswers:
                 self._rejected()
                 raise
         te = time.perf_counter()
-        vector = await asyncio.to_thread(self.answerer.embed, request.question)
+        spelled, vector = await asyncio.to_thread(self._embed, ctx)
         self._stage("embed", time.perf_counter() - te, timings)
-        hit = await self.lookup.semantic(ctx, vector)
+        hit = await self.lookup.semantic(ctx, vector, spelled)
         if hit is not None:
             if tokens:
                 yield StreamEvent("token", text=hit.entry.answer)
@@ -90,7 +96,7 @@ class LiveAnswers:
         ts = time.perf_counter()
         k = request.top_k or self.settings.top_k
         hits = await asyncio.to_thread(
-            self.answerer.retrieve, state.index, request.question, vector, top_k=k
+            self.answerer.retrieve, state.index, spelled, vector, top_k=k
         )
         self._stage("search", time.perf_counter() - ts, timings)
         sources = [Source.of(h) for h in hits]

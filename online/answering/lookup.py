@@ -15,6 +15,7 @@ import numpy as np
 from redis.exceptions import RedisError
 
 from core.cache.port import AnswerCache, SemanticHit
+from core.matching.spelling import Speller, speller_for
 from core.matching.verifier import HitVerifier, verifier_for
 from core.redis_clients import deadline
 from online.answering.context import Answering, AnswerObserver, Framing, ms
@@ -63,6 +64,7 @@ class Lookup:
         self.sources = sources
         self.observer = observer
         self._verifiers: dict[str, HitVerifier] = {}  # index version -> its term statistics
+        self._spellers: dict[str, Speller | None] = {}  # index version -> its documents' words
         #: answers this replica served lately, for while Redis is unavailable
         self.local = LocalHotAnswers(
             settings.local_hot_capacity, max_age_s=settings.local_hot_max_age_s
@@ -80,6 +82,21 @@ class Lookup:
             assert verifier is not None
             self._verifiers[state.version] = verifier
         return verifier
+
+    def speller(self, state: IndexState) -> Speller | None:
+        """The speller for an index version (None: slips are left as written). Its vocabulary
+        is read from the version's texts on first use (0.24 s for SQuAD dev's 2,067 chunks), so
+        call it off the event loop."""
+        if state.version not in self._spellers:
+            if len(self._spellers) >= 4:  # live, canary and a version being swapped in
+                self._spellers.clear()
+            self._spellers[state.version] = speller_for(self.settings, state.index)
+        return self._spellers[state.version]
+
+    def spelled(self, state: IndexState, question: str) -> str:
+        """``question`` as the semantic side reads it: its typing slips put right."""
+        speller = self.speller(state)
+        return question if speller is None else speller.correct(question)
 
     def served(
         self,
@@ -134,9 +151,12 @@ class Lookup:
             self.observer.local_answer("served" if found else "absent")
         return found if found else (None, None)
 
-    async def semantic(self, ctx: Answering, vector: np.ndarray) -> SemanticHit | None:
+    async def semantic(
+        self, ctx: Answering, vector: np.ndarray, asked: str | None = None
+    ) -> SemanticHit | None:
         """The nearest cached question close enough to answer this one, if the request may use
-        the cache and the cache is up; a miss may go to the pair judge."""
+        the cache and the cache is up; a miss may go to the pair judge. ``asked``: the question
+        as embedded (:meth:`spelled`), the request's own by default."""
         if not ctx.use_cache or ctx.outcome == "unavailable":
             return None
         assert self.cache is not None
@@ -144,7 +164,7 @@ class Lookup:
         try:
             hit = await self.cache.get_semantic(
                 ctx.scope,
-                ctx.request.question,
+                asked or ctx.request.question,
                 vector,
                 threshold=self.settings.semantic_threshold,
                 verifier=self.verifier(ctx.state),

@@ -50,6 +50,8 @@ class Explanation:
     judge_floor: float
     decision: str
     candidates: list[Candidate] = field(default_factory=list)
+    #: the question as the semantic side read it (typing slips put right)
+    read_as: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,8 +68,12 @@ def explain(
     judge_floor: float,
     judge_misses: bool,
     top: int = 5,
+    asked: str | None = None,
 ) -> Explanation:
-    """``redis``: a blocking client; ``vector``: the question's embedding."""
+    """``redis``: a blocking client; ``vector``: the embedding of ``asked``, the question with
+    its typing slips put right as the service reads it (``question`` itself by default); the
+    exact key is the question's as written."""
+    asked = asked or question
     qhash = question_key_hash(question)
     exact = None
     raw = redis.get(scope.key(qhash))
@@ -91,12 +97,12 @@ def explain(
             continue
         over = cosine >= threshold
         if verifier is not None:
-            verdict = verifier.verdict(question, cached.question, cosine)
+            verdict = verifier.verdict(asked, cached.question, cosine)
             accepted, score, reason = over and verdict.accepted, verdict.score, verdict.reason
             if not over:
                 reason = f"under the threshold ({reason} on its own)"
         else:
-            agrees = question_signature(cached.question).agrees_with(question_signature(question))
+            agrees = question_signature(cached.question).agrees_with(question_signature(asked))
             accepted, score = over and agrees, None
             reason = "signatures agree" if agrees else "signatures differ"
         marker = redis.get(judged_marker(scope, qhash, cand_hash))
@@ -122,6 +128,7 @@ def explain(
             decision = "miss, answered live; the nearest pair goes to the judge"
     return Explanation(
         question=question,
+        read_as=asked,
         question_hash=qhash,
         index_version=scope.index_version,
         scope=scope.semantic_key(),

@@ -195,10 +195,10 @@ def test_coarse_mirror_follows_removals_and_replacements() -> None:
     ],
 )
 def test_typing_slips(a: str, b: str, slip: bool) -> None:
-    from core.matching.verifier import _one_typo
+    from core.matching.spelling import one_slip
 
-    assert _one_typo(a, b) is slip
-    assert _one_typo(b, a) is slip
+    assert one_slip(a, b) is slip
+    assert one_slip(b, a) is slip
 
 
 def test_a_typing_slip_is_the_same_word(verifier: HitVerifier) -> None:

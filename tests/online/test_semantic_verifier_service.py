@@ -39,3 +39,25 @@ def test_paraphrase_hits_and_distinct_question_misses(
     assert other["cache"] == "miss", other
     assert other["answer"] == f"answer: {item['distinct']}"
     assert fake_llm.calls == 2
+
+
+@pytest.mark.parametrize("spelling", [True, False])
+def test_a_typing_slip_is_put_right_before_the_semantic_lookup(
+    client_factory: Any, settings_factory: Any, fake_llm: Any, spelling: bool
+) -> None:
+    """The slips ("progarmming", "langauge") cost the embedding its cosine; put right against
+    the index's own words, the question is the cached one's. Switched off, it misses."""
+    settings = settings_factory(semantic_threshold=0.85, semantic_spelling=spelling)
+    client, _ = client_factory(settings, fake_llm)
+    asked = "Which programming language did Guido van Rossum create?"
+    first = client.post("/v1/query", json={"question": asked}).json()
+    assert first["cache"] == "miss"
+    slip = "Which progarmming langauge did Guido van Rossum craete?"  # cosine 0.70
+    again = client.post("/v1/query", json={"question": slip}).json()
+    if spelling:
+        assert again["cache"] == "semantic", again
+        assert again["answer"] == first["answer"]
+        assert fake_llm.calls == 1
+    else:
+        assert again["cache"] == "miss", again
+        assert fake_llm.calls == 2

@@ -1,0 +1,78 @@
+"""The speller: a word the documents never use becomes the one they use most a slip away."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from core.matching.spelling import Speller, one_slip, slips_of, speller_for, word_counts
+
+TEXTS = [
+    "Peyton Manning was the oldest quarterback to play in a Super Bowl.",
+    "The receptions of the season: Cotchery caught many receptions.",
+    "The stadium hosted the game; the stadium was full.",
+    "Luther wrote his catechisms; his catechisms spread.",
+    "A horse and a house.",
+]
+
+
+@pytest.fixture
+def speller() -> Speller:
+    return Speller(word_counts(TEXTS))
+
+
+@pytest.mark.parametrize(
+    ("asked", "right"),
+    [
+        ("who is the oldest quaretrback to play", "who is the oldest quarterback to play"),
+        ("how many recetpions did cotchery get", "how many receptions did cotchery get"),
+        ("What stdaium hosted it?", "What stadium hosted it?"),
+        ("What did Luther add to his catehcisms", "What did Luther add to his catechisms"),
+        ("Who is Peytn Manning?", "Who is Peyton Manning?"),  # a letter left out, a name's case
+        ("What did the stadiumm host?", "What did the stadium host?"),  # a letter added
+    ],
+)
+def test_slips_are_put_right(speller: Speller, asked: str, right: str) -> None:
+    assert speller.correct(asked) == right
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Who rode the hors?",  # a short word: a slip and another word are too alike to tell
+        "What is a zebra's stripe for?",  # unknown, no document word a slip away
+        "Who won Super Bowl 50 in 2016?",  # digits stay
+        "who kicked the ball",  # known or short words stay
+    ],
+)
+def test_other_words_stay_as_written(speller: Speller, asked: str) -> None:
+    assert speller.correct(asked) == asked
+
+
+def test_the_most_used_neighbour_wins() -> None:
+    speller = Speller({"stadium": 2, "stadiums": 9})
+    assert speller.word("stadiumz") == "stadiums"  # both a slip away: the more used
+    assert speller.word("stadim") == "stadium"  # only one is
+
+
+def test_every_candidate_is_one_slip_away() -> None:
+    for word in ("recetpions", "quarterback", "stdaium"):
+        cands = set(slips_of(word))
+        assert cands, word
+        assert all(one_slip(word, c) for c in cands), word
+    assert not set(slips_of("hors"))  # under five letters: no candidate (one_slip agrees)
+    assert not one_slip("hors", "horse")
+
+
+def test_no_vocabulary_changes_nothing() -> None:
+    assert Speller({}).correct("who kikced it") == "who kikced it"
+
+
+def test_speller_for_reads_the_index_texts_unless_switched_off() -> None:
+    index = SimpleNamespace(texts=lambda: TEXTS)
+    on = speller_for(SimpleNamespace(semantic_spelling=True), index)
+    assert on is not None
+    assert on.correct("the stdaium") == "the stadium"
+    assert speller_for(SimpleNamespace(semantic_spelling=False), index) is None
+    assert speller_for(SimpleNamespace(semantic_spelling=True), object()) is None
