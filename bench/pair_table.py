@@ -257,7 +257,7 @@ def cosine_rule(t: float) -> Any:
     return lambda p: p.raw_nearest if p.raw_cosine >= t else None
 
 
-#: hard checks of the verifier the judge may overrule (``--judge-over``; none by default)
+#: hard checks of the verifier the judge may overrule (``--judge-over``), each in a band of its own
 OVERRULED: set[str] = set()
 
 
@@ -273,28 +273,42 @@ def judgeable(p: Probe, floor: float) -> bool:
     )
 
 
-def judged_rule(cut: float, floor: float) -> Any:
+def judged_rule(cut: float, floor: float, bands: dict[str, float] | None = None) -> Any:
+    """The service rule, then the judge: above ``cut`` for a probe failing no hard check, above
+    ``bands[check]`` for one failing only an overruled check."""
+    bands = bands or {}
+
     def served(p: Probe) -> str | None:
         if p.service is not None:
             return p.service
-        if judgeable(p, floor) and float(np.mean(p.judge)) > cut:
+        band = cut if p.hard is None else bands.get(p.hard)
+        if band is not None and judgeable(p, floor) and float(np.mean(p.judge)) > band:
             return p.nearest
         return None
 
     return served
 
 
-def wrong_scores(probes: list[Probe], floor: float) -> tuple[list[float], list[float]]:
-    """Judge scores of the probes the service rule missed and the judge would see: those that
-    must not be served (distinct questions, or a nearest question that is not their own) and
-    those that must."""
+def wrong_scores(
+    probes: list[Probe], floor: float, band: str | None = None
+) -> tuple[list[float], list[float]]:
+    """Judge scores of the probes the service rule missed and the judge would see, failing
+    ``band`` (None: no hard check): those that must not be served (distinct questions, or a
+    nearest question that is not their own) and those that must."""
     bad: list[float] = []
     good: list[float] = []
     for p in probes:
-        if judgeable(p, floor):
+        if judgeable(p, floor) and p.hard == band:
             s = float(np.mean(p.judge))
             (good if p.same and p.nearest == p.item else bad).append(s)
     return bad, good
+
+
+def band_cuts(probes: list[Probe], floor: float) -> dict[str, float]:
+    """Each overruled check's cut, learned on ``probes`` (the tune half): over every score of a
+    probe in its band that must not be served (no wrong hit of the band's own; with no such
+    probe, no evidence: 1.0, nothing served)."""
+    return {check: max(wrong_scores(probes, floor, check)[0], default=1.0) for check in OVERRULED}
 
 
 def judge_all(
@@ -373,8 +387,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--judge-over",
-        default="",
-        help="hard checks of the verifier the judge may overrule, comma-separated ('answer kind')",
+        default=",".join(OnlineSettings().judge_overrule),
+        help="hard checks of the verifier the judge may overrule, comma-separated ('answer "
+        "kind'), each at a cut learned on the tune half (default: TANDEM_JUDGE_OVERRULE's)",
     )
     ap.add_argument(
         "--tune-only",
@@ -466,7 +481,17 @@ def main() -> None:
             0, int(args.delta * n_distinct) - outcome(tune, lambda p: p.service).wrong
         )
         cut = sorted(bad, reverse=True)[allowed_wrong] if allowed_wrong < len(bad) else 0.0
-        rules.append((f"Tandem + judge, cut tuned (> {cut:.4f})", judged_rule(cut, args.floor)))
+        bands = band_cuts(tune, args.floor)
+        for check, band in sorted(bands.items()):
+            b_bad, b_good = wrong_scores(tune, args.floor, check)
+            print(
+                f"overruled check {check!r}: cut > {band:.4f} (tune: {len(b_good)} paraphrases, "
+                f"{sum(s > band for s in b_good)} over it; {len(b_bad)} must-nots)"
+            )
+        over = "".join(f", {c} > {b:.4f}" for c, b in sorted(bands.items()))
+        rules.append(
+            (f"Tandem + judge, cut tuned (> {cut:.4f}{over})", judged_rule(cut, args.floor, bands))
+        )
         outcomes = [(s, False) for s in bad] + [(s, True) for s in good]
         for bound_delta in args.bound_deltas:
             bound = learn_cut(outcomes, delta=bound_delta)
@@ -476,7 +501,7 @@ def main() -> None:
                 else f"Tandem + judge, error bound {bound_delta:.0%} (no cut certified)"
             )
             cut_b = bound.cut if bound.cut is not None else 2.0
-            rules.append((label, judged_rule(cut_b, args.floor)))
+            rules.append((label, judged_rule(cut_b, args.floor, bands)))
             print(f"error bound {bound_delta:.0%}: {bound.explain()}")
         print(
             f"judge AUC (probes the service missed, at or above the floor): tune "

@@ -277,6 +277,14 @@ class CommonSettings(BaseSettings):
         "bench/data/question_pairs*.jsonl (bench/pair_table.py: the test half's figures are "
         "in bench/README.md).",
     )
+    judge_overrule: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Hard checks of the verifier the pair judge may overrule, each with its own "
+        'cut (JSON: {"comparison added": 0.95}): a pair failing only that check is asked, '
+        "and made an alias above that check's cut. Every other failed check rules a pair "
+        "out unasked. Each cut is learned on the tune half (bench/pair_table.py "
+        "--judge-over).",
+    )
     deep_llm_timeout_s: float = Field(
         default=180.0, gt=0, description="Longest one deep generation may run."
     )

@@ -8,8 +8,9 @@ A question that misses the cache although a cached one lies close (cosine at or 
 question's own key and vector as an alias (``alias_of``), so the next ask of it is a plain
 lookup. A pair that fails one of the verifier's hard checks (swapped roles, opposite words,
 other numbers) is ruled out without asking the model: the judge does not overrule that
-evidence. Each pair is judged once (a marker per pair, with a TTL); the stream is bounded.
-Acknowledged once handled; a judgment that fails is dropped (it was optional)."""
+evidence, but for the checks ``judge_overrule`` names, each with a cut of its own. Each pair is
+judged once (a marker per pair, with a TTL); the stream is bounded. Acknowledged once handled; a
+judgment that fails is dropped (it was optional)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,16 @@ async def enqueue_judgment(
     """Queue the pair unless it was queued before (True when queued)."""
     if not await redis.set(judged_marker(scope, qhash, candidate), "queued", nx=True, ex=ttl_s):
         return False
-    payload = {
+    payload = pair_fields(scope, question, qhash, candidate, similarity)
+    await redis.xadd(JUDGE_STREAM, payload, maxlen=maxlen, approximate=True)
+    return True
+
+
+def pair_fields(
+    scope: CacheScope, question: str, qhash: str, candidate: str, similarity: float
+) -> dict[str, str]:
+    """The stream entry of one pair, as :meth:`JudgeWorker.process` reads it."""
+    pair = {
         "scope": [
             scope.index_version,
             scope.embedding_model,
@@ -71,8 +81,7 @@ async def enqueue_judgment(
         "candidate": candidate,
         "similarity": round(similarity, 4),
     }
-    await redis.xadd(JUDGE_STREAM, {"pair": json.dumps(payload)}, maxlen=maxlen, approximate=True)
-    return True
+    return {"pair": json.dumps(pair)}
 
 
 @dataclass
@@ -102,6 +111,7 @@ def build_judge_worker(settings: Any) -> JudgeWorker:
         cut=settings.judge_cut,
         ttl_s=settings.judge_ttl_s,
         cache=answer_cache_sync_for(settings, redis=redis, capacity=settings.cache_capacity),
+        overrule=settings.judge_overrule,
     )
 
 
@@ -116,11 +126,14 @@ class JudgeWorker:
         ttl_s: int,
         cache: AnswerCacheSync | None = None,
         consumer: str | None = None,
+        overrule: dict[str, float] | None = None,
     ) -> None:
         self.redis = redis
         self.judge = judge
         self.encoder = encoder
         self.cut = cut
+        #: hard checks the judge may overrule, each with its own (higher) cut
+        self.overrule = dict(overrule or {})
         self.ttl_s = ttl_s
         self.cache = cache or RedisAnswerCacheSync(redis)
         # the verifier's hard checks (roles swapped, opposite words, numbers...) need no term
@@ -175,14 +188,15 @@ class JudgeWorker:
         failed = self.checks.hard_check(
             self.checks.evidence(pair["question"]), self.checks.evidence(cached.question)
         )
-        if failed is not None:  # evidence the judge does not overrule (bench/pair_table.py)
+        cut = self.cut if failed is None else self.overrule.get(failed)
+        if cut is None:  # evidence the judge does not overrule (bench/pair_table.py)
             self.stats.ruled_out += 1
             verdict, recorded = "different", f"different ({failed})"
         else:
             score = self.judge.score_both(cached.question, pair["question"])
             self.stats.judged += 1
-            verdict = "same" if score > self.cut else "different"
-            recorded = f"{verdict} {score:.4f}"
+            verdict = "same" if score > cut else "different"
+            recorded = f"{verdict} {score:.4f}" + (f" (over {failed})" if failed else "")
         self.redis.set(
             judged_marker(scope, pair["qhash"], pair["candidate"]), recorded, ex=self.ttl_s
         )

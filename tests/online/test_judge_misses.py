@@ -94,3 +94,69 @@ def test_a_borderline_miss_becomes_an_alias_once_judged_the_same(
     calls = llm.calls
     assert client.post("/v1/query", json={"question": REWORDED}).json()["cache"] == "exact"
     assert llm.calls == calls
+
+
+class Leaning:
+    """A judge model that leans one way for every pair: p(yes) = ``yes``."""
+
+    model_id = "judge"
+
+    def __init__(self, yes: float) -> None:
+        self.yes = yes
+        self.calls = 0
+
+    def first_token_logprobs(self, messages: list, *, top: int = 10) -> dict[str, float]:  # type: ignore[type-arg]
+        self.calls += 1
+        return {"yes": math.log(self.yes), "no": math.log(1.0 - self.yes)}
+
+
+@pytest.mark.parametrize(
+    ("overrule", "asked", "verdict"),
+    [
+        ({}, 0, "different (comparison added)"),  # not overruled: the model is not asked
+        ({"comparison added": 0.95}, 2, "different 0.9300 (over comparison added)"),
+        ({"comparison added": 0.90}, 2, "same 0.9300 (over comparison added)"),
+    ],
+)
+def test_an_overruled_check_asks_the_judge_at_its_own_cut(
+    redis_client: Any, encoder: Any, overrule: dict[str, float], asked: int, verdict: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.cache.codec import CacheScope
+    from online.refine.judging import judged_marker, pair_fields
+    from shared_schemas.cache import CacheEntry
+
+    scope = CacheScope("v-overrule", "m", "llm", "p7", "overrule")
+    cached_q, asked_q = "What do most online pharmacies do?", "What do online pharmacies do?"
+    cache = RedisAnswerCacheSync(redis_client)
+    cache.purge(scope)
+    entry = CacheEntry(
+        question=cached_q,
+        normalized_key=question_key_hash(cached_q),
+        answer="sell drugs",
+        index_version=scope.index_version,
+        embedding_model=scope.embedding_model,
+        llm_model=scope.llm_model,
+        prompt_version=scope.prompt_version,
+        created_at=datetime.now(UTC),
+        namespace=scope.namespace,
+    )
+    cache.put(entry, encoder.encode([cached_q])[0], ttl_s=600)
+    model = Leaning(0.93)
+    worker = JudgeWorker(
+        redis=redis_client,
+        judge=PairJudge(model),
+        encoder=encoder,
+        cut=0.5,  # the cut of pairs failing no check: lower than either band's
+        ttl_s=600,
+        overrule=overrule,
+    )
+    qhash = question_key_hash(asked_q)
+    worker.process("0-1", pair_fields(scope, asked_q, qhash, entry.normalized_key, 0.9))
+    assert model.calls == asked
+    marker = redis_client.get(judged_marker(scope, qhash, entry.normalized_key))
+    assert marker.decode() == verdict
+    alias = cache.get_exact(scope, qhash)
+    assert (alias is not None) is verdict.startswith("same")
+    cache.purge(scope)
