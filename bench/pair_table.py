@@ -133,6 +133,7 @@ class Probe:
     service: str | None = None  # id the service rule served (None: a miss)
     hard: str | None = None  # the verifier's hard check that rejects the nearest (None: none)
     judge: list[float] = field(default_factory=list)  # (cached, probe), (probe, cached)
+    asked: str = ""  # the probe with its typing slips put right: what the judge reads
     #: the nearest by the probe's own vector, as written: what the peers' rules read (Tandem
     #: reads the vector of the probe with its typing slips put right)
     raw_nearest: str = ""
@@ -204,7 +205,7 @@ def run_half(
     ]
     question = {it["id"]: it["question"] for it in items}
     for p in probes:
-        asked = spelled.get(p.text, p.text)
+        asked = p.asked = spelled.get(p.text, p.text)
         sims = cached @ vecs[asked]
         j = int(np.argmax(sims))
         p.nearest, p.cosine = ids[j], float(sims[j])
@@ -338,7 +339,8 @@ def judge_all(
             and (every or (p.service is None and (p.hard is None or p.hard in OVERRULED)))
         ]
         for i, p in enumerate(todo, 1):
-            for a, b in ((question[p.nearest], p.text), (p.text, question[p.nearest])):
+            asked = p.asked or p.text  # as the service queues it: slips put right
+            for a, b in ((question[p.nearest], asked), (asked, question[p.nearest])):
                 key = json.dumps([a, b] if prompt == "p1" else [a, b, prompt])
                 if key not in known:
                     if judge is None:
@@ -382,7 +384,7 @@ def main() -> None:
     ap.add_argument(
         "--judge-prompt",
         default=OnlineSettings().judge_prompt,
-        choices=["p1", "p2"],
+        choices=["p1", "p2", "p3"],
         help="default: the service's TANDEM_JUDGE_PROMPT",
     )
     ap.add_argument(

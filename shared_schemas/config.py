@@ -259,7 +259,7 @@ class CommonSettings(BaseSettings):
         description="CPU priority (nice) of the deep engine: under the live one, so a warm or "
         "refine beside the service takes the CPU the live answers leave.",
     )
-    judge_prompt: Literal["p1", "p2"] = Field(
+    judge_prompt: Literal["p1", "p2", "p3"] = Field(
         default="p2",
         description="The pair judge's prompt (core/llm/judge.py): p1 the instruction alone, p2 "
         "with ten worked examples (none from SQuAD). Chosen on the tune half of "

@@ -39,6 +39,27 @@ JUDGE_EXAMPLES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: more worked examples for "p3" (after :data:`JUDGE_EXAMPLES`): rewordings that change the
+#: words and the grammar but not the information (a synonym, the passive, a noun for a verb,
+#: keywords), and questions on the same subject that ask for another of its attributes
+JUDGE_MORE_EXAMPLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "What did the committee recommend in its final report?",
+        "In its final report, what was the committee's recommendation?",
+        "yes",
+    ),
+    ("What is the capital of Peru?", "Where is Peru located?", "no"),
+    ("What does the enzyme break down?", "Which substance is broken down by the enzyme?", "yes"),
+    ("What did the museum's founder collect?", "Who founded the museum?", "no"),
+    (
+        "Who was the first woman to fly across the Atlantic?",
+        "first female pilot to cross the atlantic",
+        "yes",
+    ),
+    ("How long is the Danube?", "How deep is the Danube?", "no"),
+)
+
+
 def _ask(first: str, second: str) -> str:
     return (
         f"Question A: {first.strip()}\nQuestion B: {second.strip()}\n"
@@ -48,14 +69,15 @@ def _ask(first: str, second: str) -> str:
 
 def judge_messages(first: str, second: str, *, prompt: str = "p2") -> list[ChatMessage]:
     """The judge's chat: ``p1`` the instruction alone, ``p2`` with :data:`JUDGE_EXAMPLES` as
-    earlier turns (a shared prefix: the engine's prompt cache reads it once per slot)."""
+    earlier turns (a shared prefix: the engine's prompt cache reads it once per slot), ``p3``
+    with :data:`JUDGE_MORE_EXAMPLES` after them."""
     messages: list[ChatMessage] = [{"role": "system", "content": JUDGE_SYSTEM}]
-    if prompt == "p2":
-        for a, b, verdict in JUDGE_EXAMPLES:
-            messages.append({"role": "user", "content": _ask(a, b)})
-            messages.append({"role": "assistant", "content": verdict})
-    elif prompt != "p1":
-        raise ValueError(f"unknown judge prompt {prompt!r} (p1 or p2)")
+    examples = {"p1": (), "p2": JUDGE_EXAMPLES, "p3": JUDGE_EXAMPLES + JUDGE_MORE_EXAMPLES}
+    if prompt not in examples:
+        raise ValueError(f"unknown judge prompt {prompt!r} (p1, p2 or p3)")
+    for a, b, verdict in examples[prompt]:
+        messages.append({"role": "user", "content": _ask(a, b)})
+        messages.append({"role": "assistant", "content": verdict})
     messages.append({"role": "user", "content": _ask(first, second)})
     return messages
 

@@ -10,10 +10,11 @@ cached question drops from about 0.99 to 0.6-0.9 (``bench/pair_table.py``: most 
 typo probes missed the semantic side for that alone).
 
 :class:`Speller` replaces a word the index's documents never use, and the embedding model does
-not hold whole, by a word the documents use a single slip away (one the model holds whole before
-one it does not, then the most used); a word either knows, a short word, one with digits, or one
-with no such neighbour stays as written. Deterministic, no model call: a set lookup per candidate
-(about 550 for a 10-letter word), memoised per word.
+not hold whole, by a word the documents use a single slip away (two letters exchanged before a
+letter added or left out, before one replaced; then one the model holds whole; then the most
+used); a word either knows, a short word, one with digits, or one with no such neighbour stays as
+written. Deterministic, no model call: a set lookup per candidate (about 550 for a 10-letter
+word), memoised per word.
 """
 
 from __future__ import annotations
@@ -48,25 +49,32 @@ def one_slip(a: str, b: str) -> bool:
     return short[i:] == long_[i + 1 :]
 
 
-def slips_of(word: str) -> Iterator[str]:
-    """Every word ``w`` with ``one_slip(word, w)`` (lower-case a-z; duplicates possible)."""
+def slip_groups(word: str) -> tuple[list[str], ...]:
+    """The words one slip from ``word`` (``one_slip``), by kind of slip in the order the speller
+    prefers them: two neighbours exchanged, a letter added or left out, one replaced."""
     n = len(word)
     if n < 5:
-        return
-    for i in range(n - 1):  # two neighbours exchanged
-        if word[i] != word[i + 1]:
-            yield word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-    if n >= 6:  # a letter added to a word of 5 or more
-        for i in range(n):
-            yield word[:i] + word[i + 1 :]
-    for i in range(n + 1):  # a letter left out
-        for c in _LETTERS:
-            yield word[:i] + c + word[i:]
-    if n >= 7:  # one letter replaced
-        for i in range(n):
-            for c in _LETTERS:
-                if c != word[i]:
-                    yield word[:i] + c + word[i + 1 :]
+        return ()
+    swapped = [
+        word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        for i in range(n - 1)
+        if word[i] != word[i + 1]
+    ]
+    # a letter added to a word of 5 or more (the typed one has 6 or more); one left out
+    added = [word[:i] + word[i + 1 :] for i in range(n)] if n >= 6 else []
+    left_out = [word[:i] + c + word[i:] for i in range(n + 1) for c in _LETTERS]
+    replaced = (
+        [word[:i] + c + word[i + 1 :] for i in range(n) for c in _LETTERS if c != word[i]]
+        if n >= 7
+        else []
+    )
+    return swapped, added + left_out, replaced
+
+
+def slips_of(word: str) -> Iterator[str]:
+    """Every word ``w`` with ``one_slip(word, w)`` (lower-case a-z; duplicates possible)."""
+    for group in slip_groups(word):
+        yield from group
 
 
 def word_counts(texts: Iterable[str]) -> Counter[str]:
@@ -105,13 +113,11 @@ class Speller:
             and low not in self.known
             and _PLAIN.fullmatch(low)
         ):
-            rank: tuple[bool, int, str] | None = None
-            for cand in slips_of(low):
-                seen = self.vocabulary.get(cand, 0)
+            for group in slip_groups(low):  # the first kind of slip that gives a word
+                seen = [(c in self.known, n, c) for c in group if (n := self.vocabulary.get(c, 0))]
                 if seen:  # a word the model holds whole first, then the most used
-                    r = (cand in self.known, seen, cand)
-                    if rank is None or r > rank:
-                        best, rank = cand, r
+                    best = max(seen)[2]
+                    break
         with self._lock:
             if len(self._memo) >= self.memo_size:
                 self._memo.clear()
@@ -119,16 +125,26 @@ class Speller:
         return best
 
     def correct(self, text: str) -> str:
-        """``text`` with each slip put right; the case of a word's first letter is kept."""
+        """``text`` with each slip put right; the case of a word's first letter is kept, and a
+        possessive's ending (``lutehr's`` -> ``luther's``)."""
         if not self.vocabulary:
             return text
 
         def fix(m: re.Match[str]) -> str:
-            w = m.group(0)
+            whole = m.group(0)
+            w, sep, rest = whole, "", ""
+            for mark in "'’":
+                if mark in whole:
+                    w, _, rest = whole.partition(mark)
+                    sep = mark
+                    break
+            if sep and self.vocabulary.get(whole.lower()):
+                return whole
             right = self.word(w)
             if right == w.lower():
-                return w
-            return right[:1].upper() + right[1:] if w[:1].isupper() else right
+                return whole
+            right = right[:1].upper() + right[1:] if w[:1].isupper() else right
+            return right + sep + rest
 
         return _WORD.sub(fix, text)
 

@@ -176,12 +176,13 @@ class Lookup:
             cache_down(self.observer, "semantic", exc)
         ctx.timings["semantic"] = ms(time.perf_counter() - ts)
         if hit is None and self.settings.judge_misses and ctx.outcome != "unavailable":
-            await self._queue_judgment(ctx, vector)
+            await self._queue_judgment(ctx, vector, asked or ctx.request.question)
         return hit
 
-    async def _queue_judgment(self, ctx: Answering, vector: np.ndarray) -> None:
-        """A borderline miss: the nearest cached question goes to the pair judge with it
-        (``online.refine.judging``); optional work, so any failure is only logged."""
+    async def _queue_judgment(self, ctx: Answering, vector: np.ndarray, asked: str) -> None:
+        """A borderline miss: the nearest cached question goes to the pair judge with it (as
+        the semantic side read it, slips put right; ``online.refine.judging``); optional work,
+        so any failure is only logged."""
         from online.refine.judging import enqueue_judgment
 
         nearest = getattr(self.cache, "nearest", None)
@@ -196,7 +197,7 @@ class Lookup:
                 queued = await enqueue_judgment(
                     redis,
                     ctx.scope,
-                    question=ctx.request.question,
+                    question=asked,
                     qhash=ctx.qhash,
                     candidate=found[0],
                     similarity=found[1],

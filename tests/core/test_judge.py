@@ -76,7 +76,7 @@ def test_the_engine_reports_first_token_logprobs() -> None:
 
 
 def test_the_few_shot_prompt_puts_its_examples_before_the_pair_and_refuses_unknown_names() -> None:
-    from core.llm.judge import JUDGE_EXAMPLES
+    from core.llm.judge import JUDGE_EXAMPLES, JUDGE_MORE_EXAMPLES
 
     one = judge_messages("Who won?", "Who was the winner?", prompt="p2")
     assert len(one) == 1 + 2 * len(JUDGE_EXAMPLES) + 1
@@ -85,5 +85,8 @@ def test_the_few_shot_prompt_puts_its_examples_before_the_pair_and_refuses_unkno
     assert one[-1] == judge_messages("Who won?", "Who was the winner?")[-1]
     other = judge_messages("Where?", "When?", prompt="p2")
     assert one[:-1] == other[:-1]  # a shared prefix: the engine's prompt cache reuses it
-    with pytest.raises(ValueError, match="p3"):
-        PairJudge(object(), prompt="p3")  # type: ignore[arg-type]
+    more = judge_messages("Who won?", "Who was the winner?", prompt="p3")
+    assert len(more) == 1 + 2 * (len(JUDGE_EXAMPLES) + len(JUDGE_MORE_EXAMPLES)) + 1
+    assert more[: len(one) - 1] == one[:-1]  # p2's examples first, then the others
+    with pytest.raises(ValueError, match="p4"):
+        PairJudge(object(), prompt="p4")  # type: ignore[arg-type]

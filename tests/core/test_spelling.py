@@ -50,10 +50,19 @@ def test_other_words_stay_as_written(speller: Speller, asked: str) -> None:
     assert speller.correct(asked) == asked
 
 
-def test_the_most_used_neighbour_wins() -> None:
-    speller = Speller({"stadium": 2, "stadiums": 9})
-    assert speller.word("stadiumz") == "stadiums"  # both a slip away: the more used
-    assert speller.word("stadim") == "stadium"  # only one is
+def test_the_likeliest_neighbour_wins() -> None:
+    # two letters exchanged before a letter added or left out, before one replaced
+    assert Speller({"stadium": 2, "stadiums": 9}).word("stadiumz") == "stadium"
+    assert Speller({"importing": 1, "improving": 9}).word("improting") == "importing"
+    # within one kind: a word the model holds whole, then the most used
+    assert Speller({"stadium": 2, "stadius": 9}).word("stadiu") == "stadius"
+    assert Speller({"stadium": 2, "stadius": 9}, frozenset({"stadium"})).word("stadiu") == "stadium"
+
+
+def test_a_possessive_keeps_its_ending() -> None:
+    speller = Speller({"luther": 5, "richard": 3, "richard's": 1})
+    assert speller.correct("how did lutehr's tutors") == "how did luther's tutors"
+    assert speller.correct("Who was Ricahrd’s fiancee?") == "Who was Richard’s fiancee?"
 
 
 def test_every_candidate_is_one_slip_away() -> None:
