@@ -305,11 +305,15 @@ def wrong_scores(
     return bad, good
 
 
-def band_cuts(probes: list[Probe], floor: float) -> dict[str, float]:
+def band_cuts(probes: list[Probe], floor: float, cut: float) -> dict[str, float]:
     """Each overruled check's cut, learned on ``probes`` (the tune half): over every score of a
     probe in its band that must not be served (no wrong hit of the band's own; with no such
-    probe, no evidence: 1.0, nothing served)."""
-    return {check: max(wrong_scores(probes, floor, check)[0], default=1.0) for check in OVERRULED}
+    probe, no evidence: 1.0, nothing served), and never under ``cut``, the cut of pairs that
+    fail no check (a failed check is evidence against: the judge must be at least as sure)."""
+    return {
+        check: max(cut, max(wrong_scores(probes, floor, check)[0], default=1.0))
+        for check in OVERRULED
+    }
 
 
 def judge_all(
@@ -483,7 +487,7 @@ def main() -> None:
             0, int(args.delta * n_distinct) - outcome(tune, lambda p: p.service).wrong
         )
         cut = sorted(bad, reverse=True)[allowed_wrong] if allowed_wrong < len(bad) else 0.0
-        bands = band_cuts(tune, args.floor)
+        bands = band_cuts(tune, args.floor, cut)
         for check, band in sorted(bands.items()):
             b_bad, b_good = wrong_scores(tune, args.floor, check)
             print(

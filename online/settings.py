@@ -77,9 +77,10 @@ class OnlineSettings(CommonSettings):
     )
     semantic_spelling: bool = Field(
         default=True,
-        description="Put typing slips right before the question is embedded: a word the index's "
-        "documents never use becomes the one they use most that is one slip away "
-        "(core/matching/spelling.py).",
+        description="Put typing slips right before the question is embedded (the semantic "
+        "lookup, retrieval and the judge read it; the exact key and the prompt keep the question "
+        "as asked): a word the index's documents never use and the embedding model does not "
+        "hold whole becomes a document word one slip away (core/matching/spelling.py).",
     )
     semantic_accept: float = Field(
         default=0.91, description="Evidence score a semantic hit needs (cosine - miss penalty)."
