@@ -262,10 +262,11 @@ class CommonSettings(BaseSettings):
     judge_prompt: Literal["p1", "p2", "p3"] = Field(
         default="p2",
         description="The pair judge's prompt (core/llm/judge.py): p1 the instruction alone, p2 "
-        "with ten worked examples (none from SQuAD). Chosen on the tune half of "
+        "with ten worked examples (none from SQuAD), p3 with six more (not yet measured). "
+        "p2 was chosen on the tune half of "
         "bench/data/question_pairs*.jsonl: AUC 0.981 vs 0.972 on the misses the judge sees, "
-        "71.0% vs 66.4% of paraphrases found at no wrong hit of its own. TANDEM_JUDGE_CUT is "
-        "calibrated for one prompt: change both together.",
+        "71.0% vs 66.4% of paraphrases found at no wrong hit of its own. TANDEM_JUDGE_CUT and "
+        "TANDEM_JUDGE_OVERRULE are calibrated for one prompt: change them together.",
     )
     judge_cut: float = Field(
         default=0.8699,
