@@ -58,10 +58,17 @@ class Alias:
 
 
 def expand(
-    answerer: Answerer, question: str, *, n: int, cut: float, prompt: str = "p2"
+    answerer: Answerer,
+    question: str,
+    *,
+    n: int,
+    cut: float,
+    prompt: str = "p2",
+    answer: str | None = None,
 ) -> tuple[list[Alias], int]:
     """(the paraphrases of ``question`` the judge keeps, how many it judged). Needs an LLM
-    that reports first-token log-probabilities (the engine or an upstream); none: nothing."""
+    that reports first-token log-probabilities (the engine or an upstream); none: nothing.
+    ``answer``: the question's answer, which an answer-aware judge prompt reads."""
     llm = answerer.llm
     if n <= 0 or not isinstance(llm, LogprobLLM):
         return [], 0
@@ -70,7 +77,7 @@ def expand(
     judge = PairJudge(llm, prompt=prompt)
     kept = []
     for candidate in candidates:
-        score = judge.score_both(question, candidate)
+        score = judge.score_pair(question, candidate, answer)
         if score > cut:
             kept.append(Alias(candidate, score))
     log.info("expanded question=%r judged=%d kept=%d", question[:80], len(candidates), len(kept))

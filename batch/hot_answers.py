@@ -234,6 +234,7 @@ def _write_aliases(
             n=settings.warm_paraphrases,
             cut=settings.judge_cut,
             prompt=settings.judge_prompt,
+            answer=computed.answer,
         )
     except Exception as exc:  # expansion is a bonus: a failure never fails the warm
         log.warning("expansion failed question=%r error=%s", computed.question, exc)

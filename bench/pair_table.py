@@ -11,8 +11,10 @@ the original question is read from the SQuAD file (``--squad``, never committed)
 per item is derived: the question lower-cased, without its question mark, with two letters of
 its longest word swapped (a typo; a paraphrase by construction).
 
-Split by article before anything is chosen: articles at even positions (SQuAD's order) are the
-tune half, odd ones the test half. Each half is a cache of its own in a real Redis: every
+Halves: ``question_pairs_c.jsonl`` (480 items, 10 per article, written blind after the first
+two sets' test half had been judged and its wrong hits read) is the test half, and every item of
+the first two sets tunes (``--test-pairs``). Without it, the first two split by article before
+anything is chosen: articles at even positions (SQuAD's order) tune, odd ones test. Each half is a cache of its own in a real Redis: every
 original question of the half is cached; then every probe is asked. A paraphrase counts as found
 when the rule serves its own question; any hit on a distinct question is a wrong hit (so is a
 paraphrase served another question's answer, counted apart).
@@ -25,8 +27,9 @@ as the service does unless ``TANDEM_SEMANTIC_SPELLING=false``):
 - Tandem's service rule: the exact key, then the semantic lookup with the evidence verifier
   (``RedisAnswerCache.get_semantic``, the service's settings);
 - Tandem + the pair judge (``core/llm/judge.py``, the deep tier's model): a probe the service
-  rule misses whose nearest cached question is at or above ``--floor`` is judged (both orders,
-  the mean of the two scores); the cut is chosen on the tune half at <= --delta, and a second
+  rule misses whose nearest cached question is at or above ``--floor`` is judged (a question
+  pair prompt: both orders, the mean of the two scores; the answer-aware ``a1``: the cached
+  question with its answer, SQuAD's first gold answer standing in for the cached one); the cut is chosen on the tune half at <= --delta, and a second
   cut by the error bound (``core/matching/acceptance.py``: the lowest cut whose one-sided 95%
   upper bound on wrong hits is <= the bound the tune half's N allows).
 
@@ -64,7 +67,7 @@ from core.cache.redis import RedisAnswerCache  # noqa: E402
 from core.cache.redis_sync import RedisAnswerCacheSync  # noqa: E402
 from core.encoder import encoder_for  # noqa: E402
 from core.llm.factory import build_llm  # noqa: E402
-from core.llm.judge import PairJudge  # noqa: E402
+from core.llm.judge import ANSWER_PROMPTS, PairJudge  # noqa: E402
 from core.matching.acceptance import learn_cut  # noqa: E402
 from core.matching.verifier import HitVerifier  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
@@ -76,6 +79,9 @@ PAIRS = ROOT / "bench" / "data" / "question_pairs.jsonl"
 #: 240 more items (5 per article), written blind after the first table (issue 24: the test half
 #: was too small to show a 1% wrong-hit rate)
 PAIRS_B = ROOT / "bench" / "data" / "question_pairs_b.jsonl"
+#: 480 more (10 per article), written blind after the test half of the first two had been seen
+#: (its wrong hits read): the test set, every item of the first two tuning
+PAIRS_C = ROOT / "bench" / "data" / "question_pairs_c.jsonl"
 PROBES = ("paraphrase", "typo", "distinct")
 
 
@@ -91,8 +97,14 @@ def typo_of(question: str) -> str:
 
 
 def load_halves(
-    squad_path: Path, limit: int = 0, pairs: list[Path] | None = None
+    squad_path: Path,
+    limit: int = 0,
+    pairs: list[Path] | None = None,
+    test_pairs: list[Path] | None = None,
 ) -> dict[str, list[dict[str, str]]]:
+    """The tune and test halves. Without ``test_pairs``, ``pairs`` split by article (even
+    positions in SQuAD's order tune, odd ones test); with them, every item of ``pairs`` tunes
+    and every item of ``test_pairs`` (a set written after the others were seen) is the test."""
     import gzip
 
     with gzip.open(squad_path, "rt", encoding="utf-8") as f:
@@ -100,23 +112,34 @@ def load_halves(
     question = {
         q["id"]: q["question"].strip() for a in data for p in a["paragraphs"] for q in p["qas"]
     }
+    gold = {
+        q["id"]: q["answers"][0]["text"].strip()
+        for a in data
+        for p in a["paragraphs"]
+        for q in p["qas"]
+    }
     order = [a["title"] for a in data]
-    rows = [
-        json.loads(line)
-        for path in pairs or [PAIRS]
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
-    ids = [r["id"] for r in rows]
+
+    def read(paths: list[Path]) -> list[dict[str, str]]:
+        return [
+            json.loads(line)
+            for path in paths
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
+
+    rows = read(pairs or [PAIRS])
+    held = read(test_pairs or [])
+    ids = [r["id"] for r in rows + held]
     if len(set(ids)) != len(ids):
         raise SystemExit("the pair files share a SQuAD id")
     present = [a for a in order if any(r["article"] == a for r in rows)]
-    half = {a: ("tune" if i % 2 == 0 else "test") for i, a in enumerate(present)}
+    half = {a: ("tune" if i % 2 == 0 or held else "test") for i, a in enumerate(present)}
     halves: dict[str, list[dict[str, str]]] = {"tune": [], "test": []}
-    for r in rows:
-        item = dict(r, question=question[r["id"]])
+    for r, name in [(r, half[r["article"]]) for r in rows] + [(r, "test") for r in held]:
+        item = dict(r, question=question[r["id"]], answer=gold[r["id"]])
         item["typo"] = typo_of(item["question"])
-        halves[half[r["article"]]].append(item)
+        halves[name].append(item)
     if limit:
         halves = {k: v[:limit] for k, v in halves.items()}
     return halves
@@ -318,6 +341,7 @@ def band_cuts(probes: list[Probe], floor: float, cut: float) -> dict[str, float]
 
 def judge_all(
     runs: dict[str, tuple[list[Probe], dict[str, str]]],
+    answers: dict[str, str],
     floor: float,
     saved: Path | None,
     took: list[float],
@@ -328,7 +352,9 @@ def judge_all(
 ) -> None:
     """Judge the probes the judge would see (:func:`judgeable`), against their nearest cached
     question, both orders; ``every``: each probe at or above ``floor`` whatever the service
-    rule did (so any rule can be scored from them)."""
+    rule did (so any rule can be scored from them). An answer-aware prompt (``a1``) reads the
+    cached question with its answer (``answers``, by item id: SQuAD's first gold answer, a
+    stand-in for the answer the service would have cached) and the probe: one order."""
     known: dict[str, float] = {}
     if saved is not None and saved.exists():
         known = json.loads(saved.read_text())
@@ -344,8 +370,17 @@ def judge_all(
         ]
         for i, p in enumerate(todo, 1):
             asked = p.asked or p.text  # as the service queues it: slips put right
-            for a, b in ((question[p.nearest], asked), (asked, question[p.nearest])):
-                key = json.dumps([a, b] if prompt == "p1" else [a, b, prompt])
+            cached = question[p.nearest]
+            pairs = (
+                [(cached, asked, answers[p.nearest])]
+                if prompt in ANSWER_PROMPTS
+                else [(cached, asked, None), (asked, cached, None)]
+            )
+            for a, b, answer in pairs:
+                if answer is not None:
+                    key = json.dumps([a, answer, b, prompt])
+                else:
+                    key = json.dumps([a, b] if prompt == "p1" else [a, b, prompt])
                 if key not in known:
                     if judge is None:
                         base = CommonSettings(
@@ -355,7 +390,9 @@ def judge_all(
                         judge = PairJudge(llm, prompt=prompt)  # type: ignore[arg-type]
                         judge.score("Who won?", "Who was the winner?")  # warm-up
                     t0 = time.perf_counter()
-                    known[key] = judge.score(a, b)
+                    known[key] = (
+                        judge.score(a, b) if answer is None else judge.score_answer(a, answer, b)
+                    )
                     took.append(time.perf_counter() - t0)
                 p.judge.append(known[key])
             if i % 50 == 0:
@@ -388,7 +425,7 @@ def main() -> None:
     ap.add_argument(
         "--judge-prompt",
         default=OnlineSettings().judge_prompt,
-        choices=["p1", "p2", "p3"],
+        choices=["p1", "p2", "p3", "a1"],
         help="default: the service's TANDEM_JUDGE_PROMPT",
     )
     ap.add_argument(
@@ -410,6 +447,15 @@ def main() -> None:
         help="labelled pair files (default: both sets)",
     )
     ap.add_argument(
+        "--test-pairs",
+        type=Path,
+        nargs="*",
+        default=[PAIRS_C] if PAIRS_C.exists() else [],
+        help="a held-out pair set reported as the test half, every item of --pairs tuning "
+        "(default: question_pairs_c.jsonl, written after the first two were seen; none: "
+        "--pairs split by article)",
+    )
+    ap.add_argument(
         "--bound-deltas",
         type=lambda v: [float(x) for x in v.split(",")],
         default=[0.01, 0.05],
@@ -426,9 +472,11 @@ def main() -> None:
     args = ap.parse_args()
 
     OVERRULED.update(x.strip() for x in args.judge_over.split(",") if x.strip())
-    halves = load_halves(args.squad, args.limit, args.pairs)
+    halves = load_halves(args.squad, args.limit, args.pairs, args.test_pairs)
     print(
-        f"pairs: {', '.join(p.name for p in args.pairs)}: "
+        f"pairs: {', '.join(p.name for p in args.pairs)}"
+        + (f"; test: {', '.join(p.name for p in args.test_pairs)}" if args.test_pairs else "")
+        + ": "
         f"tune {len(halves['tune'])} + test {len(halves['test'])} items, "
         f"{len(PROBES)} probes each; delta {args.delta}; judge floor {args.floor}; load {loadavg()}"
     )
@@ -456,6 +504,7 @@ def main() -> None:
     if not args.no_judge:
         judge_all(
             runs,
+            {it["id"]: it["answer"] for items in halves.values() for it in items},
             args.floor,
             args.scores,
             took,

@@ -259,10 +259,12 @@ class CommonSettings(BaseSettings):
         description="CPU priority (nice) of the deep engine: under the live one, so a warm or "
         "refine beside the service takes the CPU the live answers leave.",
     )
-    judge_prompt: Literal["p1", "p2", "p3"] = Field(
+    judge_prompt: Literal["p1", "p2", "p3", "a1"] = Field(
         default="p2",
         description="The pair judge's prompt (core/llm/judge.py): p1 the instruction alone, p2 "
-        "with ten worked examples (none from SQuAD), p3 with six more (not yet measured). "
+        "with ten worked examples (none from SQuAD), p3 with six more (not yet measured); a1 "
+        "reads the cached answer with its question and asks whether it answers the new one "
+        "(one order, fourteen worked examples). "
         "p2 was chosen on the tune half of "
         "bench/data/question_pairs*.jsonl: AUC 0.981 vs 0.972 on the misses the judge sees, "
         "71.0% vs 66.4% of paraphrases found at no wrong hit of its own. TANDEM_JUDGE_CUT and "

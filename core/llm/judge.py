@@ -60,6 +60,94 @@ JUDGE_MORE_EXAMPLES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: the answer-aware prompt ("a1"): the cached question is read with the answer the cache holds
+#: for it, and the model decides whether that answer answers the new question. One order only
+#: (the answer belongs to the cached question). Worked examples, none from SQuAD.
+ANSWER_SYSTEM = (
+    "A cache holds an earlier question and the answer given to it. Decide whether that answer "
+    "can be served for a new question. Reply yes only when the new question asks for the same "
+    "information, so the cached answer is a correct and complete answer to it, however it is "
+    "worded; reply no when it asks for something else (another person, number, date, place, "
+    "role, attribute or condition), even about the same subject. Reply with one word: yes or no."
+)
+
+ANSWER_EXAMPLES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "What is the height of the Eiffel Tower?",
+        "330 metres",
+        "how tall is the eiffel tower",
+        "yes",
+    ),
+    ("Who hired the new coach?", "the club's owner", "Whom did the new coach hire?", "no"),
+    ("When did the bridge open to traffic?", "in 1932", "bridge opening date", "yes"),
+    (
+        "What did Edison invent in 1879?",
+        "a practical incandescent light bulb",
+        "What did Edison invent in 1877?",
+        "no",
+    ),
+    ("Which company makes the iPhone?", "Apple", "Who manufactures the iPhone?", "yes"),
+    ("What is the capital of Peru?", "Lima", "Where is Peru located?", "no"),
+    (
+        "Why did the empire collapse?",
+        "economic decline and invasions",
+        "tell me the reason the empire fell",
+        "yes",
+    ),
+    ("Where was the treaty signed?", "Versailles", "When was the treaty signed?", "no"),
+    ("How many people live in Lagos?", "about 15 million", "whats the populaton of lagos", "yes"),
+    ("Which river did the army not cross?", "the Rhine", "Which river did the army cross?", "no"),
+    (
+        "What does the enzyme break down?",
+        "starch",
+        "Which substance is broken down by the enzyme?",
+        "yes",
+    ),
+    (
+        "What replaced the old tram line?",
+        "a bus route",
+        "What did the old tram line replace?",
+        "no",
+    ),
+    (
+        "Who was the first woman to fly across the Atlantic?",
+        "Amelia Earhart",
+        "first female pilot to cross the atlantic",
+        "yes",
+    ),
+    ("What did the museum's founder collect?", "Roman coins", "Who founded the museum?", "no"),
+)
+
+#: the most of a cached answer the answer-aware judge reads (characters)
+ANSWER_CHARS = 300
+
+
+def _ask_answer(cached: str, answer: str, asked: str) -> str:
+    answer = " ".join(answer.split())
+    if len(answer) > ANSWER_CHARS:
+        answer = answer[:ANSWER_CHARS].rsplit(" ", 1)[0] + " ..."
+    return (
+        f"Cached question: {cached.strip()}\nCached answer: {answer}\n"
+        f"New question: {asked.strip()}\n"
+        "Does the cached answer answer the new question? Answer yes or no."
+    )
+
+
+def answer_messages(cached: str, answer: str, asked: str) -> list[ChatMessage]:
+    """The answer-aware judge's chat ("a1"): :data:`ANSWER_EXAMPLES` as earlier turns (a
+    shared prefix), then the cached question, its answer and the asked question."""
+    messages: list[ChatMessage] = [{"role": "system", "content": ANSWER_SYSTEM}]
+    for q, a, b, verdict in ANSWER_EXAMPLES:
+        messages.append({"role": "user", "content": _ask_answer(q, a, b)})
+        messages.append({"role": "assistant", "content": verdict})
+    messages.append({"role": "user", "content": _ask_answer(cached, answer, asked)})
+    return messages
+
+
+#: the prompts that read the cached answer (one order, :meth:`PairJudge.score_pair`)
+ANSWER_PROMPTS = frozenset({"a1"})
+
+
 def _ask(first: str, second: str) -> str:
     return (
         f"Question A: {first.strip()}\nQuestion B: {second.strip()}\n"
@@ -74,7 +162,7 @@ def judge_messages(first: str, second: str, *, prompt: str = "p2") -> list[ChatM
     messages: list[ChatMessage] = [{"role": "system", "content": JUDGE_SYSTEM}]
     examples = {"p1": (), "p2": JUDGE_EXAMPLES, "p3": JUDGE_EXAMPLES + JUDGE_MORE_EXAMPLES}
     if prompt not in examples:
-        raise ValueError(f"unknown judge prompt {prompt!r} (p1, p2 or p3)")
+        raise ValueError(f"unknown question-pair judge prompt {prompt!r} (p1, p2 or p3)")
     for a, b, verdict in examples[prompt]:
         messages.append({"role": "user", "content": _ask(a, b)})
         messages.append({"role": "assistant", "content": verdict})
@@ -109,7 +197,8 @@ class PairJudge:
     OpenAI-compatible client: an engine or an upstream)."""
 
     def __init__(self, llm: LogprobLLM, *, prompt: str = "p2") -> None:
-        judge_messages("a", "b", prompt=prompt)  # refuses an unknown prompt now, not per pair
+        if prompt not in ANSWER_PROMPTS:
+            judge_messages("a", "b", prompt=prompt)  # refuses an unknown prompt now, not per pair
         self.llm = llm
         self.prompt = prompt
 
@@ -117,10 +206,32 @@ class PairJudge:
     def model_id(self) -> str:
         return self.llm.model_id
 
+    @property
+    def reads_answer(self) -> bool:
+        """Whether the prompt reads the cached answer (one order) or two questions (both)."""
+        return self.prompt in ANSWER_PROMPTS
+
     def score(self, first: str, second: str) -> float:
-        """How surely ``second`` asks what ``first`` asks (0-1, a ranking score)."""
+        """How surely ``second`` asks what ``first`` asks (0-1, a ranking score); a question
+        pair prompt only."""
         messages = judge_messages(first, second, prompt=self.prompt)
         return yes_share(self.llm.first_token_logprobs(messages))
+
+    def score_answer(self, cached: str, answer: str, asked: str) -> float:
+        """How surely ``answer``, cached for ``cached``, answers ``asked`` (0-1, a ranking
+        score): the answer-aware prompt, one order."""
+        return yes_share(self.llm.first_token_logprobs(answer_messages(cached, answer, asked)))
+
+    def score_pair(self, cached: str, asked: str, answer: str | None = None) -> float:
+        """The score a cut is calibrated on: the answer-aware prompt with the cached answer
+        when it reads one (and ``answer`` is known), else :meth:`score_both`."""
+        if self.reads_answer:
+            if answer is None:
+                raise ValueError(
+                    f"judge prompt {self.prompt!r} reads the cached answer: none given"
+                )
+            return self.score_answer(cached, answer, asked)
+        return self.score_both(cached, asked)
 
     def score_both(self, first: str, second: str) -> float:
         """The mean of both orders' scores: the order the model reads them in sways it (the

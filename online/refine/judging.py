@@ -4,7 +4,8 @@ A question that misses the cache although a cached one lies close (cosine at or 
 ``judge_floor``, under what the semantic side accepts) is answered live at once; the pair
 (asked question, nearest cached one) goes to ``tandem:judge``. The judge worker (`tandem worker
 --judge`, the deep tier's model) asks whether both ask for the same information; above
-``judge_cut`` (the mean of both orders' scores) the cached answer is written under the asked
+``judge_cut`` (the mean of both orders' scores; with an answer-aware prompt, the score of the
+cached question and answer against the asked one) the cached answer is written under the asked
 question's own key and vector as an alias (``alias_of``), so the next ask of it is a plain
 lookup. A pair that fails one of the verifier's hard checks (swapped roles, opposite words,
 other numbers) is ruled out without asking the model: the judge does not overrule that
@@ -193,7 +194,7 @@ class JudgeWorker:
             self.stats.ruled_out += 1
             verdict, recorded = "different", f"different ({failed})"
         else:
-            score = self.judge.score_both(cached.question, pair["question"])
+            score = self.judge.score_pair(cached.question, pair["question"], cached.answer)
             self.stats.judged += 1
             verdict = "same" if score > cut else "different"
             recorded = f"{verdict} {score:.4f}" + (f" (over {failed})" if failed else "")

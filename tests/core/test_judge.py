@@ -90,3 +90,40 @@ def test_the_few_shot_prompt_puts_its_examples_before_the_pair_and_refuses_unkno
     assert more[: len(one) - 1] == one[:-1]  # p2's examples first, then the others
     with pytest.raises(ValueError, match="p4"):
         PairJudge(object(), prompt="p4")  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
+def test_the_answer_aware_prompt_reads_the_cached_answer_once_in_one_order() -> None:
+    from core.llm.judge import ANSWER_CHARS, ANSWER_EXAMPLES, answer_messages
+
+    llm = Scripted({"yes": math.log(0.8), "no": math.log(0.2)})
+    judge = PairJudge(llm, prompt="a1")
+    assert judge.reads_answer
+    long = "Nairobi " + "and more " * 100
+    assert judge.score_pair("What is Kenya's capital?", "kenya capital city", long) == (
+        pytest.approx(0.8)
+    )
+    (messages,) = llm.seen  # one order only: the answer belongs to the cached question
+    assert len(messages) == 1 + 2 * len(ANSWER_EXAMPLES) + 1
+    last = messages[-1]["content"]
+    assert last.startswith("Cached question: What is Kenya's capital?\nCached answer: Nairobi and")
+    assert "\nNew question: kenya capital city\n" in last
+    answer_line = last.split("Cached answer: ", 1)[1].split("\n", 1)[0]
+    assert len(answer_line) <= ANSWER_CHARS + 4
+    assert answer_line.endswith(" ...")
+    # the examples are a shared prefix, and half of them say no
+    assert messages[:-1] == answer_messages("a", "b", "c")[:-1]
+    verdicts = [m["content"] for m in messages if m["role"] == "assistant"]
+    assert verdicts.count("no") == verdicts.count("yes")
+    with pytest.raises(ValueError, match="cached answer"):
+        judge.score_pair("What is Kenya's capital?", "kenya capital city")
+
+
+@pytest.mark.unit
+def test_a_question_pair_prompt_scores_both_orders_whatever_the_answer() -> None:
+    llm = Scripted({"yes": math.log(0.6), "no": math.log(0.4)})
+    judge = PairJudge(llm, prompt="p2")
+    assert not judge.reads_answer
+    assert judge.score_pair("Who won?", "Who was the winner?", "Denver") == pytest.approx(0.6)
+    assert len(llm.seen) == 2
+    assert all("Denver" not in m[-1]["content"] for m in llm.seen)

@@ -160,3 +160,67 @@ def test_an_overruled_check_asks_the_judge_at_its_own_cut(
     alias = cache.get_exact(scope, qhash)
     assert (alias is not None) is verdict.startswith("same")
     cache.purge(scope)
+
+
+class AnswerReader:
+    """An answer-aware judge model: "yes" when the cached answer is the one it expects."""
+
+    model_id = "judge"
+
+    def __init__(self, expects: str) -> None:
+        self.expects = expects
+        self.read: list[str] = []
+
+    def first_token_logprobs(self, messages: list, *, top: int = 10) -> dict[str, float]:  # type: ignore[type-arg]
+        content = messages[-1]["content"]
+        answer = content.split("Cached answer: ", 1)[1].split("\n", 1)[0]
+        self.read.append(answer)
+        yes = 0.95 if answer == self.expects else 0.3
+        return {"yes": math.log(yes), "no": math.log(1.0 - yes)}
+
+
+@pytest.mark.parametrize(("expects", "aliased"), [("sell drugs", True), ("something else", False)])
+def test_an_answer_aware_judge_reads_the_cached_entrys_answer(
+    redis_client: Any, encoder: Any, expects: str, aliased: bool
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.cache.codec import CacheScope
+    from online.refine.judging import judged_marker, pair_fields
+    from shared_schemas.cache import CacheEntry
+
+    scope = CacheScope("v-answer-judge", "m", "llm", "p7", "answer-judge")
+    cached_q, asked_q = "What do online pharmacies sell?", "what do web pharmacies sell"
+    cache = RedisAnswerCacheSync(redis_client)
+    cache.purge(scope)
+    entry = CacheEntry(
+        question=cached_q,
+        normalized_key=question_key_hash(cached_q),
+        answer="sell drugs",
+        index_version=scope.index_version,
+        embedding_model=scope.embedding_model,
+        llm_model=scope.llm_model,
+        prompt_version=scope.prompt_version,
+        created_at=datetime.now(UTC),
+        namespace=scope.namespace,
+    )
+    cache.put(entry, encoder.encode([cached_q])[0], ttl_s=600)
+    model = AnswerReader(expects)
+    worker = JudgeWorker(
+        redis=redis_client,
+        judge=PairJudge(model, prompt="a1"),
+        encoder=encoder,
+        cut=0.9,
+        ttl_s=600,
+    )
+    qhash = question_key_hash(asked_q)
+    worker.process("0-1", pair_fields(scope, asked_q, qhash, entry.normalized_key, 0.8))
+    assert model.read == ["sell drugs"]  # once: one order
+    marker = redis_client.get(judged_marker(scope, qhash, entry.normalized_key)).decode()
+    assert marker.startswith("same" if aliased else "different")
+    alias = cache.get_exact(scope, qhash)
+    assert (alias is not None) is aliased
+    if alias is not None:
+        assert alias.answer == "sell drugs"
+        assert alias.alias_of == entry.normalized_key
+    cache.purge(scope)
