@@ -14,8 +14,9 @@ its longest word swapped (a typo; a paraphrase by construction).
 Halves: ``question_pairs_c.jsonl`` (480 items, 10 per article, written blind after the first
 two sets' test half had been judged and its wrong hits read) is the test half, and every item of
 the first two sets tunes (``--test-pairs``). Without it, the first two split by article before
-anything is chosen: articles at even positions (SQuAD's order) tune, odd ones test. Each half is a cache of its own in a real Redis: every
-original question of the half is cached; then every probe is asked. A paraphrase counts as found
+anything is chosen: articles at even positions (SQuAD's order) tune, odd ones test. Each half
+is a cache of its own in a real Redis: every original question of the half is cached; then
+every probe is asked. A paraphrase counts as found
 when the rule serves its own question; any hit on a distinct question is a wrong hit (so is a
 paraphrase served another question's answer, counted apart).
 
@@ -29,9 +30,10 @@ as the service does unless ``TANDEM_SEMANTIC_SPELLING=false``):
 - Tandem + the pair judge (``core/llm/judge.py``, the deep tier's model): a probe the service
   rule misses whose nearest cached question is at or above ``--floor`` is judged (a question
   pair prompt: both orders, the mean of the two scores; the answer-aware ``a1``: the cached
-  question with its answer, SQuAD's first gold answer standing in for the cached one); the cut is chosen on the tune half at <= --delta, and a second
-  cut by the error bound (``core/matching/acceptance.py``: the lowest cut whose one-sided 95%
-  upper bound on wrong hits is <= the bound the tune half's N allows).
+  question with its answer, SQuAD's first gold answer standing in for the cached one); the
+  cut is chosen on the tune half at <= --delta, and a second cut by the error bound
+  (``core/matching/acceptance.py``: the lowest cut whose one-sided 95% upper bound on wrong
+  hits is <= the bound the tune half's N allows).
 
 Rates carry Wilson 95% intervals and their N; judgments their latency (median, spread, p99) and
 the load average.
@@ -388,7 +390,7 @@ def judge_all(
                         )
                         llm = build_llm(base.for_tier("deep"))
                         judge = PairJudge(llm, prompt=prompt)  # type: ignore[arg-type]
-                        judge.score("Who won?", "Who was the winner?")  # warm-up
+                        judge.score_pair("Who won?", "Who was the winner?", "Denver")  # warm-up
                     t0 = time.perf_counter()
                     known[key] = (
                         judge.score(a, b) if answer is None else judge.score_answer(a, answer, b)

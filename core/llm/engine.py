@@ -149,6 +149,17 @@ def default_threads_batch(threads: int) -> int:
     return available_cores() if threads == 1 else threads
 
 
+def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU reports Intel AMX tiles. llama.cpp's CPU backend then repacks weights
+    for AMX, and on such a machine here (2 vCPUs, ``amx_tile amx_int8 amx_bf16``) the server
+    died of SIGSEGV in ``ggml_backend_amx_mul_mat`` while warming up, every start."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    return "amx_tile" in flags.split()
+
+
 @dataclass
 class EngineOptions:
     """How to run the engine. ``threads`` (decode) 0: :func:`default_threads`;
@@ -168,6 +179,13 @@ class EngineOptions:
     #: CPU priority (``nice``, 0-19): the deep tier's engine runs at a lower priority than the
     #: live one, so a warm beside the service does not starve live answers
     nice: int = 0
+    #: llama.cpp's weight repacking for the CPU's extra kernels; None: on, but where the CPU
+    #: has AMX (:func:`cpu_has_amx`: the AMX kernels crash the server there)
+    repack: bool | None = None
+
+    @property
+    def repacks(self) -> bool:
+        return self.repack if self.repack is not None else not cpu_has_amx()
 
     @property
     def decode_threads(self) -> int:
@@ -216,6 +234,8 @@ class EngineOptions:
         ]
         if self.alias:
             argv += ["--alias", self.alias]
+        if not self.repacks:
+            argv.append("--no-repack")
         return argv
 
 

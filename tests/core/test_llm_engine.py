@@ -280,3 +280,22 @@ def test_a_cancelled_generation_frees_its_slot(engine_llm: ManagedEngineLLM) -> 
     done = GenerationStats()
     assert engine_llm.generate(MESSAGES, max_new_tokens=8, stats=done)  # type: ignore[arg-type]
     assert done.tokens > 0
+
+
+def test_weights_are_not_repacked_where_the_cpu_has_amx(tmp_path: Path) -> None:
+    from core.llm.engine import cpu_has_amx
+
+    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx.write_text("flags\t\t: fpu avx512f avx512_vnni amx_bf16 amx_tile amx_int8\n")
+    plain.write_text("flags\t\t: fpu avx2 avx512f\n")
+    assert cpu_has_amx(amx)
+    assert not cpu_has_amx(plain)
+    assert not cpu_has_amx(tmp_path / "absent")
+    gguf = tmp_path / "m.gguf"
+    argv = EngineOptions(gguf_path=gguf, repack=False).argv(Path("s"), 1, Path("k"))
+    assert argv[-1] == "--no-repack"
+    assert "--no-repack" not in EngineOptions(gguf_path=gguf, repack=True).argv(
+        Path("s"), 1, Path("k")
+    )
+    auto = EngineOptions(gguf_path=gguf).argv(Path("s"), 1, Path("k"))
+    assert ("--no-repack" in auto) is cpu_has_amx()

@@ -96,6 +96,31 @@ def test_a_borderline_miss_becomes_an_alias_once_judged_the_same(
     assert llm.calls == calls
 
 
+def cached_entry(
+    redis_client: Any, encoder: Any, scope: Any, question: str, answer: str
+) -> tuple[RedisAnswerCacheSync, Any]:
+    """A fresh cache scope holding one entry (question, answer)."""
+    from datetime import UTC, datetime
+
+    from shared_schemas.cache import CacheEntry
+
+    cache = RedisAnswerCacheSync(redis_client)
+    cache.purge(scope)
+    entry = CacheEntry(
+        question=question,
+        normalized_key=question_key_hash(question),
+        answer=answer,
+        index_version=scope.index_version,
+        embedding_model=scope.embedding_model,
+        llm_model=scope.llm_model,
+        prompt_version=scope.prompt_version,
+        created_at=datetime.now(UTC),
+        namespace=scope.namespace,
+    )
+    cache.put(entry, encoder.encode([question])[0], ttl_s=600)
+    return cache, entry
+
+
 class Leaning:
     """A judge model that leans one way for every pair: p(yes) = ``yes``."""
 
@@ -121,28 +146,14 @@ class Leaning:
 def test_an_overruled_check_asks_the_judge_at_its_own_cut(
     redis_client: Any, encoder: Any, overrule: dict[str, float], asked: int, verdict: str
 ) -> None:
-    from datetime import UTC, datetime
-
     from core.cache.codec import CacheScope
     from online.refine.judging import judged_marker, pair_fields
-    from shared_schemas.cache import CacheEntry
 
     scope = CacheScope("v-overrule", "m", "llm", "p7", "overrule")
-    cached_q, asked_q = "What do most online pharmacies do?", "What do online pharmacies do?"
-    cache = RedisAnswerCacheSync(redis_client)
-    cache.purge(scope)
-    entry = CacheEntry(
-        question=cached_q,
-        normalized_key=question_key_hash(cached_q),
-        answer="sell drugs",
-        index_version=scope.index_version,
-        embedding_model=scope.embedding_model,
-        llm_model=scope.llm_model,
-        prompt_version=scope.prompt_version,
-        created_at=datetime.now(UTC),
-        namespace=scope.namespace,
+    asked_q = "What do online pharmacies do?"
+    cache, entry = cached_entry(
+        redis_client, encoder, scope, "What do most online pharmacies do?", "sell drugs"
     )
-    cache.put(entry, encoder.encode([cached_q])[0], ttl_s=600)
     model = Leaning(0.93)
     worker = JudgeWorker(
         redis=redis_client,
@@ -183,28 +194,14 @@ class AnswerReader:
 def test_an_answer_aware_judge_reads_the_cached_entrys_answer(
     redis_client: Any, encoder: Any, expects: str, aliased: bool
 ) -> None:
-    from datetime import UTC, datetime
-
     from core.cache.codec import CacheScope
     from online.refine.judging import judged_marker, pair_fields
-    from shared_schemas.cache import CacheEntry
 
     scope = CacheScope("v-answer-judge", "m", "llm", "p7", "answer-judge")
-    cached_q, asked_q = "What do online pharmacies sell?", "what do web pharmacies sell"
-    cache = RedisAnswerCacheSync(redis_client)
-    cache.purge(scope)
-    entry = CacheEntry(
-        question=cached_q,
-        normalized_key=question_key_hash(cached_q),
-        answer="sell drugs",
-        index_version=scope.index_version,
-        embedding_model=scope.embedding_model,
-        llm_model=scope.llm_model,
-        prompt_version=scope.prompt_version,
-        created_at=datetime.now(UTC),
-        namespace=scope.namespace,
+    asked_q = "what do web pharmacies sell"
+    cache, entry = cached_entry(
+        redis_client, encoder, scope, "What do online pharmacies sell?", "sell drugs"
     )
-    cache.put(entry, encoder.encode([cached_q])[0], ttl_s=600)
     model = AnswerReader(expects)
     worker = JudgeWorker(
         redis=redis_client,
