@@ -104,8 +104,10 @@ def answer_kind(words: list[str]) -> str:
                 nxt = rest[0] if rest else ""
             if nxt in ("percentage", "percent", "proportion", "fraction"):
                 return "percent"
+            if nxt == "time" and rest[1:2] != ["period"] and rest[1:3] != ["of", "year"]:
+                return "clock"  # "what time (of day) does it open": an hour, not a date
             if nxt in _TIME_NOUNS:
-                return "time"
+                return "date"
             if nxt in _PLACE_NOUNS:
                 return "place"
             if nxt in ("number", "amount", "quantity"):
@@ -125,9 +127,16 @@ def answer_kind(words: list[str]) -> str:
 ANY_KIND = "any"
 
 
+#: kinds that agree although unequal: "when" (a time) may ask for a date ("what year") or an
+#: hour ("what time")
+_AGREEING_KINDS = frozenset([frozenset(["time", "clock"]), frozenset(["time", "date"])])
+
+
 def kinds_agree(a: str, b: str) -> bool:
-    """Two answer kinds agree when equal, or when either question names none."""
-    return a == b or ANY_KIND in (a, b)
+    """Two answer kinds agree when equal, when either question names none, or when one is the
+    other's narrower form: "when" (``"time"``) agrees with "what year/day/period" (``"date"``)
+    and with "what time (of day)" (``"clock"``), which do not agree with each other."""
+    return a == b or ANY_KIND in (a, b) or frozenset([a, b]) in _AGREEING_KINDS
 
 
 def _number(token: str) -> str | None:

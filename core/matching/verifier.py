@@ -13,7 +13,9 @@ cosine threshold separates paraphrases from different questions about the same p
    ``largest``, ``before``); the same negation (``not``, ``n't``, ``non-``...); roles not
    swapped (both questions use both words of an opposite pair, in the other order; or the same
    content words with two neighbours exchanged and no passive ``by`` or possessive to explain
-   it: ``what can proplastids become`` / ``what can become proplastids``);
+   it: ``what can proplastids become`` / ``what can become proplastids``; or with two blocks
+   exchanged around the rest, where no clause can have moved: ``what did a greedy merchant do
+   to the mermaid`` / ``what did the mermaid do to the greedy merchant``);
 2. **lexical evidence weighted by the index's own statistics**: each question's content words
    (the index's BM25 tokenizer: lower-cased, stop words removed, stemmed; question-framing words
    such as ``name``/``kind``/``type`` left out) weighted by BM25's IDF over the index's chunks, so
@@ -49,6 +51,7 @@ from core.matching.signature import (
 )
 from core.matching.spelling import one_slip
 from core.matching.terms import TermStats
+from core.matching.words import CLAUSE_WORDS as _CLAUSE_WORDS
 from core.matching.words import FRAME_WORDS as _FRAME_WORDS
 from core.matching.words import MORE_OPPOSITES as _MORE_OPPOSITES
 
@@ -99,6 +102,7 @@ class QuestionEvidence:
     order: tuple[str, ...] = ()  # content words in the order the question has them
     voice: tuple[int, int] = (0, 0)  # ("by" count, "of" + possessive "'s" count)
     words: tuple[str, ...] = ()  # the lower-case words
+    clause: bool = False  # a comma or a clause word (``when``, ``after``...): clauses can move
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,33 @@ def _transposed(a: QuestionEvidence, b: QuestionEvidence) -> bool:
         return False
     i = diff[0]
     return x[i] == y[i + 1] and x[i + 1] == y[i]
+
+
+def _blocks_exchanged(a: QuestionEvidence, b: QuestionEvidence) -> bool:
+    """The same content words, but two blocks of them exchanged around the rest (``what did a
+    greedy merchant do to the mermaid`` / ``what did the mermaid do to the greedy merchant``),
+    with no passive ``by`` or possessive to explain it, no clause moved whole (a comma or a
+    clause word in either question) and the question opening alike (``what did``: a question
+    word moved with its noun, ``Warsaw is the seat of which archdiocese``, is a rewording)."""
+    x, y = a.order, b.order
+    if len(x) != len(y) or x == y or sorted(x) != sorted(y) or a.voice != b.voice:
+        return False
+    if a.clause or b.clause or a.words[:2] != b.words[:2]:
+        return False  # a clause, or the question's own words ("which X is Y"), may have moved
+    i = 0
+    while x[i] == y[i]:
+        i += 1
+    j = len(x)
+    while x[j - 1] == y[j - 1]:
+        j -= 1
+    x, y = x[i:j], y[i:j]
+    n = len(x)
+    for la in range(1, n):
+        for lb in range(1, n - la + 1):
+            m = n - la - lb
+            if x[:la] == y[n - la :] and x[n - lb :] == y[:lb] and x[la : la + m] == y[lb : lb + m]:
+                return True
+    return False
 
 
 def _matched(term: str, others: Iterable[str]) -> bool:
@@ -174,8 +205,16 @@ class HitVerifier:
             entities = frozenset(
                 stem for e in sig.entities for stem in self.stats.tokenize(e.removesuffix("'s"))
             )
+            clause = "," in question or any(w in _CLAUSE_WORDS for w in words)
             ev = QuestionEvidence(
-                sig, entities, bool(_NEGATION.search(question)), terms, tuple(order), voice, words
+                sig,
+                entities,
+                bool(_NEGATION.search(question)),
+                terms,
+                tuple(order),
+                voice,
+                words,
+                clause,
             )
             if len(self._memo) >= self.memo_size:
                 self._memo.clear()
@@ -219,7 +258,7 @@ class HitVerifier:
             return "comparison added"
         if a.negated != b.negated:
             return "negation"
-        if _roles_swapped(a.words, b.words) or _transposed(a, b):
+        if _roles_swapped(a.words, b.words) or _transposed(a, b) or _blocks_exchanged(a, b):
             return "roles swapped"
         for left, right in _OPPOSITES:
             ta, tb = a.terms.keys(), b.terms.keys()

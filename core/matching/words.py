@@ -206,3 +206,10 @@ MORE_OPPOSITES = (
     ("join", "leav left"),
     ("add", "remov"),
 )
+
+
+#: words that open a clause: a clause moved whole exchanges blocks of words without any role
+#: changing ("when X, what Y" / "what Y when X")
+_CLAUSE_TEXT = """when whenever while after before if unless since because during as although
+though where once until"""
+CLAUSE_WORDS = frozenset(_CLAUSE_TEXT.split())

@@ -73,6 +73,16 @@ def test_reworded_paraphrase_is_accepted(verifier: HitVerifier) -> None:
             "When a plant is injured, what can become proplastids?",
             "roles swapped",
         ),
+        (
+            "What did the greedy merchant do to the river spirit?",
+            "What did the river spirit do to the greedy merchant?",
+            "roles swapped",
+        ),
+        (
+            "On what day does the council meet?",
+            "At what time of day does the council meet?",
+            "answer kind",
+        ),
     ],
 )
 def test_hard_checks_reject(verifier: HitVerifier, asked: str, cached: str, reason: str) -> None:
@@ -89,8 +99,26 @@ def test_reordered_phrases_and_passives_are_not_role_swaps(verifier: HitVerifier
         ),
         ("When did William invade Scotland?", "When was Scotland invaded by William?"),
         ("Which river does Warsaw stand on?", "Which river does Warsaw stand on?"),
+        # a question word moved with its noun, a clause moved whole: blocks exchanged, no role
+        ("Which river does Warsaw stand on?", "Warsaw stands on which river?"),
+        (
+            "What can proplastids become in an injured plant?",
+            "In an injured plant, what can proplastids become?",
+        ),
     ]:
         assert verifier.verdict(asked, cached, 0.99).reason == "accepted", (asked, cached)
+
+
+def test_when_agrees_with_a_day_and_with_an_hour_which_disagree(verifier: HitVerifier) -> None:
+    def check(a: str, b: str) -> str | None:
+        return verifier.hard_check(verifier.evidence(a), verifier.evidence(b))
+
+    when, day = "When does the council meet?", "On what day does the council meet?"
+    hour = "What time does the council meet?"
+    assert check(when, day) is None
+    assert check(when, hour) is None
+    assert check(day, hour) == "answer kind"
+    assert check("What time period did the council meet in?", day) is None
 
 
 def test_entities_may_add_but_not_conflict(verifier: HitVerifier) -> None:
