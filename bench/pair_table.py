@@ -492,7 +492,10 @@ def main() -> None:
         | probes
         | set(spelled.values())
     )
-    vecs = dict(zip(texts, encoder.encode(texts), strict=True))
+    # one text at a time, as the service embeds a question: the int8 encoder quantises each
+    # batch's activations together, so a vector embedded in a batch depends a little on its
+    # batch-mates (and a table on which texts happened to share its batches)
+    vecs = dict(zip(texts, encoder.encode(texts, batch_size=1), strict=True))
     verifier = service_verifier(settings)
     if spelled:
         changed = sum(a != b for a, b in spelled.items())

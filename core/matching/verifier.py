@@ -15,7 +15,9 @@ cosine threshold separates paraphrases from different questions about the same p
    content words with two neighbours exchanged and no passive ``by`` or possessive to explain
    it: ``what can proplastids become`` / ``what can become proplastids``; or with two blocks
    exchanged around the rest, where no clause can have moved: ``what did a greedy merchant do
-   to the mermaid`` / ``what did the mermaid do to the greedy merchant``);
+   to the mermaid`` / ``what did the mermaid do to the greedy merchant``; or the question word
+   the subject of one and the object of the other: ``what replaced X`` / ``what did X
+   replace``);
 2. **lexical evidence weighted by the index's own statistics**: each question's content words
    (the index's BM25 tokenizer: lower-cased, stop words removed, stemmed; question-framing words
    such as ``name``/``kind``/``type`` left out) weighted by BM25's IDF over the index's chunks, so
@@ -51,7 +53,9 @@ from core.matching.signature import (
 )
 from core.matching.spelling import one_slip
 from core.matching.terms import TermStats
+from core.matching.words import AUXILIARIES as _AUXILIARIES
 from core.matching.words import CLAUSE_WORDS as _CLAUSE_WORDS
+from core.matching.words import DO_FORMS as _DO_FORMS
 from core.matching.words import FRAME_WORDS as _FRAME_WORDS
 from core.matching.words import MORE_OPPOSITES as _MORE_OPPOSITES
 
@@ -103,6 +107,9 @@ class QuestionEvidence:
     voice: tuple[int, int] = (0, 0)  # ("by" count, "of" + possessive "'s" count)
     words: tuple[str, ...] = ()  # the lower-case words
     clause: bool = False  # a comma or a clause word (``when``, ``after``...): clauses can move
+    #: what the opening question word is: "subject" (``what replaced X``), "object" (``what did X
+    #: replace``) or "" (neither told apart: another opening, an auxiliary, a passive)
+    wh_role: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,24 @@ def _transposed(a: QuestionEvidence, b: QuestionEvidence) -> bool:
         return False
     i = diff[0]
     return x[i] == y[i + 1] and x[i + 1] == y[i]
+
+
+_WH_ROLE_WORDS = frozenset(["what", "which", "who", "whom"])
+
+
+def _wh_role(words: tuple[str, ...]) -> str:
+    """Whether the opening question word is the subject (no auxiliary in the next six words:
+    ``what kind of T cells kill ...``) or the object (a form of "do" there: ``what kind of
+    cells do killer T cells kill``); "" when the words do not tell (another opening, "is",
+    "can" or "has" there, or a passive ``by``)."""
+    if not words or words[0] not in _WH_ROLE_WORDS:
+        return ""
+    head = words[1:7]
+    if any(w in _DO_FORMS for w in head):
+        return "object"
+    if any(w in _AUXILIARIES or w.endswith(("n't", "n’t")) for w in head) or "by" in words:
+        return ""
+    return "subject"
 
 
 def _blocks_exchanged(a: QuestionEvidence, b: QuestionEvidence) -> bool:
@@ -206,6 +231,7 @@ class HitVerifier:
                 stem for e in sig.entities for stem in self.stats.tokenize(e.removesuffix("'s"))
             )
             clause = "," in question or any(w in _CLAUSE_WORDS for w in words)
+            wh_role = _wh_role(words)
             ev = QuestionEvidence(
                 sig,
                 entities,
@@ -215,6 +241,7 @@ class HitVerifier:
                 voice,
                 words,
                 clause,
+                wh_role,
             )
             if len(self._memo) >= self.memo_size:
                 self._memo.clear()
@@ -258,7 +285,12 @@ class HitVerifier:
             return "comparison added"
         if a.negated != b.negated:
             return "negation"
-        if _roles_swapped(a.words, b.words) or _transposed(a, b) or _blocks_exchanged(a, b):
+        if (
+            _roles_swapped(a.words, b.words)
+            or _transposed(a, b)
+            or _blocks_exchanged(a, b)
+            or {a.wh_role, b.wh_role} == {"subject", "object"}
+        ):
             return "roles swapped"
         for left, right in _OPPOSITES:
             ta, tb = a.terms.keys(), b.terms.keys()

@@ -213,3 +213,9 @@ MORE_OPPOSITES = (
 _CLAUSE_TEXT = """when whenever while after before if unless since because during as although
 though where once until"""
 CLAUSE_WORDS = frozenset(_CLAUSE_TEXT.split())
+
+#: the forms of "do" that carry a question whose question word is not the subject ("what did X
+#: replace"); a question with none of them, nor another auxiliary, asks for the subject ("what
+#: replaced X")
+_DO_FORMS_TEXT = "do does did don't doesn't didn't dont doesnt didnt"
+DO_FORMS = frozenset(_DO_FORMS_TEXT.split())

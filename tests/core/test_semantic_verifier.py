@@ -78,6 +78,12 @@ def test_reworded_paraphrase_is_accepted(verifier: HitVerifier) -> None:
             "What did the river spirit do to the greedy merchant?",
             "roles swapped",
         ),
+        ("What replaced the tram line?", "What did the tram line replace?", "roles swapped"),
+        (
+            "What kind of cells do killer cells attack?",
+            "What kind of killer cells attack cells?",
+            "roles swapped",
+        ),
         (
             "On what day does the council meet?",
             "At what time of day does the council meet?",
@@ -107,6 +113,21 @@ def test_reordered_phrases_and_passives_are_not_role_swaps(verifier: HitVerifier
         ),
     ]:
         assert verifier.verdict(asked, cached, 0.99).reason == "accepted", (asked, cached)
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        # the question word the subject of both, or told apart by neither ("is", a passive)
+        ("What replaced the tram line?", "What took the place of the tram line?"),
+        ("What is the tram line called?", "What do people call the tram line?"),
+        ("What replaced the tram line?", "What was the tram line replaced by?"),
+    ],
+)
+def test_a_question_word_in_one_role_is_no_swap(
+    verifier: HitVerifier, asked: str, cached: str
+) -> None:
+    assert verifier.hard_check(verifier.evidence(asked), verifier.evidence(cached)) is None
 
 
 def test_when_agrees_with_a_day_and_with_an_hour_which_disagree(verifier: HitVerifier) -> None:
