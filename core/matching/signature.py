@@ -60,6 +60,10 @@ _TIME_TEXT = "year years time date day month century decade period era age seaso
 _PLACE_TEXT = "city country state place location town region continent"
 _QUANTITY_TEXT = "many much long old far large big tall high deep wide fast heavy often"
 _TIME_NOUNS = frozenset(_TIME_TEXT.split())
+#: nouns whose value is a number: "what tonnage ..." asks what "how many tonnes ..." asks
+_QUANTITY_NOUN_TEXT = """distance tonnage population size length height width depth weight cost
+price rate speed total area temperature altitude elevation capacity"""
+_QUANTITY_NOUNS = frozenset(_QUANTITY_NOUN_TEXT.split())
 _PLACE_NOUNS = frozenset(_PLACE_TEXT.split())
 _QUANTITY_HOW = frozenset(_QUANTITY_TEXT.split())
 
@@ -102,6 +106,17 @@ def answer_kind(words: list[str]) -> str:
                 if rest and rest[0] in ("the", "a", "an"):
                     rest = rest[1:]
                 nxt = rest[0] if rest else ""
+            elif (
+                rest[:1] in (["is"], ["was"], ["are"], ["were"])
+                and rest[1:2] == ["the"]
+                and rest[2:3]
+                and (rest[2] in _QUANTITY_NOUNS or rest[2] in _TIME_NOUNS)
+            ):
+                # "what is the distance ..." asks what "how far" asks; "what was the date of"
+                # what "when" asks
+                nxt = rest[2]
+            if nxt in _QUANTITY_NOUNS:
+                return "quantity"
             if nxt in ("percentage", "percent", "proportion", "fraction"):
                 return "percent"
             if nxt == "time" and rest[1:2] != ["period"] and rest[1:3] != ["of", "year"]:

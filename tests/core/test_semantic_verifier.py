@@ -140,6 +140,11 @@ def test_when_agrees_with_a_day_and_with_an_hour_which_disagree(verifier: HitVer
     assert check(when, hour) is None
     assert check(day, hour) == "answer kind"
     assert check("What time period did the council meet in?", day) is None
+    # a noun whose value is a number or a date asks what "how ..." or "when" asks
+    assert check("How far is the hall from the sea?", "What is the distance to the sea?") is None
+    assert check("How many tonnes are grown?", "What tonnage is grown?") is None
+    assert check(when, "What is the date of the council's meeting?") is None
+    assert check("What is the capital of Peru?", "How large is Peru?") == "answer kind"
 
 
 def test_entities_may_add_but_not_conflict(verifier: HitVerifier) -> None:
