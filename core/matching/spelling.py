@@ -32,9 +32,15 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _PLAIN = re.compile(r"[a-z]+")
 
 
+_ROMAN = re.compile(r"m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})", re.IGNORECASE)
+
+
 def one_slip(a: str, b: str) -> bool:
-    """``b`` is ``a`` with one typing slip (see the module docstring)."""
+    """``b`` is ``a`` with one typing slip (see the module docstring); two Roman numerals never
+    are (``XXXII`` / ``XXXIII``: Super Bowls a year apart)."""
     if a == b or min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    if _ROMAN.fullmatch(a) and _ROMAN.fullmatch(b):
         return False
     if len(a) == len(b):
         diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]

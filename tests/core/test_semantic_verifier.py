@@ -44,6 +44,7 @@ def test_reworded_paraphrase_is_accepted(verifier: HitVerifier) -> None:
             "entities",
         ),
         ("Who won Super Bowl 49?", "Who won Super Bowl 50?", "numbers"),
+        ("Who won Super Bowl XXXIII?", "Who won Super Bowl XXXII?", "entities"),
         ("Where did William invade?", "When did William invade?", "answer kind"),
         ("Who lost Super Bowl 50?", "Who won Super Bowl 50?", "opposite words"),
         ("Who was born in Warsaw?", "Who died in Warsaw?", "opposite words"),

@@ -85,3 +85,11 @@ def test_speller_for_reads_the_index_texts_unless_switched_off() -> None:
     assert on.correct("the stdaium") == "the stadium"
     assert speller_for(SimpleNamespace(semantic_spelling=False), index) is None
     assert speller_for(SimpleNamespace(semantic_spelling=True), object()) is None
+
+
+def test_two_roman_numerals_are_never_one_slip_apart() -> None:
+    from core.matching.spelling import one_slip
+
+    assert not one_slip("xxxii", "xxxiii")
+    assert not one_slip("XXXVIII", "XXXVII")
+    assert one_slip("xxxii", "xxxiia")  # not a numeral: still a slip
