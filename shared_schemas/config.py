@@ -264,9 +264,9 @@ class CommonSettings(BaseSettings):
         description="The pair judge's prompt (core/llm/judge.py): p1 the instruction alone, p2 "
         "with ten worked examples (none from SQuAD), p3 with six more, a1 the cached question "
         "with its answer, asked whether that answers the new one (one order, fourteen worked "
-        "examples). On the first two pair sets of bench/pair_table.py, at <= 1% wrong hits: p2 "
-        "87.8% of paraphrases found, p3 83.5%; a1 (SQuAD's gold answer as the cached one) AUC 0.946 vs "
-        "p2's 0.961 on the main band. TANDEM_JUDGE_CUT and TANDEM_JUDGE_OVERRULE are "
+        "examples). On the first two pair sets of bench/pair_table.py, at <= 1% wrong hits: "
+        "p2 87.8% of paraphrases found, p3 83.5%; a1 (SQuAD's gold answer as the cached one) "
+        "AUC 0.946 vs p2's 0.961 on the main band. TANDEM_JUDGE_CUT and TANDEM_JUDGE_OVERRULE are "
         "calibrated for one prompt: change them together.",
     )
     judge_cut: float = Field(
