@@ -19,6 +19,7 @@ import numpy as np
 from batch.errors import BatchError
 from batch.labelled import LabelledQuestion, read_labelled
 from core.index import LoadedIndex, load_index, read_live_version
+from shared_schemas.hashing import embedding_text
 from shared_schemas.manifest import QualityMetrics
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def evaluate_index(
     ranks: list[int | None] = []
     for start in range(0, len(questions), 1024):
         block = questions[start : start + 1024]
-        vecs = encoder.encode([q.question for q in block], batch_size=batch_size)
+        vecs = encoder.encode([embedding_text(q.question) for q in block], batch_size=batch_size)
         for q, vec in zip(block, vecs, strict=True):
             hits = index.search(vec, q.question, CHUNK_DEPTH, lexical=lexical)
             ranks.append(

@@ -53,7 +53,7 @@ from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.cache import CacheEntry  # noqa: E402
 from shared_schemas.config import DEEP_LLM_MODEL_ID, FAST_LLM_MODEL_ID  # noqa: E402
-from shared_schemas.hashing import question_key_hash  # noqa: E402
+from shared_schemas.hashing import embedding_text, question_key_hash  # noqa: E402
 
 
 async def lookups(
@@ -154,7 +154,8 @@ def main() -> None:
 
     encoder = encoder_for(online)
     texts = [t for it in items for t in (it["question"], it["paraphrase"], it["distinct"])]
-    vecs = dict(zip(texts, encoder.encode(texts), strict=True))
+    # as the service embeds a question: its embedding form
+    vecs = dict(zip(texts, encoder.encode([embedding_text(t) for t in texts]), strict=True))
     verifier = service_verifier(online)
     scope = CacheScope("bench-expansion", online.embedding_model, "bench", "p7", "bench-expansion")
     writer = RedisAnswerCacheSync(sync_redis(args.redis_url))
@@ -184,7 +185,7 @@ def main() -> None:
             if question_key_hash(alias.question) not in owner:
                 put(
                     alias.question,
-                    encoder.encode([alias.question])[0],
+                    encoder.encode([embedding_text(alias.question)])[0],
                     it["id"],
                     question_key_hash(it["question"]),
                 )

@@ -77,7 +77,7 @@ from core.matching.verifier import HitVerifier  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.config import DEEP_LLM_MODEL_ID, FAST_LLM_MODEL_ID, CommonSettings  # noqa: E402
-from shared_schemas.hashing import question_key_hash  # noqa: E402
+from shared_schemas.hashing import embedding_text, question_key_hash  # noqa: E402
 
 PAIRS = ROOT / "bench" / "data" / "question_pairs.jsonl"
 #: 240 more items (5 per article), written blind after the first table (issue 24: the test half
@@ -195,7 +195,7 @@ async def service_hits(
                 sem = await cache.get_semantic(
                     scope,
                     asked,
-                    vecs[asked],
+                    vecs[embedding_text(asked)],
                     threshold=settings.semantic_threshold,
                     verifier=verifier,
                 )
@@ -226,8 +226,9 @@ def run_half(
     for it in items:
         entry = labelled_entry(scope, it["question"], it["id"], now)
         owner[entry.normalized_key] = it["id"]
-        writer.put(entry, vecs[it["question"]], ttl_s=3600)
-    cached = np.stack([vecs[it["question"]] for it in items])
+        writer.put(entry, vecs[embedding_text(it["question"])], ttl_s=3600)
+    cached = np.stack([vecs[embedding_text(it["question"])] for it in items])
+    as_written = np.stack([vecs[it["question"]] for it in items])  # what the peers embed
     ids = [it["id"] for it in items]
     style = {"paraphrase": "style", "typo": "", "distinct": "kind"}
     probes = [
@@ -238,10 +239,10 @@ def run_half(
     question = {it["id"]: it["question"] for it in items}
     for p in probes:
         asked = p.asked = spelled.get(p.text, p.text)
-        sims = cached @ vecs[asked]
+        sims = cached @ vecs[embedding_text(asked)]
         j = int(np.argmax(sims))
         p.nearest, p.cosine = ids[j], float(sims[j])
-        raw = cached @ vecs[p.text]
+        raw = as_written @ vecs[p.text]
         j = int(np.argmax(raw))
         p.raw_nearest, p.raw_cosine = ids[j], float(raw[j])
         reason = verifier.verdict(asked, question[p.nearest], p.cosine).reason
@@ -503,6 +504,9 @@ def main() -> None:
     # one text at a time, as the service embeds a question: the int8 encoder quantises each
     # batch's activations together, so a vector embedded in a batch depends a little on its
     # batch-mates (and a table on which texts happened to share its batches)
+    # Tandem embeds a question's embedding form (``embedding_text``: no end mark), the peers
+    # the text as written
+    texts = sorted(set(texts) | {embedding_text(t) for t in texts})
     vecs = dict(zip(texts, encoder.encode(texts, batch_size=1), strict=True))
     verifier = service_verifier(settings)
     if spelled:

@@ -24,7 +24,7 @@ from core.llm.base import ChatMessage, GenerationStats, LLMBackend
 from core.prompt import PROMPTS, build_messages
 from shared_schemas.cache import CacheEntry, CitedChunk
 from shared_schemas.config import Tier
-from shared_schemas.hashing import question_key_hash
+from shared_schemas.hashing import embedding_text, question_key_hash
 
 Origin = Literal["batch", "live", "refined"]
 
@@ -173,7 +173,9 @@ class Answerer:
 
     # ---- the steps ----
     def embed(self, question: str) -> np.ndarray:
-        return self.encoder.encode([question])[0]
+        """The vector retrieval and the semantic cache read: the question's embedding form
+        (:func:`~shared_schemas.hashing.embedding_text`, no end mark)."""
+        return self.encoder.encode([embedding_text(question)])[0]
 
     def retrieve(
         self, index: VectorIndex, question: str, vector: np.ndarray, *, top_k: int | None = None

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from shared_schemas.hashing import embedding_text
 from tandem_cli.common import console, setup, user_errors
 
 
@@ -62,7 +63,7 @@ def explain_cmd(
             asked=asked,
             scope=scope,
             redis=redis,
-            vector=encoder.encode([asked])[0],
+            vector=encoder.encode([embedding_text(asked)])[0],
             verifier=verifier,
             threshold=settings.semantic_threshold,
             judge_floor=settings.judge_floor,

@@ -130,6 +130,33 @@ class Speller:
             self._memo[low] = best
         return best
 
+    def _known(self, part: str) -> bool:
+        return len(part) < self.min_length or part in self.vocabulary or part in self.known
+
+    def hyphenated(self, word: str) -> str:
+        """A hyphenated word (lower case) with its slips put right, where a part is a word
+        neither the documents nor the model know: the whole word the documents use a slip away
+        (the hyphen counts as a letter: ``patents-haring`` -> ``patent-sharing``,
+        ``shine-adlgarno`` -> ``shine-dalgarno``); else a hyphen exchanged with a letter beside
+        it, leaving parts the documents use (``jell-ylike`` -> ``jelly-like``); else each part
+        on its own (``non-mnogolian`` -> ``non-mongolian``)."""
+        low = word.lower()
+        parts = low.split("-")
+        if low in self.vocabulary or all(self._known(part) for part in parts):
+            return low
+        for group in slip_groups(low):  # as for a word: the first kind of slip that gives one
+            seen = [(n, c) for c in group if (n := self.vocabulary.get(c, 0))]
+            if seen:
+                return max(seen)[1]
+        for i, ch in enumerate(low):
+            for j in (i - 1, i + 1) if ch == "-" else ():  # the hyphen and a letter exchanged
+                if 0 <= j < len(low) and low[j] != "-":
+                    a, b = min(i, j), max(i, j)
+                    moved = low[:a] + low[b] + low[a] + low[b + 1 :]
+                    if all(p in self.vocabulary for p in moved.split("-")):
+                        return moved
+        return "-".join(self.word(p) if _PLAIN.fullmatch(p) else p for p in parts)
+
     def correct(self, text: str) -> str:
         """``text`` with each slip put right; the case of a word's first letter is kept, and a
         possessive's ending (``lutehr's`` -> ``luther's``)."""
@@ -146,7 +173,7 @@ class Speller:
                     break
             if sep and self.vocabulary.get(whole.lower()):
                 return whole
-            right = self.word(w)
+            right = self.hyphenated(w) if "-" in w else self.word(w)
             if right == w.lower():
                 return whole
             right = right[:1].upper() + right[1:] if w[:1].isupper() else right

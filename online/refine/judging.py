@@ -33,7 +33,7 @@ from core.encoder import TextEncoder
 from core.llm.judge import LogprobLLM, PairJudge
 from core.matching.terms import TermStats
 from core.matching.verifier import HitVerifier
-from shared_schemas.hashing import sha256_hex
+from shared_schemas.hashing import embedding_text, sha256_hex
 from shared_schemas.layout import JUDGE_STREAM, JUDGED_PREFIX
 
 log = logging.getLogger(__name__)
@@ -218,5 +218,7 @@ class JudgeWorker:
                 "created_at": datetime.now(UTC),
             }
         )
-        self.cache.put(alias, self.encoder.encode([pair["question"]])[0], ttl_s=self.ttl_s)
+        self.cache.put(
+            alias, self.encoder.encode([embedding_text(pair["question"])])[0], ttl_s=self.ttl_s
+        )
         self.stats.aliased += 1

@@ -93,3 +93,36 @@ def test_two_roman_numerals_are_never_one_slip_apart() -> None:
     assert not one_slip("xxxii", "xxxiii")
     assert not one_slip("XXXVIII", "XXXVII")
     assert one_slip("xxxii", "xxxiia")  # not a numeral: still a slip
+
+
+@pytest.mark.parametrize(
+    ("asked", "right"),
+    [
+        # the hyphen exchanged with a letter, against the whole word the documents use
+        ("when was the patents-haring deal signed", "when was the patent-sharing deal signed"),
+        (
+            "why is shine-adlgarno recognition important",
+            "why is shine-dalgarno recognition important",
+        ),
+        # the hyphen moved, leaving parts the documents use
+        ("what is the jell-ylike substance", "what is the jelly-like substance"),
+        ("how many had directt-o-home service", "how many had direct-to-home service"),
+        # a slip inside one part
+        ("what do non-mnogolian historians say", "what do non-mongolian historians say"),
+        # nothing unknown, or nothing a slip away: as written
+        ("what did non-mongolian historians say", "what did non-mongolian historians say"),
+        ("a long-term e-mail", "a long-term e-mail"),
+        ("the zzyzx-qwerty road", "the zzyzx-qwerty road"),
+    ],
+)
+def test_hyphenated_words(asked: str, right: str) -> None:
+    speller = Speller(
+        word_counts(
+            [
+                "A patent-sharing deal; Shine-Dalgarno sequences; a jelly like substance; "
+                "direct to home service; Mongolian historians; a long term; sharing patents."
+            ]
+        ),
+        frozenset({"non", "long", "term", "mail"}),
+    )
+    assert speller.correct(asked) == right
