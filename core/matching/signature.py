@@ -50,8 +50,12 @@ _CONTRAST = frozenset().union(*(a | b for a, b in _CONTRAST_PAIRS))
 
 
 def _contrasts_agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    """No opposite pair whose sides the two questions use differently, where both use it: one
+    uses a side the other does not ("more" / "less", "more ... less" / "more"), either way."""
     for left, right in _CONTRAST_PAIRS:
-        if (a & left and b & right and not a & right) or (a & right and b & left and not a & left):
+        sides_a = (bool(a & left), bool(a & right))
+        sides_b = (bool(b & left), bool(b & right))
+        if any(sides_a) and any(sides_b) and sides_a != sides_b:
             return False
     return True
 

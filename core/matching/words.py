@@ -205,6 +205,7 @@ MORE_OPPOSITES = (
     ("support", "oppos"),
     ("join", "leav left"),
     ("add", "remov"),
+    ("bring brought", "take took taken"),
 )
 
 

@@ -49,6 +49,16 @@ def test_reworded_paraphrase_is_accepted(verifier: HitVerifier) -> None:
         ("Who lost Super Bowl 50?", "Who won Super Bowl 50?", "opposite words"),
         ("Who was born in Warsaw?", "Who died in Warsaw?", "opposite words"),
         (
+            "What instruments did the Yuan take from China?",
+            "What instruments did the Yuan bring to China?",
+            "opposite words",
+        ),
+        (
+            "What do less supportive teachers spend more time doing?",
+            "What do supportive teachers spend more time doing?",
+            "opposite words",
+        ),
+        (
             "What is the high end of the range?",
             "What is the low end of the range?",
             "opposite words",

@@ -44,6 +44,18 @@ def test_numbers_and_entities_are_extracted() -> None:
         # a hyphenated word still carries its comparison
         ("Which is the earliest-diverging phylum?", "Which phylum diverged earliest?", True),
         ("Which is the earliest-diverging phylum?", "Which phylum diverged latest?", False),
+        # one uses both sides of a pair, the other one side: either way round
+        (
+            "What do supportive teachers spend more time doing?",
+            "What do less supportive teachers spend more of their time doing?",
+            False,
+        ),
+        (
+            "What do less supportive teachers spend more of their time doing?",
+            "What do supportive teachers spend more time doing?",
+            False,
+        ),
+        ("Which team scored more points?", "which team got more points", True),
     ],
 )
 def test_agreement(a: str, b: str, agree: bool) -> None:
