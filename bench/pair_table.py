@@ -40,7 +40,13 @@ as the service does unless ``TANDEM_SEMANTIC_SPELLING=false``):
 Rates carry Wilson 95% intervals and their N; judgments their latency (median, spread, p99) and
 the load average.
 
+Tandem embeds a question's embedding form (``embedding_text``: no end mark), as the service
+does; the peers the text as written. Judge scores are kept in ``bench/data/judge_scores.json``
+(``--scores``), so a rerun judges only pairs it has not seen; ``--service-cuts`` judges the
+test half only and serves at the service's own cuts.
+
     .venv/bin/python bench/pair_table.py [--delta 0.01] [--floor 0.5] [--limit 0] [--no-judge]
+        [--service-cuts]
 """
 
 from __future__ import annotations
@@ -77,7 +83,7 @@ from core.matching.verifier import HitVerifier  # noqa: E402
 from core.redis_clients import async_redis, sync_redis  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 from shared_schemas.config import DEEP_LLM_MODEL_ID, FAST_LLM_MODEL_ID, CommonSettings  # noqa: E402
-from shared_schemas.hashing import embedding_text, question_key_hash  # noqa: E402
+from shared_schemas.hashing import embedding_text, question_key_hash, sha256_hex  # noqa: E402
 
 PAIRS = ROOT / "bench" / "data" / "question_pairs.jsonl"
 #: 240 more items (5 per article), written blind after the first table (issue 24: the test half
@@ -92,6 +98,9 @@ PAIRS_D = ROOT / "bench" / "data" / "question_pairs_d.jsonl"
 #: the sets that tune and the held-out one, oldest first: the newest present is the test set
 PAIR_SETS = (PAIRS, PAIRS_B, PAIRS_C, PAIRS_D)
 PROBES = ("paraphrase", "typo", "distinct")
+#: the judge's scores of the pairs judged so far (p2, Qwen2.5-Coder-1.5B Q4_K_M), keyed by a hash
+#: of the two texts and the prompt: a rerun judges only pairs it has not seen
+SCORES = ROOT / "bench" / "data" / "judge_scores.json"
 
 
 def typo_of(question: str) -> str:
@@ -367,7 +376,17 @@ def judge_all(
     stand-in for the answer the service would have cached) and the probe: one order."""
     known: dict[str, float] = {}
     if saved is not None and saved.exists():
-        known = json.loads(saved.read_text())
+        held = json.loads(saved.read_text())
+        if held.get("judge_model") == DEEP_LLM_MODEL_ID:
+            known = held["scores"]
+        else:  # another model's scores: none of them is this judge's
+            print(f"   {saved}: scores of {held.get('judge_model')!r}, not reused", flush=True)
+
+    def save() -> None:
+        if saved is not None:
+            held = {"judge_model": DEEP_LLM_MODEL_ID, "scores": known}
+            saved.write_text(json.dumps(held, sort_keys=True, indent=0) + "\n")
+
     judge: PairJudge | None = None
     for name, (probes, question) in runs.items():
         if name not in halves:
@@ -387,10 +406,10 @@ def judge_all(
                 else [(cached, asked, None), (asked, cached, None)]
             )
             for a, b, answer in pairs:
-                if answer is not None:
-                    key = json.dumps([a, answer, b, prompt])
-                else:
-                    key = json.dumps([a, b] if prompt == "p1" else [a, b, prompt])
+                # keyed by a hash of the texts and the prompt: a score file holds no question
+                key = sha256_hex(
+                    json.dumps([a, b, prompt] if answer is None else [a, answer, b, prompt])
+                )[:24]
                 if key not in known:
                     if judge is None:
                         base = CommonSettings(
@@ -407,12 +426,10 @@ def judge_all(
                 p.judge.append(known[key])
             if i % 50 == 0:
                 print(f"   judged {i}/{len(todo)} probes; load {loadavg()}", flush=True)
-                if saved is not None:
-                    saved.write_text(json.dumps(known))
+                save()
     if judge is not None:
         judge.llm.close()  # type: ignore[attr-defined]
-    if saved is not None:
-        saved.write_text(json.dumps(known))
+    save()
 
 
 def main() -> None:
@@ -443,6 +460,12 @@ def main() -> None:
         default=",".join(OnlineSettings().judge_overrule),
         help="hard checks of the verifier the judge may overrule, comma-separated ('answer "
         "kind'), each at a cut learned on the tune half (default: TANDEM_JUDGE_OVERRULE's)",
+    )
+    ap.add_argument(
+        "--service-cuts",
+        action="store_true",
+        help="judge the test half only and serve at the service's own cuts (TANDEM_JUDGE_CUT, "
+        "TANDEM_JUDGE_OVERRULE) instead of cuts learned on the tune half",
     )
     ap.add_argument(
         "--tune-only",
@@ -476,8 +499,10 @@ def main() -> None:
     ap.add_argument(
         "--scores",
         type=Path,
-        default=None,
-        help="judge scores by pair: read before judging, written after (a rerun judges none twice)",
+        default=SCORES,
+        help="judge scores by pair (keyed by a hash of the texts and the prompt): read before "
+        "judging, written after, so a rerun judges none twice (default: the committed "
+        "bench/data/judge_scores.json)",
     )
     ap.add_argument("--json", type=Path, default=None, help="write every probe here")
     args = ap.parse_args()
@@ -527,7 +552,11 @@ def main() -> None:
             took,
             every=args.judge_every,
             prompt=args.judge_prompt,
-            halves=("tune",) if args.tune_only else ("tune", "test"),
+            halves=("tune",)
+            if args.tune_only
+            else ("test",)
+            if args.service_cuts
+            else ("tune", "test"),
         )
 
     tune, test = runs["tune"][0], runs["test"][0]
@@ -544,7 +573,19 @@ def main() -> None:
         )
     )
     rules.append(("Tandem service rule (signature + evidence verifier)", lambda p: p.service))
-    if not args.no_judge:
+    if args.service_cuts and not args.no_judge:
+        cut = settings.judge_cut
+        bands = {c: b for c, b in settings.judge_overrule.items() if c in OVERRULED}
+        over = "".join(f", {c} > {b:.4f}" for c, b in sorted(bands.items()))
+        rules.append(
+            (
+                f"Tandem + judge, the service's cuts (> {cut:.4f}{over})",
+                judged_rule(cut, args.floor, bands),
+            )
+        )
+        bad, good = wrong_scores(test, args.floor)
+        print(f"judge AUC (test probes the service missed, over the floor): {auc(good, bad):.3f}")
+    elif not args.no_judge:
         bad, good = wrong_scores(tune, args.floor)
         n_distinct = sum(not p.same for p in tune)
         # false hits allowed on the tune half: delta of all its distinct probes, less the
@@ -599,13 +640,19 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, served in rules:
         t = outcome(tune, served)
-        print(
-            f"| {name} | {outcome(test, served).cells()} "
-            f"| {t.found}/{t.paraphrases} / {t.wrong}/{t.distinct} |"
+        tune_cell = (
+            "tune not judged"
+            if args.service_cuts and name.startswith("Tandem + judge")
+            else f"{t.found}/{t.paraphrases} / {t.wrong}/{t.distinct}"
         )
+        print(f"| {name} | {outcome(test, served).cells()} | {tune_cell} |")
     print()
     name, best = next(
-        (r for r in rules if r[0].startswith("Tandem + judge, cut tuned")),
+        (
+            r
+            for r in rules
+            if r[0].startswith(("Tandem + judge, cut tuned", "Tandem + judge, the service"))
+        ),
         next(r for r in rules if r[0].startswith("Tandem service rule")),
     )
     print(f"by style and kind, test half, {name}:")
