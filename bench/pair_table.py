@@ -40,7 +40,7 @@ as the service does unless ``TANDEM_SEMANTIC_SPELLING=false``):
 Rates carry Wilson 95% intervals and their N; judgments their latency (median, spread, p99) and
 the load average.
 
-Tandem embeds a question's embedding form (``embedding_text``: no end mark), as the service
+Tandem embeds a question's embedding form (``embedding_text``: one "?" at the end), as the service
 does; the peers the text as written. Judge scores are kept in ``bench/data/judge_scores.json``
 (``--scores``), so a rerun judges only pairs it has not seen; ``--service-cuts`` judges the
 test half only and serves at the service's own cuts.
@@ -529,7 +529,7 @@ def main() -> None:
     # one text at a time, as the service embeds a question: the int8 encoder quantises each
     # batch's activations together, so a vector embedded in a batch depends a little on its
     # batch-mates (and a table on which texts happened to share its batches)
-    # Tandem embeds a question's embedding form (``embedding_text``: no end mark), the peers
+    # Tandem embeds a question's embedding form (``embedding_text``: one "?" at the end), the peers
     # the text as written
     texts = sorted(set(texts) | {embedding_text(t) for t in texts})
     vecs = dict(zip(texts, encoder.encode(texts, batch_size=1), strict=True))

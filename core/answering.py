@@ -174,7 +174,7 @@ class Answerer:
     # ---- the steps ----
     def embed(self, question: str) -> np.ndarray:
         """The vector retrieval and the semantic cache read: the question's embedding form
-        (:func:`~shared_schemas.hashing.embedding_text`, no end mark)."""
+        (:func:`~shared_schemas.hashing.embedding_text`: one "?" at the end)."""
         return self.encoder.encode([embedding_text(question)])[0]
 
     def retrieve(

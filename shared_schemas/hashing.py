@@ -44,13 +44,14 @@ _END_MARKS = re.compile(r"[\s?!.]+$")
 
 def embedding_text(question: str) -> str:
     """The form a question is embedded in for retrieval and the semantic cache: NFKC,
-    whitespace collapsed, no question mark or full stop at the end. People often leave the
-    mark off, and the int8 MiniLM moves a question a long way for it (cosine 0.88 between
-    "How many tonnes of tomatoes does Victoria produce?" and the same words without "?"), so
-    the cached question and the one asked are embedded without it. A question of marks only
-    keeps them."""
+    whitespace collapsed, one question mark at the end (whatever marks it ended with, if any).
+    People often leave the mark off, and the int8 MiniLM moves a question a long way for it
+    (cosine 0.88 between "How many tonnes of tomatoes does Victoria produce?" and the same
+    words without "?"). A question that ends with one "?" is embedded as written, as before; a
+    question of marks only keeps them."""
     q = normalize_text(question)
-    return _END_MARKS.sub("", q) or q
+    stripped = _END_MARKS.sub("", q)
+    return f"{stripped}?" if stripped else q
 
 
 def question_key_hash(question: str) -> str:

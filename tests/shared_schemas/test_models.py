@@ -190,11 +190,12 @@ def test_symbol_only_questions_do_not_share_one_key() -> None:
     assert question_key_hash("Who won?") == question_key_hash("who won")
 
 
-def test_embedding_text_drops_the_end_mark_only() -> None:
+def test_embedding_text_ends_with_one_question_mark() -> None:
     from shared_schemas.hashing import embedding_text
 
-    assert embedding_text("  Who won the  Super Bowl?? ") == "Who won the Super Bowl"
-    assert embedding_text("who won the super bowl.") == "who won the super bowl"
-    assert embedding_text("Is it 3.5?") == "Is it 3.5"  # a mark inside stays
-    assert embedding_text("Who won?!") == embedding_text("Who won")
-    assert embedding_text("???") == "???"  # marks only: kept, not the empty string
+    assert embedding_text("  Who won the  Super Bowl?? ") == "Who won the Super Bowl?"
+    assert embedding_text("who won the super bowl") == "who won the super bowl?"
+    assert embedding_text("who won the super bowl.") == "who won the super bowl?"
+    assert embedding_text("Who won the Super Bowl?") == "Who won the Super Bowl?"  # as written
+    assert embedding_text("Is it 3.5") == "Is it 3.5?"  # a mark inside stays
+    assert embedding_text("???") == "???"  # marks only: kept as they are
