@@ -20,12 +20,25 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from redis.exceptions import RedisError
+
 from core.deadline import deadline as coarse_deadline
 
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 #: a bounded, *blocking* pool: the wait for a free connection is a backstop, longer than every
 #: caller's deadline, so a busy pool is never mistaken for a Redis that is down (issue 27 item 2)
 DEFAULT_POOL_WAIT_S = 10.0
+
+#: what a Redis call raises when Redis is down, slow or failing over: redis-py's own errors, the
+#: socket's, a deadline's, and AttributeError, which redis-py 8's asyncio client raises when a
+#: connection is closed under a command being sent ("'NoneType' object has no attribute
+#: 'writelines'": seen with a cluster master killed under load, where it became a 500)
+REDIS_FAILURES: tuple[type[BaseException], ...] = (
+    RedisError,
+    OSError,
+    TimeoutError,
+    AttributeError,
+)
 #: how long one asyncio Redis operation of the service may take (``deadline``'s default)
 REDIS_OP_TIMEOUT_S = 1.0
 

@@ -20,9 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from core.redis_clients import deadline
+from core.redis_clients import REDIS_FAILURES, deadline
 from online.errors import CacheUnavailableError
 from shared_schemas.events import FeedbackEvent, QueryLogEvent
 from shared_schemas.layout import FEEDBACK_STREAM, QUERY_LOG_STREAM, beside
@@ -147,7 +145,7 @@ class QueryLogWriter:
                         keys=[self.stream, batch.mark],
                         args=["\n".join(batch.items), self.maxlen, _MARK_TTL_S],
                     )
-            except (RedisError, OSError, TimeoutError) as exc:
+            except REDIS_FAILURES as exc:
                 if batch.attempts >= self.attempts:
                     log.warning(
                         "query log write failed %d times, %d events dropped: %s",
@@ -171,6 +169,6 @@ async def append_feedback(redis: Any, event: FeedbackEvent, *, maxlen: int) -> s
             entry_id = await redis.xadd(
                 FEEDBACK_STREAM, {"event": event.dumps()}, maxlen=maxlen, approximate=True
             )
-    except (RedisError, OSError, TimeoutError) as exc:
+    except REDIS_FAILURES as exc:
         raise CacheUnavailableError(f"feedback store unavailable: {exc}") from exc
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

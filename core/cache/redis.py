@@ -15,7 +15,6 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from redis.exceptions import RedisError
 
 from core.cache.bounded import (
     DEFAULT_CAPACITY,
@@ -28,7 +27,7 @@ from core.cache.codec import CacheScope, decode_entry, decode_vector
 from core.cache.port import CandidateVerifier, SemanticHit, candidate_accepted
 from core.cache.semantic import SemanticMirror
 from core.errors import CacheSlowError, CacheUnavailableError
-from core.redis_clients import REDIS_OP_TIMEOUT_S, deadline
+from core.redis_clients import REDIS_FAILURES, REDIS_OP_TIMEOUT_S, deadline
 from shared_schemas.cache import CacheEntry
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ class RedisAnswerCache:
                 raw = await self.redis.get(key)
         except TimeoutError as exc:
             raise CacheSlowError(f"redis get gave nothing in {self.lookup_timeout_s}s") from exc
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise CacheUnavailableError(f"redis get failed: {exc}") from exc
         if raw is None:
             return None
@@ -117,7 +116,7 @@ class RedisAnswerCache:
                 hit = await self._semantic(scope, question, vector, threshold, verifier)
         except TimeoutError as exc:
             raise CacheSlowError(f"semantic lookup took over {self.lookup_timeout_s}s") from exc
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise CacheUnavailableError(f"redis semantic lookup failed: {exc}") from exc
         if hit is not None:
             await self._used(scope, hit.entry.normalized_key)
@@ -132,7 +131,7 @@ class RedisAnswerCache:
         try:
             async with deadline(self.lookup_timeout_s):
                 mirror = await self._mirror(scope, int(vector.size))
-        except (TimeoutError, RedisError, OSError):
+        except REDIS_FAILURES:
             return None
         found = mirror.nearest(vector, threshold=floor, limit=1)
         return found[0] if found else None
@@ -259,7 +258,7 @@ class RedisAnswerCache:
         try:
             async with deadline(self.lookup_timeout_s):
                 await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_FAILURES as exc:
             log.debug("cache uses not recorded: %s", exc)
 
     def _queue_touches(self, pipe: Any) -> None:
@@ -278,7 +277,7 @@ class RedisAnswerCache:
             queue_put(pipe, entry, question_vector, ttl_s, capacity=self.capacity)
             async with deadline(self.lookup_timeout_s):
                 results = await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_FAILURES as exc:
             raise CacheUnavailableError(f"redis cache write failed: {exc}") from exc
         self.evicted += int(results[-1][0])
         if question_vector is not None:
@@ -297,7 +296,7 @@ class RedisAnswerCache:
         try:
             async with deadline(30.0):
                 removed = await self._delete_matching(patterns)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_FAILURES as exc:
             raise CacheUnavailableError(f"redis purge failed: {exc}") from exc
         self._mirrors.clear()
         self._decoded.clear()

@@ -12,12 +12,11 @@ import logging
 import time
 
 import numpy as np
-from redis.exceptions import RedisError
 
 from core.cache.port import AnswerCache, SemanticHit
 from core.matching.spelling import Speller, speller_for
 from core.matching.verifier import HitVerifier, verifier_for
-from core.redis_clients import deadline
+from core.redis_clients import REDIS_FAILURES, deadline
 from online.answering.context import Answering, AnswerObserver, Framing, ms
 from online.answering.sources import CitedSources
 from online.answers import AnswerResult
@@ -206,5 +205,5 @@ class Lookup:
                 )
             if self.observer:
                 self.observer.judgment("queued" if queued else "seen")
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_FAILURES as exc:
             log.info("borderline miss not queued for the judge: %s", exc)

@@ -17,9 +17,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from core.redis_clients import deadline
+from core.redis_clients import REDIS_FAILURES, deadline
 from online.answers import AnswerRequest
 from online.errors import RateLimitedError
 from online.limits.config import ApiKey, Bucket, RateLimit, RateLimits, hash_key
@@ -107,7 +105,7 @@ class RedisRateLimiter:
         try:
             async with deadline():
                 allowed, wait_ms = await self.redis.eval(GCRA, 1, key, interval_ms, limit.burst)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_FAILURES as exc:
             log.warning("rate limiter's Redis unavailable, deciding on this replica: %s", exc)
             if self.metrics is not None:
                 self.metrics.rate_limit_errors.inc()

@@ -131,3 +131,34 @@ def test_with_redis_unreachable_each_replica_still_holds_the_limit(
         'tandem_rate_limit_decisions_total{bucket="requests",client="address",outcome="limited"}'
         " 1.0" in metrics
     )
+
+
+def test_a_connection_closed_mid_command_is_redis_down_not_a_500() -> None:
+    """redis-py 8's asyncio client raised AttributeError ("'NoneType' object has no attribute
+    'writelines'") for a connection closed under a command, with a cluster master killed under
+    load: the limiter let it out and the request was a 500. It decides on the replica."""
+    import asyncio
+
+    from online.errors import RateLimitedError
+    from online.limits.config import RateLimits
+    from online.limits.limiter import RedisRateLimiter
+
+    class _ClosedUnderUs:
+        async def eval(self, *args: Any) -> Any:
+            raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    limiter = RedisRateLimiter(
+        _ClosedUnderUs(), limits=RateLimits.model_validate(limits(requests=SLOW))
+    )
+
+    async def three() -> list[str]:
+        out = []
+        for _ in range(3):
+            try:
+                await limiter.admit("addr:1.2.3.4", "requests")
+                out.append("allowed")
+            except RateLimitedError:
+                out.append("limited")
+        return out
+
+    assert asyncio.run(three()) == ["allowed", "allowed", "limited"]  # the burst of 2, locally
